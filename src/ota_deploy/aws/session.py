@@ -1,0 +1,81 @@
+"""The one place a boto3 session and its clients are made (aws/ is the only boto3 importer).
+
+The standard credential chain, an optional profile, the region, the standard endpoint
+variables (``AWS_ENDPOINT_URL_IOT`` etc., which botocore reads itself) and a chosen retry mode.
+``--local`` passes the local AWS IoT's endpoints explicitly, so the code that talks to AWS is the
+same code in both modes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+SERVICE_ENDPOINT_KEYS = {"iot": "iot", "iot-jobs-data": "jobs_data", "s3": "s3"}
+
+
+@dataclass
+class AwsTarget:
+    """Where and as whom to call AWS."""
+
+    region: str
+    profile: str | None = None
+    endpoints: dict[str, str] = field(default_factory=dict)  # service name -> URL (local mode)
+    retry_mode: str = "adaptive"
+    max_attempts: int = 8
+    credentials: dict[str, str] | None = None  # explicit keys (local mode uses dummies)
+
+
+class AwsClients:
+    """Lazily made boto3 clients for one target."""
+
+    def __init__(self, target: AwsTarget) -> None:
+        self.target = target
+        kwargs: dict[str, Any] = {"region_name": target.region}
+        if target.profile:
+            kwargs["profile_name"] = target.profile
+        if target.credentials:
+            kwargs.update(target.credentials)
+        self.session = boto3.session.Session(**kwargs)
+        self._clients: dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        if service not in self._clients:
+            config = Config(
+                retries={"mode": self.target.retry_mode, "max_attempts": self.target.max_attempts},
+                connect_timeout=10,
+                read_timeout=60,
+                max_pool_connections=32,
+            )
+            kwargs: dict[str, Any] = {"config": config}
+            url = self.target.endpoints.get(service)
+            if url:
+                kwargs["endpoint_url"] = url
+            self._clients[service] = self.session.client(service, **kwargs)  # type: ignore[call-overload]
+        return self._clients[service]
+
+    @property
+    def iot(self) -> Any:
+        return self.client("iot")
+
+    @property
+    def jobs_data(self) -> Any:
+        return self.client("iot-jobs-data")
+
+    @property
+    def s3(self) -> Any:
+        return self.client("s3")
+
+
+def local_target(endpoints: dict[str, str], region: str) -> AwsTarget:
+    """A target for the embedded local AWS IoT: its endpoints and dummy credentials."""
+    return AwsTarget(
+        region=region,
+        endpoints=endpoints,
+        credentials={"aws_access_key_id": "local", "aws_secret_access_key": "local"},
+        retry_mode="standard",
+        max_attempts=5,
+    )

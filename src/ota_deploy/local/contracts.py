@@ -1,0 +1,108 @@
+"""The seams between the pieces of the embedded local AWS IoT.
+
+Data flows like this::
+
+    boto3 / AWS CLI --HTTP REST-JSON--> local.http (parse + validate from botocore models)
+         --> IotService.call(service, operation, params) --> local.iot (store + jobs engine)
+    device --MQTT--> local.gateway --ReservedTopicHandler--> local.reserved (Jobs MQTT API,
+         MQTT file delivery) --> IotService.call(...) / BlobReader
+    local.iot --Publisher(topic, payload)--> local.gateway (notify, notify-next, $aws/events)
+
+``params`` and the returned dicts use exactly botocore's input/output shape member names for
+the operation (``service`` is ``"iot"`` or ``"iot-jobs-data"``, ``operation`` the botocore
+operation name such as ``"CreateJob"``). Timestamp members are ``datetime`` objects (UTC,
+timezone-aware); blobs are ``bytes``; the transport layer serialises them per protocol.
+Domain failures raise ``AwsError`` with AWS's error code; each transport maps it (HTTP status
+and ``x-amzn-ErrorType`` header, or an MQTT ``rejected`` payload).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+DEFAULT_ACCOUNT = "123456789012"
+DEFAULT_REGION = "us-east-1"
+
+
+class AwsError(Exception):
+    """A failure as AWS reports it: a modeled error code, a message and the HTTP status."""
+
+    def __init__(self, code: str, message: str, status: int = 400, **extra: Any) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+        self.extra = extra  # extra members of the error shape, e.g. resourceId, resourceArn
+
+
+class IotService(Protocol):
+    """The local AWS IoT's operations, transport-free."""
+
+    def call(self, service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]: ...
+
+
+Publisher = Callable[[str, bytes], None]
+"""Publish ``payload`` on ``topic`` through the device gateway (QoS 0), to its subscribers."""
+
+BlobReader = Callable[[str, str, str | None], bytes]
+"""Read S3 object bytes: ``reader(bucket, key, version_id)``; raises ``KeyError`` if absent."""
+
+Presigner = Callable[[str, str, int], str]
+"""``presign(bucket, key, expires_in_seconds)`` -> a working presigned GET URL of the local S3."""
+
+
+Reply = Callable[[str, bytes], None]
+"""Deliver a response to the requesting client on ``topic``; it reaches the requester even if it
+has not subscribed (AWS IoT reserved-topic semantics) and any other subscriber of the topic."""
+
+
+class ReservedTopicHandler(Protocol):
+    """A service behind AWS IoT reserved topics (``$aws/...``), plugged into the gateway."""
+
+    def handles(self, topic: str) -> bool:
+        """Whether a client PUBLISH to ``topic`` is addressed to this handler (not routed)."""
+        ...
+
+    def handle(
+        self, client_id: str, topic: str, payload: bytes, reply: Reply
+    ) -> Awaitable[None] | None:
+        """Answer one request. May be a coroutine function (for slow work such as S3 reads)."""
+        ...
+
+
+@dataclass(frozen=True)
+class LocalEndpoints:
+    """Where a running local AWS IoT listens; what ``ota-deploy local serve`` prints."""
+
+    iot: str
+    jobs_data: str
+    s3: str
+    mqtt_host: str
+    mqtt_port: int
+    region: str = DEFAULT_REGION
+    account: str = DEFAULT_ACCOUNT
+
+    @property
+    def mqtt(self) -> str:
+        return f"{self.mqtt_host}:{self.mqtt_port}"
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "iot": self.iot,
+            "jobs_data": self.jobs_data,
+            "s3": self.s3,
+            "mqtt": self.mqtt,
+            "region": self.region,
+            "account": self.account,
+        }
+
+    def env(self) -> dict[str, str]:
+        """The standard variables that point boto3 and the AWS CLI at this local AWS IoT."""
+        return {
+            "AWS_ENDPOINT_URL_IOT": self.iot,
+            "AWS_ENDPOINT_URL_IOT_JOBS_DATA_PLANE": self.jobs_data,
+            "AWS_ENDPOINT_URL_S3": self.s3,
+            "AWS_DEFAULT_REGION": self.region,
+        }

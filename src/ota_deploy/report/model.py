@@ -1,0 +1,71 @@
+"""The shape of a run's ``report.json``: written by ``deploy``, read by ``report`` and ``monitor``.
+
+Times are epoch seconds (float). ``samples`` is the rollout curve: the counts of executions by
+status observed at each poll, so report.html can chart executions by status over time.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+RoundStatus = Literal["SUCCEEDED", "FAILED", "CANCELED", "TIMED_OUT", "ERROR", "SKIPPED"]
+
+
+class ThingResult(BaseModel):
+    thing_name: str
+    status: str  # final execution status (SUCCEEDED, FAILED, ..., or NONE if never created)
+    queued_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    duration_sec: float | None = None  # started -> finished
+    status_details: dict[str, str] = Field(default_factory=dict)
+
+
+class CountsSample(BaseModel):
+    t: float
+    counts: dict[str, int]  # execution status -> number of things
+
+
+class RoundReport(BaseModel):
+    round: int  # 1-based
+    job_id: str
+    stream_id: str
+    status: RoundStatus
+    reason: str | None = None  # why a round failed, in words
+    start: float
+    end: float | None = None
+    duration_sec: float | None = None
+    counts: dict[str, int] = Field(default_factory=dict)  # by execution status
+    things: list[ThingResult] = Field(default_factory=list)
+    samples: list[CountsSample] = Field(default_factory=list)
+    api_calls: int = 0
+
+
+class Summary(BaseModel):
+    total: int  # rounds planned
+    succeeded: int
+    failed: int
+    skipped: int = 0
+
+
+class RunReport(BaseModel):
+    tool_version: str
+    config_file: str | None = None
+    mode: Literal["aws", "local"] = "aws"
+    region: str
+    started: float
+    ended: float | None = None
+    rounds: list[RoundReport] = Field(default_factory=list)
+    summary: Summary
+    interrupted: bool = False
+
+    def write(self, path: Path) -> None:
+        path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def read(cls, path: Path) -> RunReport:
+        return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
