@@ -1,9 +1,42 @@
-"""CLI command group: cleanup (placeholder until its owner fills it in)."""
+"""``ota-deploy cleanup``: remove what a run left behind, from its journal.
+
+Finds the journal (``--out DIR``/journal.json, else the pointer beside the dev.ini, else the
+latest run's pointer under ~/.ota-deploy) and hands it to ``deploy.cleanup.clean_from_journal``,
+which removes every resource still marked present (jobs first, then streams, groups, objects)
+against the region/profile the run used (the standard endpoint variables still apply).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from ota_deploy.core.errors import InputError
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add ``cleanup`` to the root app."""
+
+    @app.command("cleanup")
+    def cleanup(
+        config: Path | None = typer.Option(
+            None, "-c", "--config", help="The dev.ini whose latest run to clean up."
+        ),
+        out: Path | None = typer.Option(None, "--out", help="The run's output folder."),
+        profile: str | None = typer.Option(None, "--profile", help="AWS profile name."),
+        region: str | None = typer.Option(None, "--region", help="Override the run's region."),
+    ) -> None:
+        """Delete the jobs, streams, thing groups and S3 objects a run left behind."""
+        from ota_deploy.deploy.cleanup import clean_from_journal
+        from ota_deploy.deploy.journal import find_journal
+
+        if config is None and out is None and Path("dev.ini").is_file():
+            config = Path("dev.ini")
+        path = find_journal(out_dir=out, config=config)
+        if path is None:
+            where = f"{out}/journal.json" if out else f"the last run of {config or 'this user'}"
+            raise InputError(f"no run journal found ({where}); pass --out DIR of the run")
+        summary = clean_from_journal(path, profile=profile, region=region)
+        typer.echo(summary.text())
+        raise typer.Exit(0 if summary.ok else 3)

@@ -1,9 +1,214 @@
-"""CLI command group: monitor (placeholder until its owner fills it in)."""
+"""``ota-deploy monitor``: the manual's monitor.py — a job's status, statistics and devices.
+
+Data flow::
+
+    -c dev.ini (jobId, thingList, rounds, region) | --job-id
+    --local-endpoints JSON (``local serve``'s line) or AWS_ENDPOINT_URL_* or real AWS
+      -> AwsClients -> MonitorSession (resolve the round's job, JobPoller, thing-list watcher)
+      -> --once --json: one JSON document (JobSnapshot.to_json_dict) on stdout, exit 0
+      -> --once: one rendered view ; otherwise: the live view, refreshed every --interval s
+    --mqtt HOST:PORT (local AWS IoT): MqttWatcher adds blocks received / activity per device.
+
+Exit codes: 0 ok (Ctrl-C ends the live view); 2 bad input; 3 AWS error.
+"""
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from ota_deploy.core.errors import InputError
+
+AWS_MQTT_NOT_DONE = (
+    "--aws-mqtt (MQTT over WebSocket signed with SigV4, to watch job events and device traffic "
+    "on AWS IoT) is not implemented in this version. The monitor still works against AWS: it "
+    "polls the control plane (DescribeJob + ListJobExecutionsForJob) for job status, counts and "
+    "per-device status/statusDetails. Job events on AWS need the event configuration JOB and "
+    "JOB_EXECUTION enabled (UpdateEventConfigurations; `ota-deploy monitor --enable-events` "
+    "does that, and AWS bills the messages)."
+)
+
+
+def parse_local_endpoints(value: str) -> dict[str, Any]:
+    """``local serve``'s JSON line, given inline or as a file path."""
+    text = value
+    source = "--local-endpoints"
+    if not value.lstrip().startswith("{"):
+        path = Path(value)
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8").strip().splitlines()[-1]
+        except (OSError, IndexError) as err:
+            raise InputError(f"cannot read local endpoints: {err}", file=source) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"not JSON: {err.msg}", file=source, key="--local-endpoints") from None
+    if not isinstance(data, dict) or not all(k in data for k in ("iot", "jobs_data", "s3")):
+        raise InputError(
+            'expected {"iot": URL, "jobs_data": URL, "s3": URL, "mqtt": "host:port", ...}',
+            file=source,
+            key="--local-endpoints",
+        )
+    return data
+
+
+def parse_host_port(value: str, key: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(f"expected HOST:PORT, got {value!r}", key=key)
+    return host, int(port)
+
+
+def _thing_names(path: Path, region: str) -> list[str]:
+    from ota_deploy.core.thinglist import read_thing_list
+
+    return list(read_thing_list(path, account="123456789012", region=region).thing_names)
+
+
+def monitor_command(
+    config: Path = typer.Option(Path("dev.ini"), "-c", "--config", help="The run's dev.ini."),
+    job_id: str | None = typer.Option(
+        None, "--job-id", help="Job to watch (default: dev.ini jobId, or its latest round)."
+    ),
+    once: bool = typer.Option(False, "--once", help="Poll once, print, exit."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON document (with --once)."),
+    interval: float = typer.Option(2.0, "--interval", min=0.1, help="Seconds between polls."),
+    local_endpoints: str | None = typer.Option(
+        None, "--local-endpoints", help="`ota-deploy local serve`'s JSON line (or a file with it)."
+    ),
+    mqtt: str | None = typer.Option(
+        None, "--mqtt", help="HOST:PORT of a local AWS IoT's MQTT: watch downloads per device."
+    ),
+    details: int = typer.Option(
+        10, "--details", min=0, help="DescribeJobExecution calls per poll for statusDetails."
+    ),
+    stall_after: float = typer.Option(
+        30.0, "--stall-after", min=1, help="Seconds without activity before a device is stalled."
+    ),
+    profile: str | None = typer.Option(None, "--profile", help="AWS profile."),
+    region: str | None = typer.Option(None, "--region", help="AWS region (overrides dev.ini)."),
+    aws_mqtt: bool = typer.Option(
+        False, "--aws-mqtt", help="Watch AWS IoT over MQTT/WebSocket (not implemented)."
+    ),
+    enable_events: bool = typer.Option(
+        False, "--enable-events", help="Enable JOB and JOB_EXECUTION event messages first."
+    ),
+) -> None:
+    """Watch a job: status, counts by execution status, each device (the manual's monitor.py)."""
+    if aws_mqtt:
+        raise InputError(AWS_MQTT_NOT_DONE, key="--aws-mqtt")
+    if as_json and not once:
+        raise InputError("--json prints one document: use it with --once", key="--json")
+
+    from ota_deploy.aws.retry import to_service_error
+    from ota_deploy.aws.session import AwsClients, AwsTarget, local_target
+    from ota_deploy.core.clock import SystemClock
+    from ota_deploy.monitor.session import MonitorSession, ThingListWatcher, resolve_job
+
+    settings = None
+    if config.exists() or job_id is None:
+        from ota_deploy.config.loader import load_settings
+
+        settings = load_settings(config).settings
+    endpoints = parse_local_endpoints(local_endpoints) if local_endpoints else None
+    the_region = (
+        region or (endpoints or {}).get("region") or (settings.region if settings else "us-east-1")
+    )
+    if endpoints is not None:
+        target = local_target(
+            {
+                "iot": endpoints["iot"],
+                "iot-jobs-data": endpoints["jobs_data"],
+                "s3": endpoints["s3"],
+            },
+            str(the_region),
+        )
+    else:
+        target = AwsTarget(region=str(the_region), profile=profile)
+    mqtt_addr = parse_host_port(mqtt, "--mqtt") if mqtt else None
+    if mqtt_addr is None and endpoints is not None and endpoints.get("mqtt") and not once:
+        mqtt_addr = parse_host_port(str(endpoints["mqtt"]), "--local-endpoints mqtt")
+
+    clients = AwsClients(target)
+    iot = clients.iot
+    operation = "DescribeJob"
+    try:
+        if enable_events:
+            operation = "UpdateEventConfigurations"
+            iot.update_event_configurations(
+                eventConfigurations={"JOB": {"Enabled": True}, "JOB_EXECUTION": {"Enabled": True}}
+            )
+            operation = "DescribeJob"
+        follow: str | None = None
+        if job_id is None:
+            assert settings is not None
+            resolved = resolve_job(iot, settings.job_id)
+            job_id = resolved.job_id
+            follow = None if resolved.exact else settings.job_id
+        things = None
+        if settings is not None:
+            things = ThingListWatcher(
+                settings.thing_list, lambda p: _thing_names(p, settings.region)
+            )
+        session = MonitorSession(
+            iot,
+            clock=SystemClock(),
+            job_id=job_id,
+            follow_rounds_of=follow,
+            rounds=settings.rounds if settings is not None and follow else None,
+            things=things,
+            details_budget=details,
+            watch_in_progress=not once,
+        )
+        if once:
+            snap = session.tick()
+            if as_json:
+                typer.echo(json.dumps(snap.to_json_dict(), indent=2, sort_keys=False))
+            else:
+                from rich.console import Console
+
+                from ota_deploy.monitor.live import render
+
+                Console().print(render(snap, stall_after_sec=stall_after))
+            return
+        _run_live(session, interval=interval, stall_after=stall_after, mqtt_addr=mqtt_addr)
+    except InputError:
+        raise
+    except Exception as err:
+        if type(err).__module__.startswith(("botocore", "boto3", "urllib3")):
+            raise to_service_error(err, operation) from None
+        raise
+
+
+def _run_live(
+    session: Any, *, interval: float, stall_after: float, mqtt_addr: tuple[str, int] | None
+) -> None:
+    from ota_deploy.monitor.live import LiveView
+
+    watcher = None
+    if mqtt_addr is not None:
+        from ota_deploy.monitor.events import MqttWatcher
+
+        watcher = MqttWatcher(mqtt_addr[0], mqtt_addr[1])
+        watcher.start()
+        session.enricher = watcher
+    try:
+        with LiveView(stall_after_sec=stall_after) as view:
+            while True:
+                view.update(session.tick())
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if watcher is not None:
+            watcher.stop()
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command("monitor")(monitor_command)

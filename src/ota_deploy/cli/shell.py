@@ -1,9 +1,273 @@
-"""CLI command group: shell (placeholder until its owner fills it in)."""
+"""The manual's shell workflows: ``deploy`` (main.sh), ``prepare`` (OtaEnvBuild.sh) and
+``stress`` (OtaStressStart.sh), with the manual's positional arguments.
+
+Each validates its arguments first (exit 2, nothing created), then works against real AWS or,
+with ``--local``, against the embedded AWS IoT with a simulated device per listed thing. The
+rounds run through the same runner as ``ota-deploy run`` (``deploy.entry.execute_prepared``), so
+the outputs (results.csv, report.json, journal) and exit codes are the same.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from ota_deploy.core.errors import InputError
+
+LOCAL_ACCOUNT = "123456789012"
+
+
+def _fleet(fail_rate: float, reject_rate: float, hang_rate: float, seed: int) -> Any:
+    from ota_deploy.cli.run import fleet_options
+
+    return fleet_options(fail_rate, reject_rate, hang_rate, seed)
+
+
+def _bucket_resolver(bucket: str | None, local: bool, region: str, profile: str | None) -> Any:
+    """The bucket name, or a function that derives it from the account (an STS call)."""
+    from ota_deploy.deploy.shellflows import default_bucket
+
+    if bucket:
+        return bucket
+    if local:
+        return default_bucket(LOCAL_ACCOUNT, region)
+
+    def resolve() -> str:
+        from ota_deploy.aws.identity import account_id
+        from ota_deploy.aws.session import AwsClients, AwsTarget
+
+        return default_bucket(
+            account_id(AwsClients(AwsTarget(region=region, profile=profile))), region
+        )
+
+    return resolve
+
+
+def _finish(outcome: Any) -> None:
+    typer.echo(f"results: {outcome.out_dir}")
+    if outcome.error:
+        typer.secho(f"error: {outcome.error}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(outcome.exit_code)
+
+
+@contextlib.contextmanager
+def _upload_target(local: bool, region: str, profile: str | None) -> Iterator[Any]:
+    from ota_deploy.aws.session import AwsTarget
+
+    if not local:
+        yield AwsTarget(region=region, profile=profile)
+        return
+    from ota_deploy.cli.local_stack import LocalStack
+
+    with LocalStack(region=region, account=LOCAL_ACCOUNT, start_fleet=False) as target:
+        yield target
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add ``deploy``, ``prepare`` and ``stress`` to the root app."""
+
+    common_local = typer.Option(False, "--local", help="Use the embedded local AWS IoT.")
+
+    @app.command("prepare")
+    def prepare(
+        bin_file: Path = typer.Argument(..., metavar="BIN", help="The firmware binary."),
+        role_arn: str = typer.Argument(..., metavar="ROLE_ARN", help="The OTA service role."),
+        stream_id: str = typer.Argument(..., metavar="STREAM_ID"),
+        private_key: Path | None = typer.Argument(
+            None, metavar="[PRIVATE_KEY]", help="ECDSA P-256 PEM key: sign the image."
+        ),
+        bucket: str | None = typer.Option(None, "--bucket", help="Default: from the account."),
+        file_id: int | None = typer.Option(
+            None, "--file-id", help="0-255; default from the image."
+        ),
+        folder: Path = typer.Option(Path("."), "--dir", help="Where the two JSON files go."),
+        local: bool = common_local,
+        profile: str | None = typer.Option(None, "--profile"),
+        region: str | None = typer.Option(None, "--region"),
+    ) -> None:
+        """OtaEnvBuild.sh: write example-job.json + create-stream.json, upload the binary."""
+        from ota_deploy.aws.s3_ops import S3Ops
+        from ota_deploy.aws.session import AwsClients
+        from ota_deploy.deploy.shellflows import default_region, prepare_files
+
+        reg = default_region(region)
+        files = prepare_files(
+            bin_file,
+            role_arn,
+            stream_id,
+            private_key,
+            bucket=_bucket_resolver(bucket, local, reg, profile),
+            folder=folder,
+            file_id=file_id,
+        )
+        with _upload_target(local, reg, profile) as target:
+            s3 = S3Ops(AwsClients(target).s3, reg)
+            s3.ensure_bucket(files.bucket)
+            s3.upload_file(files.firmware.path, files.bucket, files.key)
+        typer.echo(f"uploaded {bin_file} to s3://{files.bucket}/{files.key}")
+        typer.echo(f"wrote {files.stream_json}")
+        typer.echo(files.stream_json.read_text().rstrip())
+        typer.echo(f"wrote {files.job_json}")
+        typer.echo(files.job_json.read_text().rstrip())
+
+    @app.command("stress")
+    def stress(
+        thing_list: Path = typer.Argument(..., metavar="THINGLIST"),
+        job_id: str = typer.Argument(..., metavar="JOB_ID"),
+        rounds: int = typer.Argument(..., metavar="ROUNDS"),
+        job_json: str = typer.Argument(..., metavar="JOB_JSON", help="file://job.json or path"),
+        stream_json: str = typer.Argument(..., metavar="STREAM_JSON", help="create-stream JSON"),
+        stream_id: str = typer.Argument(..., metavar="STREAM_ID"),
+        firmware: Path | None = typer.Option(
+            None, "--firmware", help="Upload this binary to the stream's s3Location first."
+        ),
+        local: bool = common_local,
+        out: Path | None = typer.Option(None, "--out"),
+        profile: str | None = typer.Option(None, "--profile"),
+        region: str | None = typer.Option(None, "--region"),
+        delay: float = typer.Option(5.0, "--delay", help="Seconds between rounds."),
+        round_timeout: float = typer.Option(3600.0, "--round-timeout", help="Seconds per round."),
+        cleanup: bool = typer.Option(True, "--cleanup/--no-cleanup"),
+        fail_rate: float = typer.Option(0.0, "--fail-rate"),
+        reject_rate: float = typer.Option(0.0, "--reject-rate"),
+        hang_rate: float = typer.Option(0.0, "--hang-rate"),
+        seed: int = typer.Option(0, "--seed"),
+        time_scale: float = typer.Option(1.0, "--time-scale"),
+        live: bool | None = typer.Option(None, "--live/--no-live"),
+        html: bool = typer.Option(True, "--html/--no-html"),
+    ) -> None:
+        """OtaStressStart.sh: ROUNDS rounds with your own job document and stream request."""
+        from ota_deploy.deploy.shellflows import prepare_stress
+
+        fleet = _fleet(fail_rate, reject_rate, hang_rate, seed)
+        prepared = prepare_stress(
+            thing_list,
+            job_id,
+            rounds,
+            job_json,
+            stream_json,
+            stream_id,
+            region=region,
+            clean_up=cleanup,
+            delay_sec=delay,
+            round_timeout_sec=round_timeout,
+            firmware=firmware,
+        )
+        _run(
+            prepared,
+            local=local,
+            out=out,
+            fleet=fleet,
+            profile=profile,
+            time_scale=time_scale,
+            live=live,
+            html=html,
+        )
+
+    @app.command("deploy")
+    def deploy(
+        thing_list: Path = typer.Argument(..., metavar="THINGLIST"),
+        bin_file: Path = typer.Argument(..., metavar="BIN"),
+        role_arn: str = typer.Argument(..., metavar="ROLE_ARN"),
+        job_id: str = typer.Argument(..., metavar="JOB_ID"),
+        rounds: int = typer.Argument(..., metavar="ROUNDS"),
+        stream_id: str = typer.Argument(..., metavar="STREAM_ID"),
+        private_key: Path | None = typer.Argument(None, metavar="[PRIVATE_KEY]"),
+        bucket: str | None = typer.Option(None, "--bucket"),
+        file_id: int | None = typer.Option(None, "--file-id"),
+        folder: Path = typer.Option(Path("."), "--dir", help="Where the two JSON files go."),
+        local: bool = common_local,
+        out: Path | None = typer.Option(None, "--out"),
+        profile: str | None = typer.Option(None, "--profile"),
+        region: str | None = typer.Option(None, "--region"),
+        delay: float = typer.Option(5.0, "--delay", help="Seconds between rounds."),
+        round_timeout: float = typer.Option(3600.0, "--round-timeout", help="Seconds per round."),
+        cleanup: bool = typer.Option(True, "--cleanup/--no-cleanup"),
+        fail_rate: float = typer.Option(0.0, "--fail-rate"),
+        reject_rate: float = typer.Option(0.0, "--reject-rate"),
+        hang_rate: float = typer.Option(0.0, "--hang-rate"),
+        seed: int = typer.Option(0, "--seed"),
+        time_scale: float = typer.Option(1.0, "--time-scale"),
+        live: bool | None = typer.Option(None, "--live/--no-live"),
+        html: bool = typer.Option(True, "--html/--no-html"),
+    ) -> None:
+        """main.sh: prepare the documents and upload the binary, then the stress rounds."""
+        from ota_deploy.deploy.shellflows import default_region, prepare_files, prepare_stress
+
+        fleet = _fleet(fail_rate, reject_rate, hang_rate, seed)
+        reg = default_region(region)
+        if not thing_list.is_file():  # checked before the STS call a default bucket needs
+            raise InputError("thing list not found", file=str(thing_list), key="THINGLIST")
+        files = prepare_files(
+            bin_file,
+            role_arn,
+            stream_id,
+            private_key,
+            bucket=_bucket_resolver(bucket, local, reg, profile),
+            folder=folder,
+            file_id=file_id,
+        )
+        prepared = prepare_stress(
+            thing_list,
+            job_id,
+            rounds,
+            str(files.job_json),
+            str(files.stream_json),
+            stream_id,
+            region=reg,
+            clean_up=cleanup,
+            delay_sec=delay,
+            round_timeout_sec=round_timeout,
+            firmware=bin_file,
+        )
+        # the run uploads the image itself (same session: works --local too)
+        _run(
+            prepared,
+            local=local,
+            out=out,
+            fleet=fleet,
+            profile=profile,
+            time_scale=time_scale,
+            live=live,
+            html=html,
+        )
+
+
+def _run(
+    prepared: Any,
+    *,
+    local: bool,
+    out: Path | None,
+    fleet: Any,
+    profile: str | None,
+    time_scale: float,
+    live: bool | None,
+    html: bool = True,
+) -> None:
+    from ota_deploy.deploy.entry import RunRequest, default_out_dir, execute_prepared
+
+    if time_scale <= 0:
+        raise InputError("must be positive", key="--time-scale")
+    req = RunRequest(
+        config=prepared.settings.source,
+        local=local,
+        out_dir=out,
+        fleet=fleet,
+        profile=profile,
+        live=live,
+        time_scale=time_scale,
+        html=html,
+    )
+    stack = None
+    if local:
+        from ota_deploy.cli.local_stack import stack_for_run
+
+        stack = stack_for_run
+    outcome = execute_prepared(
+        prepared, req, out_dir=out or default_out_dir(), stack_factory=stack, pointer_config=None
+    )
+    _finish(outcome)
