@@ -1,0 +1,81 @@
+"""The Jobs MQTT API of the local AWS IoT, as a gateway ``ReservedTopicHandler``.
+
+A device publishes to ``$aws/things/{thing}/jobs/{get|start-next|<jobId>/get|<jobId>/update}``;
+this handler parses the topic and JSON request (``jobs_protocol``), checks that the thing named
+in the topic exists, calls the transport-free service (``IotService.call("iot-jobs-data", ...)``)
+and answers on ``<request topic>/accepted`` or ``<request topic>/rejected`` through ``reply``
+(which reaches the requester without a subscription, as AWS IoT's reserved topics do).
+
+Everything runs synchronously on the gateway's event loop: the service is in-memory, so there
+is nothing to await. Spec: https://docs.aws.amazon.com/iot/latest/developerguide/jobs-mqtt-api.html
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ota_deploy.core.clock import Clock
+from ota_deploy.local.contracts import AwsError, IotService, Reply
+from ota_deploy.local.reserved import jobs_protocol as proto
+from ota_deploy.local.reserved.jobs_protocol import JobsOp, MqttJobsError
+
+log = logging.getLogger(__name__)
+
+JOBS_DATA = "iot-jobs-data"
+
+
+class JobsMqttHandler:
+    """Answers the Jobs MQTT API requests by calling ``service``; timestamps from ``clock``."""
+
+    def __init__(self, service: IotService, clock: Clock) -> None:
+        self._service = service
+        self._clock = clock
+
+    def handles(self, topic: str) -> bool:
+        return proto.is_jobs_topic(topic)
+
+    def handle(self, client_id: str, topic: str, payload: bytes, reply: Reply) -> None:
+        accepted, body = self.respond(topic, payload)
+        reply(f"{topic}/{'accepted' if accepted else 'rejected'}", proto.encode(body))
+
+    # The whole request -> response mapping, without the reply callback (unit tests use it).
+    def respond(self, topic: str, payload: bytes) -> tuple[bool, dict[str, Any]]:
+        now = self._clock.now()
+        token: str | None = None
+        try:
+            doc = proto.decode_json_object(payload)
+            token = proto.client_token_of(doc)
+            parsed = proto.parse_jobs_topic(topic)
+            params = proto.build_params(parsed, doc)
+            result = self._call(parsed, params)
+            return True, proto.accepted_payload(parsed.op, result, token, now)
+        except MqttJobsError as err:
+            return False, proto.rejected_payload(
+                err.code, err.message, token, now, err.execution_state
+            )
+        except Exception:  # a bug or a service failure must not kill the connection
+            log.exception("jobs request on %s failed", topic)
+            return False, proto.rejected_payload(
+                "InternalError", "An internal error occurred", token, now
+            )
+
+    def _call(self, parsed: proto.JobsTopic, params: dict[str, Any]) -> dict[str, Any]:
+        self._require_thing(parsed.thing_name)
+        try:
+            return self._service.call(JOBS_DATA, parsed.operation, params)
+        except AwsError as err:
+            if (
+                parsed.op is JobsOp.DESCRIBE
+                and parsed.job_id == "$next"
+                and err.code == "ResourceNotFoundException"
+            ):
+                # Nothing pending: AWS answers accepted, without an "execution".
+                return {}
+            raise proto.map_aws_error(err) from err
+
+    def _require_thing(self, thing_name: str) -> None:
+        try:
+            self._service.call("iot", "DescribeThing", {"thingName": thing_name})
+        except AwsError as err:
+            raise proto.map_aws_error(err) from err

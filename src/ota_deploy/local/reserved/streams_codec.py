@@ -1,0 +1,120 @@
+"""Wire codec of MQTT-based file delivery: JSON and CBOR messages, and the block bitmap.
+
+Pure functions, no I/O. The two formats carry the same short-keyed maps (``c``, ``s``, ``f``,
+``l``, ``o``, ``n``, ``b``, ``i``, ``p``, ...); they differ only in how binary members (the data
+block ``p`` and the request bitmap ``b``) travel: base64 text in JSON, byte strings in CBOR.
+Spec: https://docs.aws.amazon.com/iot/latest/developerguide/mqtt-based-file-delivery-in-devices.html
+
+Bitmap layout (what AWS's embedded OTA agent sends, ``ota.c`` in
+aws/ota-for-aws-iot-embedded-sdk: ``byte = block >> 3``, ``mask = 1 << (block % 8)``): bit ``i``
+of the bitmap is bit ``i % 8`` (least significant first) of byte ``i // 8``, and a set bit asks
+for block ``o + i``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable, Iterator
+from enum import Enum
+from typing import Any
+
+import cbor2
+
+_BINARY_KEYS = ("p", "b")
+
+
+class Format(Enum):
+    JSON = "json"
+    CBOR = "cbor"
+
+
+class DecodeError(Exception):
+    """A payload that is not a well-formed message; ``code`` is InvalidJson or InvalidCbor."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def encode(fmt: Format, message: dict[str, Any]) -> bytes:
+    """Serialise a message; ``bytes`` members become base64 text in JSON."""
+    if fmt is Format.CBOR:
+        return bytes(cbor2.dumps(message))
+    body = {
+        k: (base64.b64encode(v).decode("ascii") if isinstance(v, bytes | bytearray) else v)
+        for k, v in message.items()
+    }
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+
+
+def decode(fmt: Format, payload: bytes) -> dict[str, Any]:
+    """Parse a message into a dict; binary members ``p``/``b`` are returned as ``bytes``.
+
+    Raises ``DecodeError`` (InvalidJson / InvalidCbor) when the payload is not a map, and
+    ``ValueError`` when a binary member is neither bytes nor valid base64 text.
+    """
+    doc: Any
+    if fmt is Format.CBOR:
+        try:
+            doc = cbor2.loads(payload)
+        except Exception as exc:  # cbor2 raises several types for malformed input
+            raise DecodeError("InvalidCbor", f"Could not parse the request as CBOR: {exc}") from exc
+        if not isinstance(doc, dict):
+            raise DecodeError("InvalidCbor", "The request payload must be a CBOR map")
+    else:
+        try:
+            doc = json.loads(payload.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise DecodeError("InvalidJson", f"Could not parse the request as JSON: {exc}") from exc
+        if not isinstance(doc, dict):
+            raise DecodeError("InvalidJson", "The request payload must be a JSON object")
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        if not isinstance(key, str):
+            raise DecodeError(
+                "InvalidCbor" if fmt is Format.CBOR else "InvalidJson", "map keys must be text"
+            )
+        out[key] = _binary(value) if key in _BINARY_KEYS else value
+    return out
+
+
+def _binary(value: Any) -> bytes:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value.encode("ascii"), validate=True)
+        except (binascii.Error, UnicodeEncodeError) as exc:
+            raise ValueError(f"not valid base64: {exc}") from exc
+    raise ValueError("must be binary (CBOR byte string or base64 text)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Bitmap
+
+
+def bitmap_blocks(bitmap: bytes, offset: int = 0) -> Iterator[int]:
+    """The block indexes a bitmap asks for, ascending: bit i (LSB-first) => block offset + i."""
+    for byte_index, byte in enumerate(bitmap):
+        if not byte:
+            continue
+        base = offset + byte_index * 8
+        for bit in range(8):
+            if byte & (1 << bit):
+                yield base + bit
+
+
+def make_bitmap(blocks: Iterable[int], offset: int = 0) -> bytes:
+    """The smallest bitmap asking for ``blocks`` (each >= ``offset``), relative to ``offset``."""
+    rel = sorted({b - offset for b in blocks})
+    if rel and rel[0] < 0:
+        raise ValueError("a block precedes the bitmap offset")
+    if not rel:
+        return b""
+    out = bytearray(rel[-1] // 8 + 1)
+    for i in rel:
+        out[i >> 3] |= 1 << (i & 7)
+    return bytes(out)

@@ -1,0 +1,233 @@
+"""MQTT-based file delivery of the local AWS IoT, as a gateway ``ReservedTopicHandler``.
+
+A device publishes DescribeStream / GetStream requests to
+``$aws/things/T/streams/S/{describe|get}/{json|cbor}``. For each request this handler:
+
+1. parses topic and payload (``streams_protocol``, ``streams_codec``);
+2. asks the service for the stream as it is *now* (``iot`` DescribeStream), so an UpdateStream
+   (which bumps ``streamVersion``) is visible to devices at once and a stale ``s`` is rejected
+   with VersionMismatch;
+3. gets the file bytes from S3 through ``read_blob`` (in a worker thread) -- once per stream
+   version and file: the bytes are kept in a small LRU cache and concurrent first reads share
+   one S3 read, so a fleet of 1,000 devices downloading the same image reads it once;
+4. answers on ``.../description/<fmt>``, one ``.../data/<fmt>`` message per block, or
+   ``.../rejected/<fmt>`` with AWS's error code.
+
+``handle`` is synchronous whenever the bytes are cached (the gateway then needs no task per
+request) and returns a coroutine only when S3 must be read first. The blocks are handed to
+``reply`` back to back without awaiting in between: the gateway queues them on the connection
+and writes asynchronously.
+Spec: https://docs.aws.amazon.com/iot/latest/developerguide/mqtt-based-file-delivery-in-devices.html
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Coroutine
+from typing import Any
+
+from ota_deploy.local.contracts import AwsError, BlobReader, IotService, Reply
+from ota_deploy.local.reserved import streams_codec as codec
+from ota_deploy.local.reserved import streams_protocol as proto
+from ota_deploy.local.reserved.streams_protocol import StreamError, StreamsOp
+
+log = logging.getLogger(__name__)
+
+# (stream id, stream version, file id, stream createdAt, bucket, key, object version): a stream
+# deleted and re-created under the same id (a new round) starts at version 1 again, so its
+# creation time and S3 location are part of the key too.
+FileKey = tuple[str, int, int, Any, str, str, Any]
+
+
+class StreamsMqttHandler:
+    """Serves DescribeStream and GetStream over MQTT from the service's streams and S3."""
+
+    def __init__(
+        self, service: IotService, read_blob: BlobReader, *, cache_files: int = 32
+    ) -> None:
+        self._service = service
+        self._read_blob = read_blob
+        self._cache: OrderedDict[FileKey, bytes] = OrderedDict()
+        self._cache_files = cache_files
+        self._loading: dict[FileKey, asyncio.Future[bytes]] = {}
+        self.blob_reads = 0  # S3 reads made (the cache's effect is visible in tests/benchmarks)
+
+    def handles(self, topic: str) -> bool:
+        return proto.is_streams_topic(topic)
+
+    def handle(
+        self, client_id: str, topic: str, payload: bytes, reply: Reply
+    ) -> Coroutine[Any, Any, None] | None:
+        """Answer one request. When the file bytes are cached (every request but the first
+        few of a download) everything happens right here and ``None`` is returned, which
+        spares the gateway a task per block request; otherwise a coroutine that reads S3 first.
+        """
+        parsed = proto.parse_streams_topic(topic)
+        token: str | None = None
+        try:
+            if parsed.op is StreamsOp.INVALID:
+                raise StreamError("InvalidTopic", f"{topic} is not a file delivery API topic")
+            try:
+                doc = codec.decode(parsed.fmt, payload)
+            except codec.DecodeError as err:
+                raise StreamError(err.code, err.message) from err
+            except ValueError as err:
+                raise StreamError("InvalidRequest", f"b (bitmap): {err}") from err
+            token = proto.client_token(doc)
+            info = self._stream_info(parsed.stream_id)
+            request: proto.GetStreamRequest | None = None
+            if parsed.op is StreamsOp.DESCRIBE:
+                entries = list(info.get("files", []))
+            else:
+                request = proto.parse_get_stream(doc)
+                entries = [self._file_entry(info, request)]
+            files = [self._cached(info, entry) for entry in entries]
+            if any(data is None for data in files):
+                return self._answer_after_load(parsed, request, token, info, entries, reply)
+            self._answer(parsed, request, token, info, [d for d in files if d is not None], reply)
+        except Exception as exc:
+            self._reject(parsed, token, exc, reply)
+        return None
+
+    async def _answer_after_load(
+        self,
+        parsed: proto.StreamsTopic,
+        request: proto.GetStreamRequest | None,
+        token: str | None,
+        info: dict[str, Any],
+        entries: list[dict[str, Any]],
+        reply: Reply,
+    ) -> None:
+        try:
+            files = [await self._file_bytes(info, entry) for entry in entries]
+            self._answer(parsed, request, token, info, files, reply)
+        except Exception as exc:
+            self._reject(parsed, token, exc, reply)
+
+    def _answer(
+        self,
+        parsed: proto.StreamsTopic,
+        request: proto.GetStreamRequest | None,
+        token: str | None,
+        info: dict[str, Any],
+        files: list[bytes],
+        reply: Reply,
+    ) -> None:
+        version = int(info.get("streamVersion", 1))
+        if request is None:
+            sizes = [
+                (int(entry["fileId"]), len(data))
+                for entry, data in zip(info.get("files", []), files, strict=True)
+            ]
+            message = proto.description_message(token, version, info.get("description"), sizes)
+            reply(parsed.description_topic, codec.encode(parsed.fmt, message))
+            return
+        data = files[0]
+        size = request.block_size
+        blocks = proto.select_blocks(request, len(data))  # may reject: before any block goes
+        view = memoryview(data)
+        for i in blocks:
+            block = bytes(view[i * size : (i + 1) * size])
+            message = proto.data_message(token, request.file_id, i, block)
+            reply(parsed.data_topic, codec.encode(parsed.fmt, message))
+
+    def _reject(
+        self, parsed: proto.StreamsTopic, token: str | None, exc: Exception, reply: Reply
+    ) -> None:
+        if isinstance(exc, StreamError):
+            code, message = exc.code, exc.message
+        else:
+            log.error("stream request on %s failed", parsed.data_topic, exc_info=exc)
+            code, message = "InternalError", "An internal error occurred"
+        reply(
+            parsed.rejected_topic,
+            codec.encode(parsed.fmt, proto.rejected_message(code, message, token)),
+        )
+
+    # -----------------------------------------------------------------------------------------
+
+    def _stream_info(self, stream_id: str) -> dict[str, Any]:
+        try:
+            result = self._service.call("iot", "DescribeStream", {"streamId": stream_id})
+        except AwsError as err:
+            if err.code == "ResourceNotFoundException":
+                raise StreamError("ResourceNotFound", f"Stream {stream_id} not found") from err
+            raise
+        info: dict[str, Any] = result["streamInfo"]
+        return info
+
+    @staticmethod
+    def _file_entry(info: dict[str, Any], req: proto.GetStreamRequest) -> dict[str, Any]:
+        version = int(info.get("streamVersion", 1))
+        if req.stream_version is not None and req.stream_version != version:
+            raise StreamError(
+                "VersionMismatch",
+                f"Stream version {req.stream_version} requested, the stream is at {version}",
+            )
+        for entry in info.get("files", []):
+            if int(entry.get("fileId", -1)) == req.file_id:
+                return dict(entry)
+        raise StreamError(
+            "ResourceNotFound", f"File {req.file_id} not found in stream {info.get('streamId')}"
+        )
+
+    @staticmethod
+    def _file_key(info: dict[str, Any], entry: dict[str, Any]) -> FileKey:
+        location = entry.get("s3Location") or {}
+        bucket, obj_key = location.get("bucket"), location.get("key")
+        if not bucket or not obj_key:
+            raise StreamError("ResourceNotFound", f"File {entry.get('fileId')} has no S3 location")
+        return (
+            str(info.get("streamId")),
+            int(info.get("streamVersion", 1)),
+            int(entry["fileId"]),
+            info.get("createdAt"),
+            bucket,
+            obj_key,
+            location.get("version"),
+        )
+
+    def _cached(self, info: dict[str, Any], entry: dict[str, Any]) -> bytes | None:
+        key = self._file_key(info, entry)
+        data = self._cache.get(key)
+        if data is not None:
+            self._cache.move_to_end(key)
+        return data
+
+    async def _file_bytes(self, info: dict[str, Any], entry: dict[str, Any]) -> bytes:
+        """The file's bytes: from the cache, from a read already under way, or from S3."""
+        key = self._file_key(info, entry)
+        _, _, file_id, _, bucket, obj_key, obj_version = key
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
+        pending = self._loading.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._loading[key] = future
+        try:
+            try:
+                self.blob_reads += 1
+                data = await asyncio.to_thread(self._read_blob, bucket, obj_key, obj_version)
+            except KeyError as err:
+                raise StreamError(
+                    "ResourceNotFound", f"s3://{bucket}/{obj_key} of file {file_id} does not exist"
+                ) from err
+            self._cache[key] = data
+            while len(self._cache) > self._cache_files:
+                self._cache.popitem(last=False)
+            future.set_result(data)
+            return data
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters (if any) re-raise it themselves
+            raise
+        finally:
+            del self._loading[key]
