@@ -1,0 +1,276 @@
+"""The exact AWS requests of one deployment round, built from Settings and the firmware.
+
+``build_round_plan`` is pure: settings + firmware facts + targets + the firmware's S3 key ->
+``RoundPlan`` holding the CreateStream and CreateJob kwargs exactly as boto3 gets them (botocore
+member names), the job document, and, when the encoded document exceeds CreateJob's 32 KB
+inline limit, the S3 upload that ``documentSource`` then points to. The deploy runner sends
+these unchanged; ``--dry-run`` prints them with ``dry_run_calls``/``render_dry_run``.
+
+Ids per round: ``jobIdPerRound = suffix`` (default) makes ``<jobId>-<round>`` and
+``<streamId>-<round>`` so rounds never collide with a job or stream AWS is still deleting;
+``reuse`` keeps the exact ids (the runner must wait for deletion to finish before reuse).
+API reference: https://docs.aws.amazon.com/iot/latest/apireference/API_CreateJob.html
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ota_deploy.config.settings import Settings
+from ota_deploy.core.documents import encode_document, job_document, stream_request
+from ota_deploy.core.firmware import Firmware
+from ota_deploy.core.limits import DOCUMENT_SOURCE_MAX, JOB_DOCUMENT_MAX, MAX_TARGETS_PER_JOB
+from ota_deploy.core.s3url import s3_https_url
+
+
+@dataclass(frozen=True)
+class RoundPlan:
+    """Everything a round sends to AWS, in order: upload(s), CreateStream, CreateJob."""
+
+    round_number: int
+    job_id: str
+    stream_id: str
+    firmware_upload: tuple[str, str, int]  # (bucket, key, size): S3 PutObject of the image
+    create_stream: dict[str, Any]
+    create_job: dict[str, Any]
+    job_document: dict[str, Any]
+    document_upload: tuple[str, str, bytes] | None = None  # (bucket, key, body) if > 32 KB
+
+    @property
+    def document_inline(self) -> bool:
+        return self.document_upload is None
+
+
+def stream_id_for_round(settings: Settings, round_number: int) -> str:
+    """``<streamId>-<round>`` unless ``jobIdPerRound = reuse`` (same rule as the job id)."""
+    if settings.job_id_per_round == "reuse":
+        return settings.stream_id
+    return f"{settings.stream_id}-{round_number}"
+
+
+def default_s3_key(settings: Settings, firmware: Firmware) -> str:
+    """A key unique to this image's content, under the job id: re-runs reuse the object."""
+    return f"ota-deploy/{settings.job_id}/{firmware.sha256_hex[:16]}/{firmware.path.name}"
+
+
+def document_s3_key(s3_key: str, job_id: str) -> str:
+    """Where a too-large job document goes: beside the firmware object."""
+    folder = posixpath.dirname(s3_key)
+    name = f"{job_id}-job-document.json"
+    return f"{folder}/{name}" if folder else name
+
+
+def _rollout(settings: Settings) -> dict[str, Any] | None:
+    rollout = settings.rollout
+    if rollout is None:
+        return None
+    config: dict[str, Any] = {}
+    if rollout.maximum_per_minute is not None:
+        config["maximumPerMinute"] = rollout.maximum_per_minute
+    rate = rollout.exponential_rate
+    if rate is not None:
+        exp: dict[str, Any] = {
+            "baseRatePerMinute": rate.base_rate_per_minute,
+            "incrementFactor": rate.increment_factor,
+        }
+        criteria = rate.rate_increase_criteria
+        if criteria is not None:
+            if criteria.number_of_notified_things is not None:
+                exp["rateIncreaseCriteria"] = {
+                    "numberOfNotifiedThings": criteria.number_of_notified_things
+                }
+            elif criteria.number_of_succeeded_things is not None:
+                exp["rateIncreaseCriteria"] = {
+                    "numberOfSucceededThings": criteria.number_of_succeeded_things
+                }
+        config["exponentialRate"] = exp
+    return config or None
+
+
+def _abort(settings: Settings) -> dict[str, Any] | None:
+    if not settings.abort_criteria:
+        return None
+    return {
+        "criteriaList": [
+            {
+                "failureType": c.failure_type,
+                "action": "CANCEL",
+                "thresholdPercentage": c.threshold_percentage,
+                "minNumberOfExecutedThings": c.min_number_of_executed_things,
+            }
+            for c in settings.abort_criteria
+        ]
+    }
+
+
+def job_description(settings: Settings, firmware: Firmware, round_number: int) -> str:
+    if settings.description:
+        return settings.description
+    return (
+        f"OTA update of {firmware.path.name} ({firmware.size} bytes), "
+        f"round {round_number} of {settings.rounds}"
+    )
+
+
+def build_round_plan(
+    settings: Settings,
+    firmware: Firmware,
+    *,
+    round_number: int,
+    targets: Sequence[str],
+    s3_key: str,
+    account: str,
+    custom_document: dict[str, Any] | None = None,
+) -> RoundPlan:
+    """The requests of round ``round_number`` (1-based) for ``targets`` (thing/group ARNs).
+
+    ``account`` is the AWS account the run is in (kept for ARNs the plan may need; targets are
+    passed as full ARNs). ``custom_document`` is the [CUSTOM_JOB_DOCUMENT] JSON object when
+    that section is in force (read from jobDocPath, or fetched from jobDocSrcUrl).
+    """
+    if round_number < 1:
+        raise ValueError(f"round_number must be >= 1, got {round_number}")
+    if not 1 <= len(targets) <= MAX_TARGETS_PER_JOB:
+        raise ValueError(
+            f"a job takes 1 to {MAX_TARGETS_PER_JOB} targets, got {len(targets)}; "
+            "put more things into a thing group and target the group"
+        )
+    del account  # targets are full ARNs already
+    job_id = settings.job_id_for_round(round_number)
+    stream_id = stream_id_for_round(settings, round_number)
+    bucket = settings.bucket
+    create_stream = stream_request(
+        stream_id=stream_id,
+        file_id=settings.file_id,
+        bucket=bucket,
+        key=s3_key,
+        role_arn=settings.role_arn,
+        description=settings.description,
+    )
+    document = job_document(
+        stream_id=stream_id,
+        file_id=settings.file_id,
+        firmware=firmware,
+        image_version=settings.image_version,
+        custom=custom_document,
+        presigned=(bucket, s3_key) if settings.presigned_url is not None else None,
+    )
+    encoded = encode_document(document).encode("utf-8")
+    create_job: dict[str, Any] = {
+        "jobId": job_id,
+        "targets": list(dict.fromkeys(targets)),
+        "targetSelection": settings.target_selection,
+    }
+    document_upload: tuple[str, str, bytes] | None = None
+    if len(encoded) <= JOB_DOCUMENT_MAX:
+        create_job["document"] = encoded.decode("utf-8")
+    else:
+        doc_key = document_s3_key(s3_key, job_id)
+        document_upload = (bucket, doc_key, encoded)
+        create_job["documentSource"] = s3_https_url(bucket, doc_key)
+        if len(create_job["documentSource"]) > DOCUMENT_SOURCE_MAX:
+            raise ValueError(
+                f"the job document ({len(encoded)} bytes) is over 32 KB and its S3 URL would "
+                f"be longer than AWS's {DOCUMENT_SOURCE_MAX} characters; shorten the key"
+            )
+    create_job["description"] = job_description(settings, firmware, round_number)
+    if settings.presigned_url is not None:
+        create_job["presignedUrlConfig"] = {
+            "roleArn": settings.presigned_url.role_arn,
+            "expiresInSec": settings.presigned_url.expires_in_sec,
+        }
+    rollout = _rollout(settings)
+    if rollout is not None:
+        create_job["jobExecutionsRolloutConfig"] = rollout
+    abort = _abort(settings)
+    if abort is not None:
+        create_job["abortConfig"] = abort
+    if settings.timeout is not None:
+        create_job["timeoutConfig"] = {
+            "inProgressTimeoutInMinutes": settings.timeout.in_progress_timeout_minutes
+        }
+    return RoundPlan(
+        round_number=round_number,
+        job_id=job_id,
+        stream_id=stream_id,
+        firmware_upload=(bucket, s3_key, firmware.size),
+        create_stream=create_stream,
+        create_job=create_job,
+        job_document=document,
+        document_upload=document_upload,
+    )
+
+
+def dry_run_calls(plan: RoundPlan, settings: Settings) -> list[dict[str, Any]]:
+    """The API calls of ``plan``'s round, in order, as printable dicts (nothing is sent)."""
+    calls: list[dict[str, Any]] = []
+
+    def call(service: str, operation: str, params: dict[str, Any], note: str = "") -> None:
+        entry: dict[str, Any] = {"service": service, "operation": operation, "params": params}
+        if note:
+            entry["note"] = note
+        calls.append(entry)
+
+    bucket, key, size = plan.firmware_upload
+    if settings.clean_up:
+        call(
+            "iot",
+            "DeleteJob",
+            {"jobId": plan.job_id, "force": True},
+            "only if a leftover job with this id exists (cleanUpCfg)",
+        )
+        call(
+            "iot",
+            "DeleteStream",
+            {"streamId": plan.stream_id},
+            "only if a leftover stream with this id exists (cleanUpCfg)",
+        )
+    call(
+        "s3",
+        "PutObject",
+        {"Bucket": bucket, "Key": key, "ContentLength": size},
+        "the firmware image; once per run, skipped when the same object is already there",
+    )
+    if plan.document_upload is not None:
+        doc_bucket, doc_key, body = plan.document_upload
+        call(
+            "s3",
+            "PutObject",
+            {"Bucket": doc_bucket, "Key": doc_key, "ContentLength": len(body)},
+            "job document larger than 32 KB, passed as documentSource",
+        )
+    call("iot", "CreateStream", plan.create_stream)
+    call("iot", "CreateJob", plan.create_job)
+    call(
+        "iot",
+        "DescribeJob",
+        {"jobId": plan.job_id},
+        "polled with backoff, with ListJobExecutionsForJob, until every target is terminal "
+        f"or {settings.effective_round_timeout_sec():g} s pass",
+    )
+    if settings.clean_up:
+        call(
+            "iot",
+            "DeleteJob",
+            {"jobId": plan.job_id, "force": True},
+            "then DescribeJob until ResourceNotFoundException",
+        )
+        call("iot", "DeleteStream", {"streamId": plan.stream_id})
+    return calls
+
+
+def render_dry_run(plan: RoundPlan, settings: Settings) -> str:
+    """``--dry-run`` output: JSON of the round's calls plus the run's shape."""
+    body = {
+        "config": str(settings.source),
+        "rounds": settings.rounds,
+        "round": plan.round_number,
+        "delayBetweenRoundsSec": settings.default_delay_sec,
+        "jobDocument": plan.job_document,
+        "calls": dry_run_calls(plan, settings),
+    }
+    return json.dumps(body, indent=2, ensure_ascii=False)
