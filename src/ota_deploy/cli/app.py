@@ -77,4 +77,3 @@ def main() -> None:
             sys.exit(EXIT_BAD_INPUT if err.exit_code == 2 else err.exit_code)
         raise
     sys.exit(0)
-

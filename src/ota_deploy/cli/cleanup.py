@@ -39,4 +39,4 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"no run journal found ({where}); pass --out DIR of the run")
         summary = clean_from_journal(path, profile=profile, region=region)
         typer.echo(summary.text())
-        raise typer.Exit(0 if summary.ok else 3)
+        raise SystemExit(0 if summary.ok else 3)

@@ -1,9 +1,297 @@
-"""CLI command group: fleet (placeholder until its owner fills it in)."""
+"""CLI command group ``fleet``: simulated devices (``run``) and real-AWS virtual devices.
+
+``fleet run``: thing list -> thing names (``core.thinglist``; ARNs or names, ``#`` comments)
+-> ``FleetOptions`` from the behaviour flags -> ``fleet.runner.Fleet`` on this process's loop,
+connected to ``--mqtt HOST:PORT`` (the local AWS IoT's gateway) or, with ``--aws``, to the
+account's ATS endpoint on 8883 with each thing's certificate from ``--cert-dir`` -> prints one
+line per finished job execution (unless ``--quiet``) -> on SIGINT/SIGTERM disconnects, prints a
+summary and exits 0.
+
+``fleet provision`` / ``fleet destroy``: ``aws.provisioning`` with boto3 clients from
+``aws.session.AwsClients`` (standard credential chain, ``--profile``, ``--region``; the
+standard ``AWS_ENDPOINT_URL_IOT`` variable points them at a local AWS IoT).
+
+Bad flags or files exit 2 with the flag or file named; AWS errors exit 3.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
 import typer
+
+from ota_deploy.core.errors import InputError
+
+fleet_app = typer.Typer(
+    name="fleet",
+    help="Simulated devices that really download OTA images; real-AWS virtual devices.",
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.add_typer(fleet_app, name="fleet")
+
+
+def _default_region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+def parse_host_port(value: str, flag: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(f"expected HOST:PORT, got {value!r}", key=flag)
+    return host.strip("[]"), int(port)
+
+
+def read_things(path: Path) -> tuple[list[str], list[str]]:
+    """Thing names in a thing list (names or ARNs); group ARNs are skipped with a warning."""
+    from ota_deploy.core.thinglist import read_thing_list
+
+    things = read_thing_list(path, account="123456789012", region=_default_region())
+    warnings = [w for w in things.warnings if "AWS will reject it" not in w]
+    if things.group_arns:
+        warnings.append(
+            f"{path}: thing groups cannot be simulated (list their things): "
+            + ", ".join(things.group_names)
+        )
+    if not things.thing_arns:
+        raise InputError("the thing list names no things", file=str(path))
+    return list(things.thing_names), warnings
+
+
+def build_options(**flags: Any) -> Any:
+    """FleetOptions from CLI flags; a bad value is an InputError naming its flag."""
+    from pydantic import ValidationError
+
+    from ota_deploy.fleet.options import FleetOptions
+
+    total = flags["fail_rate"] + flags["reject_rate"] + flags["hang_rate"]
+    if total > 1:
+        raise InputError(
+            f"--fail-rate + --reject-rate + --hang-rate must not exceed 1 (got {total:g})",
+            key="--fail-rate",
+        )
+    try:
+        return FleetOptions(**{k: v for k, v in flags.items() if v is not None})
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        raise InputError(first["msg"], key="--" + field.replace("_", "-")) from None
+
+
+@fleet_app.command("run")
+def run(
+    things_file: Path = typer.Option(..., "--things", help="Thing list: names or thing ARNs."),
+    mqtt: str | None = typer.Option(None, "--mqtt", help="HOST:PORT of the MQTT gateway."),
+    fail_rate: float = typer.Option(0.0, "--fail-rate", help="Share of executions FAILED."),
+    reject_rate: float = typer.Option(0.0, "--reject-rate", help="Share REJECTED."),
+    hang_rate: float = typer.Option(0.0, "--hang-rate", help="Share that never finish."),
+    seed: int = typer.Option(0, "--seed", help="Seed of every behaviour draw."),
+    protocol: str = typer.Option("cbor", "--protocol", help="File delivery encoding: cbor|json."),
+    block_size: int = typer.Option(4096, "--block-size", help="GetStream block size (bytes)."),
+    blocks_per_request: int = typer.Option(1, "--blocks-per-request", help="Blocks per GetStream."),
+    request_timeout: float = typer.Option(10.0, "--request-timeout", help="Seconds per request."),
+    max_retries: int = typer.Option(5, "--max-retries", help="Retries of a request."),
+    slow_link_bps: int | None = typer.Option(None, "--slow-link-bps", help="Link speed (B/s)."),
+    disconnect_rate: float = typer.Option(
+        0.0, "--disconnect-rate", help="Share that drop the link mid-download and resume."
+    ),
+    corrupt_rate: float = typer.Option(
+        0.0, "--corrupt-rate", help="Share receiving one corrupted block (md5 catches it)."
+    ),
+    public_key: Path | None = typer.Option(
+        None, "--public-key", help="PEM ECDSA P-256 public key verifying signed images."
+    ),
+    no_https: bool = typer.Option(False, "--no-https", help="Ignore presigned URLs; use MQTT."),
+    aws: bool = typer.Option(False, "--aws", help="Connect to real AWS IoT with mutual TLS."),
+    endpoint: str | None = typer.Option(
+        None, "--endpoint", help="AWS IoT ATS endpoint host (default: DescribeEndpoint)."
+    ),
+    cert_dir: Path | None = typer.Option(
+        None, "--cert-dir", help="The --out directory of 'fleet provision' (certificates)."
+    ),
+    ca_file: Path | None = typer.Option(None, "--ca-file", help="Server CA bundle (PEM)."),
+    profile: str | None = typer.Option(None, "--profile", help="AWS profile (with --aws)."),
+    region: str | None = typer.Option(None, "--region", help="AWS region (with --aws)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No line per finished execution."),
+    json_out: bool = typer.Option(False, "--json", help="Print the summary as one JSON line."),
+) -> None:
+    """Run simulated devices for the listed things until Ctrl-C / SIGTERM."""
+    names, warnings = read_things(things_file)
+    if protocol not in ("cbor", "json"):
+        raise InputError(f"must be cbor or json, got {protocol!r}", key="--protocol")
+    options = build_options(
+        fail_rate=fail_rate,
+        reject_rate=reject_rate,
+        hang_rate=hang_rate,
+        seed=seed,
+        protocol=protocol,
+        prefer_https=not no_https,
+        block_size=block_size,
+        blocks_per_request=blocks_per_request,
+        request_timeout_sec=request_timeout,
+        max_retries=max_retries,
+        slow_link_bps=slow_link_bps,
+        disconnect_rate=disconnect_rate,
+        corrupt_rate=corrupt_rate,
+        public_key=public_key,
+        progress_every_pct=25,
+    )
+    if public_key is not None:
+        from ota_deploy.fleet.verify import PublicKeyError, load_public_key
+
+        try:
+            load_public_key(public_key)
+        except PublicKeyError as err:
+            raise InputError(str(err), key="--public-key") from None
+    for w in warnings:
+        typer.secho(f"warning: {w}", err=True, fg=typer.colors.YELLOW)
+    fleet_kwargs: dict[str, Any]
+    if aws:
+        fleet_kwargs = _aws_connection(names, endpoint, cert_dir, ca_file, profile, region)
+    else:
+        if mqtt is None:
+            raise InputError("required (or use --aws)", key="--mqtt")
+        host, port = parse_host_port(mqtt, "--mqtt")
+        fleet_kwargs = {"mqtt_host": host, "mqtt_port": port}
+    summary = asyncio.run(_run_fleet(names, options, fleet_kwargs, quiet=quiet))
+    if json_out:
+        typer.echo(json.dumps(summary))
+    else:
+        by = ", ".join(f"{k} {v}" for k, v in sorted(summary["by_status"].items())) or "none"
+        typer.echo(
+            f"fleet stopped: {summary['devices']} devices, {summary['executions']} executions "
+            f"finished ({by}), {summary['bytes_received']} bytes received, "
+            f"{summary['reconnects']} reconnects"
+        )
+
+
+def _aws_connection(
+    names: list[str],
+    endpoint: str | None,
+    cert_dir: Path | None,
+    ca_file: Path | None,
+    profile: str | None,
+    region: str | None,
+) -> dict[str, Any]:
+    """Mutual TLS to the account's ATS endpoint, one certificate per thing."""
+    from ota_deploy.aws.provisioning import Manifest
+    from ota_deploy.fleet.tls import device_ssl_context
+
+    if cert_dir is None:
+        raise InputError(
+            "required with --aws (the 'fleet provision --out' directory)", key="--cert-dir"
+        )
+    manifest = Manifest.load(cert_dir)
+    creds = {n: manifest.credentials(cert_dir, n) for n in names}
+    for cert, key in creds.values():
+        for f in (cert, key):
+            if not f.is_file():
+                raise InputError("certificate file missing", file=str(f), key="--cert-dir")
+    if endpoint is None:
+        from ota_deploy.aws.provisioning import describe_ats_endpoint
+        from ota_deploy.aws.session import AwsClients, AwsTarget
+
+        target = AwsTarget(region=region or manifest.region or _default_region(), profile=profile)
+        endpoint = describe_ats_endpoint(AwsClients(target))
+    host, port = parse_host_port(endpoint, "--endpoint") if ":" in endpoint else (endpoint, 8883)
+
+    def ssl_for(thing: str) -> Any:
+        cert, key = creds[thing]
+        return device_ssl_context(cert, key, ca_file)
+
+    return {
+        "mqtt_host": host,
+        "mqtt_port": port,
+        "ssl_for": ssl_for,
+        "server_hostname": host,
+        "connects_per_second": 50.0,  # stay well under AWS IoT's account connect rate
+    }
+
+
+async def _run_fleet(
+    names: list[str], options: Any, fleet_kwargs: dict[str, Any], *, quiet: bool
+) -> dict[str, Any]:
+    from ota_deploy.fleet.events import JobResult
+    from ota_deploy.fleet.runner import Fleet
+
+    def show(r: JobResult) -> None:
+        if quiet:
+            return
+        why = f" ({r.reason})" if r.reason else ""
+        print(
+            f"{r.thing} {r.job_id} {r.status}{why} {r.bytes_received} B "
+            f"{r.duration:.2f} s via {r.transport or '-'}",
+            flush=True,
+        )
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    fleet = Fleet(names, options=options, on_result=show, **fleet_kwargs)
+    try:
+        await fleet.start()
+        stats = fleet.stats()
+        print(
+            f"fleet ready: {stats.connected}/{len(names)} devices connected to "
+            f"{fleet.mqtt_host}:{fleet.mqtt_port}",
+            file=sys.stderr,
+            flush=True,
+        )
+        await stop.wait()
+    finally:
+        await fleet.stop()
+    return fleet.stats().summary()
+
+
+@fleet_app.command("provision")
+def provision_cmd(
+    count: int = typer.Option(..., "--count", help="How many things to create."),
+    prefix: str = typer.Option("ota-sim", "--prefix", help="Thing names are PREFIX-0000, ..."),
+    group: str = typer.Option("ota-sim-fleet", "--group", help="Thing group to put them in."),
+    out: Path = typer.Option(..., "--out", help="Directory for certificates and the manifest."),
+    profile: str | None = typer.Option(None, "--profile", help="AWS profile."),
+    region: str | None = typer.Option(None, "--region", help="AWS region."),
+) -> None:
+    """Create things, keys and certificates, a least-privilege policy and a thing group."""
+    from ota_deploy.aws.provisioning import THING_LIST, provision
+    from ota_deploy.aws.session import AwsClients, AwsTarget
+    from ota_deploy.core.limits import THING_NAME_RE
+
+    if not THING_NAME_RE.fullmatch(prefix) or len(prefix) > 100:
+        raise InputError("letters, digits, ':', '_' and '-' only (at most 100)", key="--prefix")
+    if not THING_NAME_RE.fullmatch(group):
+        raise InputError("letters, digits, ':', '_' and '-' only", key="--group")
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a directory", file=str(out), key="--out")
+    clients = AwsClients(AwsTarget(region=region or _default_region(), profile=profile))
+    manifest = provision(clients, count=count, prefix=prefix, group=group, out_dir=out)
+    typer.echo(
+        f"provisioned {len(manifest.devices)} things in group {group} with policy "
+        f"{manifest.policy}; thing list: {out / THING_LIST}"
+    )
+
+
+@fleet_app.command("destroy")
+def destroy_cmd(
+    out: Path = typer.Option(..., "--out", help="The directory 'fleet provision' wrote."),
+    profile: str | None = typer.Option(None, "--profile", help="AWS profile."),
+    region: str | None = typer.Option(None, "--region", help="AWS region."),
+) -> None:
+    """Delete what 'fleet provision' created (things, certificates, policy, group)."""
+    from ota_deploy.aws.provisioning import Manifest, destroy
+    from ota_deploy.aws.session import AwsClients, AwsTarget
+
+    manifest = Manifest.load(out)
+    clients = AwsClients(AwsTarget(region=region or manifest.region, profile=profile))
+    done = destroy(clients, out_dir=out)
+    typer.echo(f"destroyed {len(done.devices)} things, policy {done.policy}, group {done.group}")

@@ -94,4 +94,4 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"results: {outcome.out_dir}")
         if outcome.error:
             typer.secho(f"error: {outcome.error}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(outcome.exit_code)
+        raise SystemExit(outcome.exit_code)

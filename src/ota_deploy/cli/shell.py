@@ -51,7 +51,7 @@ def _finish(outcome: Any) -> None:
     typer.echo(f"results: {outcome.out_dir}")
     if outcome.error:
         typer.secho(f"error: {outcome.error}", err=True, fg=typer.colors.RED)
-    raise typer.Exit(outcome.exit_code)
+    raise SystemExit(outcome.exit_code)
 
 
 @contextlib.contextmanager
@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
         role_arn: str = typer.Argument(..., metavar="ROLE_ARN", help="The OTA service role."),
         stream_id: str = typer.Argument(..., metavar="STREAM_ID"),
         private_key: Path | None = typer.Argument(
-            None, metavar="[PRIVATE_KEY]", help="ECDSA P-256 PEM key: sign the image."
+            None, metavar="PRIVATE_KEY", help="ECDSA P-256 PEM key: sign the image."
         ),
         bucket: str | None = typer.Option(None, "--bucket", help="Default: from the account."),
         file_id: int | None = typer.Option(
@@ -176,7 +176,7 @@ def register(app: typer.Typer) -> None:
         job_id: str = typer.Argument(..., metavar="JOB_ID"),
         rounds: int = typer.Argument(..., metavar="ROUNDS"),
         stream_id: str = typer.Argument(..., metavar="STREAM_ID"),
-        private_key: Path | None = typer.Argument(None, metavar="[PRIVATE_KEY]"),
+        private_key: Path | None = typer.Argument(None, metavar="PRIVATE_KEY"),
         bucket: str | None = typer.Option(None, "--bucket"),
         file_id: int | None = typer.Option(None, "--file-id"),
         folder: Path = typer.Option(Path("."), "--dir", help="Where the two JSON files go."),
@@ -223,6 +223,7 @@ def register(app: typer.Typer) -> None:
             delay_sec=delay,
             round_timeout_sec=round_timeout,
             firmware=bin_file,
+            signing_key=private_key,
         )
         # the run uploads the image itself (same session: works --local too)
         _run(
