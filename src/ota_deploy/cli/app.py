@@ -57,7 +57,8 @@ for _name in COMMAND_MODULES:
 def main() -> None:
     """Console-script entry point."""
     try:
-        app(standalone_mode=False)
+        # With standalone_mode=False click returns a typer.Exit's code instead of raising it.
+        rv = app(standalone_mode=False)
     except OtaDeployError as err:
         typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
         sys.exit(err.exit_code)
@@ -76,4 +77,4 @@ def main() -> None:
             err.show()
             sys.exit(EXIT_BAD_INPUT if err.exit_code == 2 else err.exit_code)
         raise
-    sys.exit(0)
+    sys.exit(rv if isinstance(rv, int) else 0)
