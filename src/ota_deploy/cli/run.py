@@ -70,6 +70,11 @@ def register(app: typer.Typer) -> None:
         from ota_deploy.deploy.entry import RunRequest, execute_run
 
         fleet = fleet_options(fail_rate, reject_rate, hang_rate, seed)
+        if not local and (fail_rate or reject_rate or hang_rate or time_scale != 1.0):
+            raise InputError(
+                "--fail-rate, --reject-rate, --hang-rate and --time-scale apply only with --local",
+                key="--local",
+            )
         if time_scale <= 0:
             raise InputError("must be positive", key="--time-scale")
         req = RunRequest(

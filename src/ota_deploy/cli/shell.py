@@ -38,10 +38,11 @@ def _bucket_resolver(bucket: str | None, local: bool, region: str, profile: str 
 
     def resolve() -> str:
         from ota_deploy.aws.identity import account_id
-        from ota_deploy.aws.session import AwsClients, AwsTarget
+        from ota_deploy.aws.retry import open_clients
+        from ota_deploy.aws.session import AwsTarget
 
         return default_bucket(
-            account_id(AwsClients(AwsTarget(region=region, profile=profile))), region
+            account_id(open_clients(AwsTarget(region=region, profile=profile))), region
         )
 
     return resolve
@@ -90,8 +91,8 @@ def register(app: typer.Typer) -> None:
         region: str | None = typer.Option(None, "--region"),
     ) -> None:
         """OtaEnvBuild.sh: write example-job.json + create-stream.json, upload the binary."""
+        from ota_deploy.aws.retry import open_clients
         from ota_deploy.aws.s3_ops import S3Ops
-        from ota_deploy.aws.session import AwsClients
         from ota_deploy.deploy.shellflows import default_region, prepare_files
 
         reg = default_region(region)
@@ -105,7 +106,7 @@ def register(app: typer.Typer) -> None:
             file_id=file_id,
         )
         with _upload_target(local, reg, profile) as target:
-            s3 = S3Ops(AwsClients(target).s3, reg)
+            s3 = S3Ops(open_clients(target).s3, reg)
             s3.ensure_bucket(files.bucket)
             s3.upload_file(files.firmware.path, files.bucket, files.key)
         typer.echo(f"uploaded {bin_file} to s3://{files.bucket}/{files.key}")
@@ -144,6 +145,13 @@ def register(app: typer.Typer) -> None:
         from ota_deploy.deploy.shellflows import prepare_stress
 
         fleet = _fleet(fail_rate, reject_rate, hang_rate, seed)
+        if local and firmware is None:
+            typer.secho(
+                "warning: the local AWS IoT starts with an empty S3; without --firmware BIN the "
+                "stream's file does not exist and the devices will fail",
+                err=True,
+                fg=typer.colors.YELLOW,
+            )
         prepared = prepare_stress(
             thing_list,
             job_id,

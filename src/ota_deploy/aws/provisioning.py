@@ -1,0 +1,288 @@
+"""Real-AWS virtual devices for the simulated fleet: things, certificates, a policy, a group.
+
+``provision`` (``ota-deploy fleet provision``) creates, for ``count`` things named
+``{prefix}-{i:04d}``::
+
+    CreateThingGroup(group)                      once
+    CreatePolicy({prefix}-fleet-policy)          once, least privilege (see policy_document)
+    per thing: CreateThing -> CreateKeysAndCertificate(setAsActive) -> AttachPolicy(cert)
+               -> AttachThingPrincipal(thing, cert) -> AddThingToThingGroup
+
+and writes into ``out_dir``: ``certs/<thing>.cert.pem`` and ``certs/<thing>.private.key``
+(mode 0600), ``things.txt`` (thing ARNs: a thing list for ``run``/``deploy`` and for
+``fleet run``) and ``fleet.json``, the manifest ``destroy`` reads. The manifest is rewritten
+after every thing, so an interrupted provisioning can still be destroyed.
+
+``destroy`` reverses it: DetachThingPrincipal, DetachPolicy, UpdateCertificate(INACTIVE),
+DeleteCertificate, DeleteThing per thing, then DeletePolicy and DeleteThingGroup. Resources
+already gone are skipped. AWS applies DetachThingPrincipal eventually
+(https://docs.aws.amazon.com/iot/latest/apireference/API_DetachThingPrincipal.html), so
+DeleteCertificate is retried a few times on DeleteConflictException.
+
+Policy variables: https://docs.aws.amazon.com/iot/latest/developerguide/thing-policy-variables.html
+(``${iot:Connection.Thing.ThingName}`` resolves to the thing attached to the certificate when
+the client id equals the thing name, which is what the fleet uses).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ota_deploy.aws.retry import call_aws, error_code
+from ota_deploy.aws.session import AwsClients
+from ota_deploy.core.errors import AwsServiceError, InputError
+
+MANIFEST = "fleet.json"
+THING_LIST = "things.txt"
+CERT_DIR = "certs"
+THING_VAR = "${iot:Connection.Thing.ThingName}"
+GONE = frozenset({"ResourceNotFoundException"})
+
+
+def policy_document(region: str, account: str) -> dict[str, Any]:
+    """Least privilege for an OTA device: connect as itself; jobs and streams of itself only."""
+    base = f"arn:aws:iot:{region}:{account}"
+    own = f"$aws/things/{THING_VAR}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "iot:Connect",
+                "Resource": f"{base}:client/{THING_VAR}",
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["iot:Publish", "iot:Receive"],
+                "Resource": [f"{base}:topic/{own}/jobs/*", f"{base}:topic/{own}/streams/*"],
+            },
+            {
+                "Effect": "Allow",
+                "Action": "iot:Subscribe",
+                "Resource": [
+                    f"{base}:topicfilter/{own}/jobs/*",
+                    f"{base}:topicfilter/{own}/streams/*",
+                ],
+            },
+        ],
+    }
+
+
+@dataclass
+class DeviceRecord:
+    name: str
+    arn: str
+    certificate_arn: str | None = None
+    certificate_id: str | None = None
+    cert_file: str | None = None  # relative to the manifest's directory
+    key_file: str | None = None
+
+
+@dataclass
+class Manifest:
+    region: str
+    prefix: str
+    group: str
+    policy: str
+    group_arn: str | None = None
+    devices: list[DeviceRecord] = field(default_factory=list)
+
+    def save(self, out_dir: Path) -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = out_dir / (MANIFEST + ".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        os.replace(tmp, out_dir / MANIFEST)
+        (out_dir / THING_LIST).write_text("".join(f"{d.arn}\n" for d in self.devices))
+
+    @classmethod
+    def load(cls, out_dir: Path) -> Manifest:
+        path = out_dir / MANIFEST
+        try:
+            raw = json.loads(path.read_text())
+            devices = [DeviceRecord(**d) for d in raw.pop("devices")]
+            return cls(**raw, devices=devices)
+        except FileNotFoundError:
+            raise InputError(
+                "no fleet manifest here (run fleet provision first)", file=str(path)
+            ) from None
+        except (ValueError, TypeError, KeyError) as err:
+            raise InputError(f"not a fleet manifest: {err}", file=str(path)) from None
+
+    def credentials(self, out_dir: Path, thing: str) -> tuple[Path, Path]:
+        """(certificate PEM, private key) files of ``thing``."""
+        for d in self.devices:
+            if d.name == thing and d.cert_file and d.key_file:
+                return out_dir / d.cert_file, out_dir / d.key_file
+        raise InputError(f"no certificate for thing {thing!r}", file=str(out_dir / MANIFEST))
+
+
+def _call(operation: str, method: Callable[..., Any], **params: Any) -> Any:
+    """``method(**params)`` through ``call_aws`` (throttling retries, one clear error)."""
+    return call_aws(lambda: method(**params), operation)
+
+
+def _call_ignore_gone(operation: str, method: Callable[..., Any], **params: Any) -> None:
+    """Like ``_call``, but a resource that is already gone is fine (destroy is idempotent)."""
+    try:
+        call_aws(lambda: method(**params), operation, passthrough=GONE)
+    except ClientError as err:
+        if error_code(err) not in GONE:
+            raise
+
+
+def _write_secret(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def provision(
+    clients: AwsClients,
+    *,
+    count: int,
+    prefix: str,
+    group: str,
+    out_dir: Path,
+    progress: Callable[[str], None] | None = None,
+) -> Manifest:
+    """Create ``count`` things with certificates, the policy and the group; see module doc."""
+    if count < 1:
+        raise InputError("must be at least 1", key="--count")
+    if (out_dir / MANIFEST).exists():
+        raise InputError(
+            "a fleet manifest already exists here; destroy it first or choose another --out",
+            file=str(out_dir / MANIFEST),
+        )
+    iot = clients.iot
+    region = clients.target.region
+    policy_name = f"{prefix}-fleet-policy"
+    manifest = Manifest(region=region, prefix=prefix, group=group, policy=policy_name)
+    manifest.save(out_dir)
+    try:
+        manifest.group_arn = _call(
+            "CreateThingGroup", iot.create_thing_group, thingGroupName=group
+        )["thingGroupArn"]
+    except AwsServiceError as err:
+        if err.code != "ResourceAlreadyExistsException":
+            raise
+        manifest.group_arn = _call(
+            "DescribeThingGroup", iot.describe_thing_group, thingGroupName=group
+        )["thingGroupArn"]
+    account = str(manifest.group_arn).split(":")[4]
+    document = json.dumps(policy_document(region, account))
+    _call("CreatePolicy", iot.create_policy, policyName=policy_name, policyDocument=document)
+    manifest.save(out_dir)
+    for i in range(count):
+        name = f"{prefix}-{i:04d}"
+        arn = _call("CreateThing", iot.create_thing, thingName=name)["thingArn"]
+        dev = DeviceRecord(name=name, arn=arn)
+        manifest.devices.append(dev)
+        manifest.save(out_dir)
+        cert = _call("CreateKeysAndCertificate", iot.create_keys_and_certificate, setAsActive=True)
+        dev.certificate_arn = cert["certificateArn"]
+        dev.certificate_id = cert["certificateId"]
+        dev.cert_file = f"{CERT_DIR}/{name}.cert.pem"
+        dev.key_file = f"{CERT_DIR}/{name}.private.key"
+        _write_secret(out_dir / dev.cert_file, cert["certificatePem"])
+        _write_secret(out_dir / dev.key_file, cert["keyPair"]["PrivateKey"])
+        manifest.save(out_dir)
+        _call("AttachPolicy", iot.attach_policy, policyName=policy_name, target=dev.certificate_arn)
+        _call(
+            "AttachThingPrincipal",
+            iot.attach_thing_principal,
+            thingName=name,
+            principal=dev.certificate_arn,
+        )
+        _call(
+            "AddThingToThingGroup",
+            iot.add_thing_to_thing_group,
+            thingGroupName=group,
+            thingName=name,
+        )
+        if progress is not None:
+            progress(name)
+    return manifest
+
+
+def destroy(
+    clients: AwsClients,
+    *,
+    out_dir: Path,
+    progress: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Manifest:
+    """Delete everything ``provision`` recorded in ``out_dir``; files are removed too."""
+    manifest = Manifest.load(out_dir)
+    iot = clients.iot
+    for dev in manifest.devices:
+        cert_arn, cert_id = dev.certificate_arn, dev.certificate_id
+        if cert_arn and cert_id:
+            _call_ignore_gone(
+                "DetachThingPrincipal",
+                iot.detach_thing_principal,
+                thingName=dev.name,
+                principal=cert_arn,
+            )
+            _call_ignore_gone(
+                "DetachPolicy", iot.detach_policy, policyName=manifest.policy, target=cert_arn
+            )
+            _call_ignore_gone(
+                "UpdateCertificate",
+                iot.update_certificate,
+                certificateId=cert_id,
+                newStatus="INACTIVE",
+            )
+            _delete_certificate(iot, cert_id, sleep)
+        _call_ignore_gone("DeleteThing", iot.delete_thing, thingName=dev.name)
+        for rel in (dev.cert_file, dev.key_file):
+            if rel:
+                (out_dir / rel).unlink(missing_ok=True)
+        if progress is not None:
+            progress(dev.name)
+    _call_ignore_gone("DeletePolicy", iot.delete_policy, policyName=manifest.policy)
+    _call_ignore_gone("DeleteThingGroup", iot.delete_thing_group, thingGroupName=manifest.group)
+    (out_dir / MANIFEST).unlink(missing_ok=True)
+    (out_dir / THING_LIST).unlink(missing_ok=True)
+    cert_dir = out_dir / CERT_DIR
+    if cert_dir.is_dir() and not any(cert_dir.iterdir()):
+        cert_dir.rmdir()
+    return manifest
+
+
+def _delete_certificate(iot: Any, cert_id: str, sleep: Callable[[float], None]) -> None:
+    """DeleteCertificate, waiting out the eventual consistency of the detach calls."""
+    for attempt in range(6):
+        try:
+            call_aws(
+                lambda: iot.delete_certificate(certificateId=cert_id),
+                "DeleteCertificate",
+                passthrough=GONE | {"DeleteConflictException", "CertificateStateException"},
+            )
+            return
+        except ClientError as err:
+            code = error_code(err)
+            if code in GONE:
+                return
+            if attempt == 5:
+                raise AwsServiceError(
+                    f"AWS DeleteCertificate failed: {code}: certificate {cert_id} is still "
+                    "attached",
+                    code=code,
+                    operation="DeleteCertificate",
+                ) from None
+            sleep(0.5 * 2**attempt)
+
+
+def describe_ats_endpoint(clients: AwsClients) -> str:
+    """The account's ATS data endpoint host (``DescribeEndpoint(endpointType=iot:Data-ATS)``)."""
+    out = _call("DescribeEndpoint", clients.iot.describe_endpoint, endpointType="iot:Data-ATS")
+    return str(out["endpointAddress"])

@@ -1,0 +1,153 @@
+"""The S3 calls of a run: make sure the bucket exists, upload the firmware, move documents.
+
+Flow: ``deploy`` uploads the firmware once per run with boto3's managed transfer
+(``upload_file``: multipart above ``multipart_threshold``, parts sent in parallel), under a key
+that is unique per content (``firmware_key``), so two runs with different images never collide
+and a re-run of the same image rewrites the same object. A rich progress bar is drawn when the
+output is a terminal. A missing bucket is created, as the manual's ``OtaEnvBuild.sh`` does; in
+us-east-1 CreateBucket must carry no LocationConstraint, elsewhere it must carry the region
+(https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html).
+Failures become ``AwsServiceError`` (exit 3) through ``aws.retry.call_aws``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+
+from ota_deploy.aws.retry import call_aws, error_code
+from ota_deploy.core.errors import AwsServiceError
+
+log = logging.getLogger(__name__)
+
+MULTIPART_THRESHOLD = 8 * 1024 * 1024
+
+
+def firmware_key(stream_id: str, sha256_hex: str, bin_name: str) -> str:
+    """``<streamId>/<sha256[:12]>/<binName>``: unique per image, stable across re-runs."""
+    return f"{stream_id}/{sha256_hex[:12]}/{Path(bin_name).name}"
+
+
+class S3Ops:
+    """Thin wrapper over a boto3 ``s3`` client."""
+
+    def __init__(self, client: Any, region: str) -> None:
+        self.client = client
+        self.region = region
+
+    def bucket_exists(self, bucket: str) -> bool:
+        try:
+            call_aws(
+                lambda: self.client.head_bucket(Bucket=bucket),
+                "HeadBucket",
+                passthrough=frozenset({"404", "NoSuchBucket", "NotFound", "403"}),
+            )
+            return True
+        except ClientError as err:
+            if error_code(err) == "403":
+                raise AwsServiceError(
+                    f"S3 bucket {bucket!r} exists but is not accessible with these credentials "
+                    "(bucket names are global; choose another bucket in dev.ini)",
+                    code="AccessDenied",
+                    operation="HeadBucket",
+                ) from None
+            return False
+
+    def ensure_bucket(self, bucket: str) -> bool:
+        """Create ``bucket`` if missing. True when it was created now."""
+        if self.bucket_exists(bucket):
+            return False
+        params: dict[str, Any] = {"Bucket": bucket}
+        if self.region and self.region != "us-east-1":
+            params["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        try:
+            call_aws(
+                lambda: self.client.create_bucket(**params),
+                "CreateBucket",
+                passthrough=frozenset({"BucketAlreadyOwnedByYou"}),
+            )
+        except ClientError:
+            return False
+        log.info("created S3 bucket %s in %s", bucket, self.region)
+        return True
+
+    def upload_file(
+        self, path: Path, bucket: str, key: str, *, progress: bool | None = None
+    ) -> None:
+        """Managed transfer (multipart for large files); a progress bar on a terminal."""
+        show = sys.stdout.isatty() if progress is None else progress
+        config = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, max_concurrency=4)
+        size = path.stat().st_size
+
+        def upload(callback: Any = None) -> None:
+            call_aws(
+                lambda: self.client.upload_file(
+                    str(path), bucket, key, Config=config, Callback=callback
+                ),
+                "PutObject",
+            )
+
+        if not show:
+            upload()
+            return
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TransferSpeedColumn,
+        )
+
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            transient=True,
+        ) as bar:
+            task = bar.add_task(f"upload {path.name}", total=size)
+            upload(lambda n: bar.advance(task, n))
+
+    def put_bytes(
+        self, bucket: str, key: str, data: bytes, content_type: str = "application/json"
+    ) -> None:
+        call_aws(
+            lambda: self.client.put_object(
+                Bucket=bucket, Key=key, Body=data, ContentType=content_type
+            ),
+            "PutObject",
+        )
+
+    def get_bytes(self, bucket: str, key: str) -> bytes:
+        def get() -> bytes:
+            body: bytes = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            return body
+
+        return call_aws(get, "GetObject")
+
+    def delete_object(self, bucket: str, key: str) -> bool:
+        try:
+            call_aws(
+                lambda: self.client.delete_object(Bucket=bucket, Key=key),
+                "DeleteObject",
+                passthrough=frozenset({"NoSuchBucket", "NoSuchKey", "404"}),
+            )
+            return True
+        except ClientError:
+            return False
+
+    def object_size(self, bucket: str, key: str) -> int | None:
+        """The object's size, or None when it (or the bucket) does not exist."""
+        try:
+            head = call_aws(
+                lambda: self.client.head_object(Bucket=bucket, Key=key),
+                "HeadObject",
+                passthrough=frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket", "403"}),
+            )
+            return int(head.get("ContentLength", 0))
+        except ClientError:
+            return None

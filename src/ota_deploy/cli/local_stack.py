@@ -1,0 +1,174 @@
+"""``--local``: the embedded AWS IoT, the listed things in it, and a simulated device for each.
+
+Flow (``LocalStack.__enter__``)::
+
+    LocalAwsIotThread(time_scale, region, account)      the local AWS IoT on free ports
+    CreateThing for every listed thing; for a listed thing group: CreateThingGroup plus
+        ``members_per_group`` simulated member things (AddThingToThingGroup)
+    FleetThread(all thing names, mqtt host/port, FleetOptions)   one device agent per thing
+    -> aws.session.local_target(endpoints, region)      what the deploy code talks to
+
+A signed image (signingKey / PRIVATE_KEY) makes the devices verify the signature with the
+key's public half. The deploy code then runs unchanged, over real HTTP and MQTT sockets on
+127.0.0.1. ``__exit__`` stops the fleet first (devices disconnect), then the local AWS IoT.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ota_deploy.aws.iot_ops import IotOps
+from ota_deploy.aws.session import AwsClients, AwsTarget, local_target
+from ota_deploy.core.errors import AwsServiceError, OtaDeployError
+from ota_deploy.fleet.options import FleetOptions
+
+log = logging.getLogger(__name__)
+
+MEMBERS_PER_GROUP = 3
+
+
+class LocalStack:
+    """Context manager: local AWS IoT + things + fleet; yields an ``AwsTarget`` for it."""
+
+    def __init__(
+        self,
+        thing_arns: Sequence[str] = (),
+        group_arns: Sequence[str] = (),
+        *,
+        region: str = "us-east-1",
+        account: str = "123456789012",
+        fleet: FleetOptions | None = None,
+        time_scale: float = 1.0,
+        members_per_group: int = MEMBERS_PER_GROUP,
+        start_fleet: bool = True,
+        signing_key: Path | None = None,
+    ) -> None:
+        self.thing_names = [a.rsplit("/", 1)[1] for a in thing_arns]
+        self.group_names = [a.rsplit("/", 1)[1] for a in group_arns]
+        self.region = region
+        self.account = account
+        self.fleet_options = fleet or FleetOptions.model_validate({})
+        self.time_scale = time_scale
+        self.members_per_group = members_per_group
+        self.start_fleet = start_fleet
+        self.signing_key = signing_key
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.server: Any = None
+        self.fleet: Any = None
+        self.endpoints: Any = None
+        self.target: AwsTarget | None = None
+        self.device_names: list[str] = []
+
+    def __enter__(self) -> AwsTarget:
+        from ota_deploy.local.server import LocalAwsIotThread
+
+        try:
+            server = LocalAwsIotThread(
+                time_scale=self.time_scale, region=self.region, account=self.account
+            )
+            self.endpoints = server.__enter__()
+            self.server = server
+            endpoints = self.endpoints
+            self.target = local_target(
+                {"iot": endpoints.iot, "iot-jobs-data": endpoints.jobs_data, "s3": endpoints.s3},
+                self.region,
+            )
+            self.device_names = self._create_things(AwsClients(self.target))
+            if self.start_fleet and self.device_names:
+                from ota_deploy.fleet.runner import FleetThread
+
+                self.fleet = FleetThread(
+                    self.device_names,
+                    mqtt_host=endpoints.mqtt_host,
+                    mqtt_port=endpoints.mqtt_port,
+                    options=self._device_options(),
+                )
+                self.fleet.__enter__()
+            log.info(
+                "local AWS IoT at %s (MQTT %s) with %d simulated device(s)",
+                endpoints.iot,
+                endpoints.mqtt,
+                len(self.device_names),
+            )
+        except Exception as err:
+            self._stop()
+            if isinstance(err, OtaDeployError):
+                raise
+            raise AwsServiceError(
+                f"the local AWS IoT could not start: {type(err).__name__}: {err}",
+                code="LocalStartup",
+                operation="local",
+            ) from err
+        except BaseException:
+            self._stop()
+            raise
+        return self.target
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop()
+
+    def _device_options(self) -> FleetOptions:
+        """Signed images: the devices get the public half of the signing key to verify with."""
+        if self.signing_key is None or self.fleet_options.public_key is not None:
+            return self.fleet_options
+        from ota_deploy.core.firmware import public_pem_of
+
+        self._tmp = tempfile.TemporaryDirectory(prefix="ota-local-keys-")
+        public = Path(self._tmp.name) / "signing-public.pem"
+        public.write_bytes(public_pem_of(self.signing_key.read_bytes()))
+        return self.fleet_options.model_copy(update={"public_key": public})
+
+    def _stop(self) -> None:
+        if self.fleet is not None:
+            try:
+                self.fleet.__exit__(None, None, None)
+            finally:
+                self.fleet = None
+        if self.server is not None:
+            try:
+                self.server.__exit__(None, None, None)
+            finally:
+                self.server = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def _create_things(self, clients: AwsClients) -> list[str]:
+        iot = IotOps(clients.iot)
+        names: list[str] = []
+        for name in self.thing_names:
+            iot.create_thing(name)
+            names.append(name)
+        for group in self.group_names:
+            iot.create_thing_group(group)
+            for i in range(1, self.members_per_group + 1):
+                member = f"{group}-member-{i}"[:128]
+                arn = iot.create_thing(member)
+                iot.add_thing_to_group(group, arn)
+                if member not in names:
+                    names.append(member)
+        return names
+
+
+def stack_for_run(prepared: Any, req: Any) -> LocalStack:
+    """The ``stack_factory`` of ``deploy.entry``: a LocalStack for a validated run."""
+    things = prepared.things
+    return LocalStack(
+        things.thing_arns,
+        things.group_arns,
+        region=prepared.settings.region,
+        account=prepared.account,
+        fleet=req.fleet,
+        time_scale=req.time_scale,
+        signing_key=prepared.settings.signing_key,
+    )

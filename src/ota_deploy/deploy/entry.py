@@ -1,0 +1,299 @@
+"""``execute_run``: the whole ``ota-deploy run`` — validate, connect, run the rounds, report.
+
+Flow::
+
+    RunRequest ─► inputs.prepare_run (InputError, exit 2, before any AWS call)
+       dry-run ─► print round 1's exact calls, exit 0, nothing created
+       else    ─► out dir + logging + journal ─► AwsTarget (real AWS, or LocalStack for --local)
+               ─► Deployment.execute (rounds) ─► results.csv, report.json, report.html
+               ─► RunOutcome(report, exit_code, out_dir)
+
+Exit codes (DESIGN.md): 0 every round succeeded; 1 a round failed; 2 bad input; 3 an AWS or
+infrastructure error; 130 interrupted (Ctrl-C / SIGTERM: the job is cancelled, cleanup runs as
+configured and the report of what happened is still written).
+
+``--local`` needs the embedded AWS IoT and the simulated fleet; they are started by
+``cli.local_stack.LocalStack`` (passed in as ``stack_factory`` by the CLI; looked up by name
+when a library caller such as ``demo`` does not pass one).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from ota_deploy import __version__
+from ota_deploy.aws.retry import open_clients
+from ota_deploy.aws.session import AwsTarget
+from ota_deploy.core.clock import ScaledClock, SystemClock
+from ota_deploy.core.errors import (
+    EXIT_AWS_ERROR,
+    EXIT_OK,
+    EXIT_ROUND_FAILED,
+    AwsServiceError,
+    InputError,
+)
+from ota_deploy.deploy.deployment import Deployment, Pacing
+from ota_deploy.deploy.inputs import PreparedRun, prepare_run
+from ota_deploy.deploy.journal import Journal
+from ota_deploy.deploy.logs import LogScope
+from ota_deploy.deploy.runner import RunnerResult
+from ota_deploy.fleet.options import FleetOptions
+from ota_deploy.monitor.snapshot import JobSnapshot
+from ota_deploy.report.model import RoundReport, RunReport
+from ota_deploy.report.results import summarize, write_outputs
+
+log = logging.getLogger(__name__)
+EXIT_INTERRUPTED = 130
+
+
+@dataclass
+class RunRequest:
+    config: Path
+    local: bool = False
+    dry_run: bool = False
+    out_dir: Path | None = None
+    fleet: FleetOptions | None = None
+    profile: str | None = None
+    region: str | None = None
+    live: bool | None = None
+    time_scale: float = 1.0
+    html: bool = True  # also draw report.html (charts take seconds; --no-html skips them)
+
+
+@dataclass
+class RunOutcome:
+    report: RunReport | None
+    exit_code: int
+    out_dir: Path
+    error: str | None = None  # the message of an error that ended the run, if any
+
+
+StackFactory = Callable[[PreparedRun, RunRequest], AbstractContextManager[AwsTarget]]
+
+
+def default_out_dir() -> Path:
+    return Path.cwd() / f"ota-run-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def execute_run(
+    req: RunRequest,
+    *,
+    stack_factory: StackFactory | None = None,
+    echo: Callable[[str], None] = print,
+) -> RunOutcome:
+    """Validate and run ``req``. Raises ``InputError`` (exit 2) before anything is created."""
+    if req.time_scale <= 0:
+        raise InputError("--time-scale must be positive", key="--time-scale")
+    prepared = prepare_run(req.config, region=req.region)
+    out_dir = req.out_dir or default_out_dir()
+    if req.dry_run:
+        for warning in prepared.warnings:
+            echo(f"warning: {warning}")
+        calls = prepared.build(1, prepared.targets(), prepared.custom_document)
+        if prepared.render_round is not None:
+            echo(prepared.render_round(calls))
+        return RunOutcome(report=None, exit_code=EXIT_OK, out_dir=out_dir)
+    return execute_prepared(
+        prepared, req, out_dir=out_dir, stack_factory=stack_factory, pointer_config=req.config
+    )
+
+
+def execute_prepared(
+    prepared: PreparedRun,
+    req: RunRequest,
+    *,
+    out_dir: Path,
+    stack_factory: StackFactory | None = None,
+    pointer_config: Path | None = None,
+) -> RunOutcome:
+    """Run a validated ``PreparedRun`` (dev.ini or shell workflow) and write its outputs."""
+    settings = prepared.settings
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scale = req.time_scale if req.local else 1.0
+    clock: Any = ScaledClock(scale) if scale != 1.0 else SystemClock()
+    started = clock.now()
+    report = RunReport(
+        tool_version=__version__,
+        config_file=str(pointer_config.resolve()) if pointer_config else None,
+        mode="local" if req.local else "aws",
+        region=settings.region,
+        started=started,
+        summary=summarize([], settings.rounds),
+    )
+    result = RunnerResult()
+    error: str | None = None
+    exit_code = EXIT_OK
+    with LogScope(out_dir, debug=settings.debug) as logs, _sigterm_as_interrupt():
+        for warning in prepared.warnings:
+            log.warning("%s", warning)
+        if settings.debug:
+            print(f"debug log: {logs.log_file}")
+        try:
+            with _target(prepared, req, stack_factory) as target:
+                journal = Journal.start(
+                    out_dir,
+                    mode=report.mode,
+                    region=target.region,
+                    profile=target.profile,
+                    endpoints=target.endpoints,
+                    config=pointer_config.resolve() if pointer_config else None,
+                    now=time.time(),
+                )
+                with _progress(req, clock.now) as on_snapshot:
+                    deployment = Deployment(
+                        prepared,
+                        open_clients(target),
+                        journal=journal,
+                        clock=clock,
+                        sleep=lambda s: time.sleep(s / scale),
+                        on_snapshot=on_snapshot,
+                        pacing=Pacing(time_scale=scale),
+                    )
+                    result = deployment.execute()
+        except KeyboardInterrupt:
+            result.interrupted = True
+            log.warning("interrupted before the rounds finished")
+        except (AwsServiceError, InputError) as err:
+            error = str(err)
+            exit_code = err.exit_code
+            log.error("%s", err)
+        rounds = _complete_rounds(result.rounds, prepared, clock.now())
+        report.rounds = rounds
+        report.summary = summarize(rounds, settings.rounds)
+        report.interrupted = result.interrupted
+        report.ended = clock.now()
+        if result.error is not None and error is None:
+            error = str(result.error)
+        if result.interrupted:
+            exit_code = EXIT_INTERRUPTED
+        elif error is not None and exit_code == EXIT_OK:
+            exit_code = EXIT_AWS_ERROR
+        elif exit_code == EXIT_OK and not result.all_succeeded:
+            exit_code = EXIT_ROUND_FAILED
+        paths = write_outputs(report, out_dir, html=req.html)
+        s = report.summary
+        log.info(
+            "done: %d round(s) planned, %d succeeded, %d failed, %d skipped; wrote %s",
+            s.total,
+            s.succeeded,
+            s.failed,
+            s.skipped,
+            ", ".join(p.name for p in paths),
+        )
+    return RunOutcome(report=report, exit_code=exit_code, out_dir=out_dir, error=error)
+
+
+def _complete_rounds(
+    rounds: list[RoundReport], prepared: PreparedRun, now: float
+) -> list[RoundReport]:
+    """Every planned round appears in the report: missing ones as SKIPPED."""
+    done = {r.round for r in rounds}
+    out = list(rounds)
+    targets = prepared.targets()
+    for n in range(1, prepared.settings.rounds + 1):
+        if n not in done:
+            calls = prepared.build(n, targets, prepared.custom_document)
+            out.append(
+                RoundReport(
+                    round=n,
+                    job_id=calls.job_id,
+                    stream_id=calls.stream_id or "",
+                    status="SKIPPED",
+                    reason="not run",
+                    start=now,
+                )
+            )
+    return sorted(out, key=lambda r: r.round)
+
+
+@contextlib.contextmanager
+def _target(
+    prepared: PreparedRun, req: RunRequest, stack_factory: StackFactory | None
+) -> Iterator[AwsTarget]:
+    if not req.local:
+        yield AwsTarget(region=prepared.settings.region, profile=req.profile)
+        return
+    factory = stack_factory
+    if factory is None:  # late-bound so deploy/ has no import-time dependency on cli/
+        module = importlib.import_module("ota_deploy.cli.local_stack")
+        factory = module.stack_for_run
+    with factory(prepared, req) as target:
+        yield target
+
+
+@contextlib.contextmanager
+def _progress(
+    req: RunRequest, get_time: Callable[[], float]
+) -> Iterator[Callable[[JobSnapshot], None]]:
+    live = sys.stdout.isatty() if req.live is None else req.live
+    if live:
+        try:
+            from ota_deploy.monitor.live import LiveView
+        except ImportError:
+            live = False
+    if not live:
+        last: dict[str, Any] = {}
+
+        def log_line(snap: JobSnapshot) -> None:
+            key = (snap.job_id, snap.job_status, tuple(sorted(snap.counts.items())))
+            if last.get("key") == key:
+                return
+            last["key"] = key
+            counts = ", ".join(f"{k} {v}" for k, v in sorted(snap.counts.items()) if v)
+            log.info(
+                "round %s of %s: job %s %s: %s",
+                snap.round_number,
+                snap.rounds,
+                snap.job_id,
+                snap.job_status,
+                counts or "no executions yet",
+            )
+
+        yield log_line
+        return
+    # Entered at the first snapshot, so the upload's progress bar (also a rich live display,
+    # and only one may be active) has finished by then.
+    view = LiveView(get_time=get_time)
+    entered = False
+
+    def update(snap: JobSnapshot) -> None:
+        nonlocal entered
+        if not entered:
+            view.__enter__()
+            entered = True
+        view.update(snap)
+
+    try:
+        yield update
+    finally:
+        if entered:
+            view.__exit__(None, None, None)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM behaves like Ctrl-C (KeyboardInterrupt) in the main thread during a run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,335 @@
+"""The round runner: create stream + job, wait (polling with backoff), judge, clean up, repeat.
+
+Flow for round k of N (``RoundRunner.run``)::
+
+    plan_for(k) -> RoundCalls ──► CreateStream (once while the same stream stays)
+                               ──► PutObject of an oversized job document (if any)
+                               ──► CreateJob ──► poll (JobPoller) ─► judge ─► done?
+                                                   ▲  backoff ◄──────────────┘ no
+    cleanUpCfg: DeleteJob(force) + wait until gone, DeleteStream + wait, delete document
+    failure: stop, the remaining rounds are SKIPPED; success: defaultDelay, next round
+
+Every creation and removal is written to the ``Journal`` as it happens. A round past its
+deadline (roundTimeout) is cancelled (CancelJob force) and fails as TIMED_OUT. Ctrl-C/SIGTERM
+(``KeyboardInterrupt``) mid-round cancels the job, cleans up as configured and returns with
+``interrupted`` set, so the caller still writes the report.
+
+Time comes from an injected clock and ``sleep``; the poll pacing starts short, grows by
+``poll_factor`` while nothing changes and snaps back when counts move, so a quick round is seen
+quickly and a long one costs few API calls (no fixed long sleeps).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ota_deploy.aws.iot_ops import IotOps
+from ota_deploy.aws.s3_ops import S3Ops
+from ota_deploy.core.clock import Clock
+from ota_deploy.core.errors import AwsServiceError
+from ota_deploy.deploy.journal import Journal
+from ota_deploy.deploy.judge import Verdict, judge
+from ota_deploy.monitor.snapshot import TERMINAL_EXECUTION_STATUSES, JobSnapshot
+from ota_deploy.report.model import CountsSample, RoundReport, ThingResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RoundCalls:
+    """What one round creates: the exact CreateStream / CreateJob parameters."""
+
+    round_number: int
+    job_id: str
+    stream_id: str | None
+    create_stream: dict[str, Any] | None
+    create_job: dict[str, Any]
+    document_upload: tuple[str, str, bytes] | None = None  # (bucket, key, bytes)
+
+
+class Poller(Protocol):
+    @property
+    def api_calls(self) -> int: ...
+
+    def poll(self) -> JobSnapshot: ...
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    rounds: int
+    clean_up: bool
+    default_delay_sec: float
+    round_timeout_sec: float
+    target_selection: str = "SNAPSHOT"
+    reuse_job_id: bool = False
+    poll_initial_sec: float = 0.25
+    poll_max_sec: float = 5.0
+    poll_factor: float = 1.5
+    wait_gone_timeout_sec: float = 600.0
+
+
+@dataclass
+class RunnerResult:
+    rounds: list[RoundReport] = field(default_factory=list)
+    interrupted: bool = False
+    error: AwsServiceError | None = None
+
+    @property
+    def all_succeeded(self) -> bool:
+        return bool(self.rounds) and all(r.status == "SUCCEEDED" for r in self.rounds)
+
+
+class RoundRunner:
+    def __init__(
+        self,
+        iot: IotOps,
+        cfg: RunnerConfig,
+        *,
+        poller_factory: Callable[[str], Poller],
+        expected_things: Sequence[str],
+        clock: Clock,
+        sleep: Callable[[float], None],
+        journal: Journal | None = None,
+        s3: S3Ops | None = None,
+        on_snapshot: Callable[[JobSnapshot], None] | None = None,
+    ) -> None:
+        self.iot = iot
+        self.cfg = cfg
+        self.poller_factory = poller_factory
+        self.expected = list(expected_things)
+        self.clock = clock
+        self.sleep = sleep
+        self.journal = journal
+        self.s3 = s3
+        self.on_snapshot = on_snapshot
+        self._streams_up: set[str] = set()
+        self._jobs_up: list[str] = []
+        self._last_snap: JobSnapshot | None = None
+
+    # -- the loop -------------------------------------------------------------------------
+    def run(self, plan_for: Callable[[int], RoundCalls]) -> RunnerResult:
+        result = RunnerResult()
+        for n in range(1, self.cfg.rounds + 1):
+            calls = plan_for(n)
+            report = self._run_round(calls, result)
+            result.rounds.append(report)
+            if result.interrupted or report.status != "SUCCEEDED":
+                break
+            if n < self.cfg.rounds and self.cfg.default_delay_sec > 0:
+                log.info(
+                    "waiting %.1fs (defaultDelay) before round %d",
+                    self.cfg.default_delay_sec,
+                    n + 1,
+                )
+                try:
+                    self.sleep(self.cfg.default_delay_sec)
+                except KeyboardInterrupt:
+                    result.interrupted = True
+                    break
+        done = len(result.rounds)
+        for n in range(done + 1, self.cfg.rounds + 1):
+            skipped = plan_for(n)
+            now = self.clock.now()
+            result.rounds.append(
+                RoundReport(
+                    round=n,
+                    job_id=skipped.job_id,
+                    stream_id=skipped.stream_id or "",
+                    status="SKIPPED",
+                    reason="an earlier round failed" if not result.interrupted else "interrupted",
+                    start=now,
+                )
+            )
+        return result
+
+    def _run_round(self, calls: RoundCalls, result: RunnerResult) -> RoundReport:
+        n = calls.round_number
+        report = RoundReport(
+            round=n,
+            job_id=calls.job_id,
+            stream_id=calls.stream_id or "",
+            status="ERROR",
+            start=self.clock.now(),
+        )
+        log.info(
+            "round %d of %d: job %s, stream %s", n, self.cfg.rounds, calls.job_id, calls.stream_id
+        )
+        calls_before = self.iot.calls
+        poll_calls = 0
+        job_created = False
+        try:
+            try:
+                if self.cfg.reuse_job_id and self.iot.remove_job(
+                    calls.job_id, timeout_sec=self.cfg.wait_gone_timeout_sec
+                ):
+                    self._mark_removed("job", calls.job_id)
+                self._create_resources(calls)
+                job_created = True
+                deadline = report.start + self.cfg.round_timeout_sec
+                verdict, snap, poll_calls = self._wait(calls, deadline, report)
+                if verdict.status == "TIMED_OUT":
+                    log.warning("round %d: %s; cancelling job %s", n, verdict.reason, calls.job_id)
+                    self.iot.cancel_job(
+                        calls.job_id, force=True, comment="ota-deploy: round timeout"
+                    )
+                report.status = verdict.status or "ERROR"
+                report.reason = verdict.reason
+                self._fill_things(report, snap)
+            except KeyboardInterrupt:
+                if self._last_snap is not None:
+                    self._fill_things(report, self._last_snap)
+                result.interrupted = True
+                report.status = "CANCELED"
+                report.reason = "interrupted (Ctrl-C / SIGTERM)"
+                log.warning("round %d interrupted; cancelling job %s", n, calls.job_id)
+                if not job_created:
+                    self._adopt(calls)
+                if calls.job_id in self._jobs_up:
+                    self.iot.cancel_job(calls.job_id, force=True, comment="ota-deploy: interrupted")
+        except AwsServiceError as err:
+            report.status = "ERROR"
+            report.reason = str(err)
+            result.error = err
+            log.error("round %d: %s", n, err)
+        report.end = self.clock.now()
+        report.duration_sec = round(report.end - report.start, 3)
+        if self.cfg.clean_up:
+            try:
+                self.clean_round(calls)
+            except AwsServiceError as err:
+                log.error("round %d cleanup: %s", n, err)
+                result.error = result.error or err
+            except KeyboardInterrupt:
+                result.interrupted = True
+                log.warning("cleanup interrupted; `ota-deploy cleanup` removes what is left")
+        report.api_calls = (self.iot.calls - calls_before) + poll_calls
+        log.info(
+            "round %d of %d: %s%s (%s)",
+            n,
+            self.cfg.rounds,
+            report.status,
+            f" - {report.reason}" if report.reason else "",
+            _counts_text(report.counts),
+        )
+        return report
+
+    # -- steps ----------------------------------------------------------------------------
+    def _create_resources(self, calls: RoundCalls) -> None:
+        if calls.create_stream is not None and calls.stream_id not in self._streams_up:
+            self.iot.create_stream(calls.create_stream)
+            sid = str(calls.create_stream.get("streamId", calls.stream_id))
+            self._streams_up.add(sid)
+            if self.journal:
+                self.journal.created("stream", sid)
+        if calls.document_upload is not None:
+            if self.s3 is None:
+                raise AwsServiceError("an oversized job document needs S3", operation="PutObject")
+            bucket, key, data = calls.document_upload
+            self.s3.put_bytes(bucket, key, data)
+            if self.journal:
+                self.journal.created("s3_object", f"{bucket}/{key}", bucket=bucket, key=key)
+        self.iot.create_job(calls.create_job)
+        self._jobs_up.append(calls.job_id)
+        if self.journal:
+            self.journal.created("job", calls.job_id)
+
+    def _wait(
+        self, calls: RoundCalls, deadline: float, report: RoundReport
+    ) -> tuple[Verdict, JobSnapshot, int]:
+        poller = self.poller_factory(calls.job_id)
+        self._last_snap = None
+        pause = self.cfg.poll_initial_sec
+        last: dict[str, int] | None = None
+        while True:
+            snap = poller.poll()
+            snap.round_number = calls.round_number
+            snap.rounds = self.cfg.rounds
+            self._last_snap = snap
+            report.samples.append(CountsSample(t=snap.taken_at, counts=dict(snap.counts)))
+            report.counts = dict(snap.counts)
+            if self.on_snapshot is not None:
+                self.on_snapshot(snap)
+            now = self.clock.now()
+            verdict = judge(
+                snap, self.expected, self.cfg.target_selection, now=now, deadline=deadline
+            )
+            if verdict.done:
+                return verdict, snap, poller.api_calls
+            if snap.counts != last:
+                pause = self.cfg.poll_initial_sec
+            else:
+                pause = min(pause * self.cfg.poll_factor, self.cfg.poll_max_sec)
+            last = dict(snap.counts)
+            self.sleep(max(0.0, min(pause, deadline - now)))
+
+    def clean_round(self, calls: RoundCalls) -> None:
+        """Force-delete the round's job, its stream and document; wait until they are gone."""
+        timeout = self.cfg.wait_gone_timeout_sec
+        if calls.job_id in self._jobs_up:
+            self.iot.delete_job(calls.job_id, force=True)
+            self.iot.wait_job_gone(calls.job_id, timeout)
+            self._jobs_up.remove(calls.job_id)
+            self._mark_removed("job", calls.job_id)
+        if calls.stream_id is not None and calls.stream_id in self._streams_up:
+            self.iot.remove_stream(calls.stream_id)
+            self._streams_up.discard(calls.stream_id)
+            self._mark_removed("stream", calls.stream_id)
+        if calls.document_upload is not None and self.s3 is not None:
+            bucket, key, _ = calls.document_upload
+            self.s3.delete_object(bucket, key)
+            self._mark_removed("s3_object", f"{bucket}/{key}")
+
+    def _adopt(self, calls: RoundCalls) -> None:
+        """After an interrupt mid-creation: a job/stream AWS made before we could record it
+        is taken over (journal + cleanup), so it is not left behind."""
+        if calls.job_id not in self._jobs_up and self.iot.describe_job(calls.job_id) is not None:
+            self._jobs_up.append(calls.job_id)
+            if self.journal:
+                self.journal.created("job", calls.job_id)
+        sid = calls.stream_id
+        if (
+            calls.create_stream is not None
+            and sid is not None
+            and sid not in self._streams_up
+            and self.iot.describe_stream(sid) is not None
+        ):
+            self._streams_up.add(sid)
+            if self.journal:
+                self.journal.created("stream", sid)
+
+    def _mark_removed(self, kind: Any, ident: str) -> None:
+        if self.journal:
+            self.journal.removed(kind, ident)
+
+    def _fill_things(self, report: RoundReport, snap: JobSnapshot) -> None:
+        report.counts = dict(snap.counts)
+        things: list[ThingResult] = []
+        for name in sorted(set(self.expected) - set(snap.things)):
+            things.append(ThingResult(thing_name=name, status="NONE"))
+        for name, st in sorted(snap.things.items()):
+            finished = st.last_updated_at if st.status in TERMINAL_EXECUTION_STATUSES else None
+            duration = (
+                round(finished - st.started_at, 3)
+                if finished is not None and st.started_at is not None
+                else None
+            )
+            things.append(
+                ThingResult(
+                    thing_name=name,
+                    status=st.status,
+                    queued_at=st.queued_at,
+                    started_at=st.started_at,
+                    finished_at=finished,
+                    duration_sec=duration,
+                    status_details={str(k): str(v) for k, v in st.status_details.items()},
+                )
+            )
+        report.things = things
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    shown = [f"{k} {v}" for k, v in sorted(counts.items()) if v]
+    return ", ".join(shown) or "no executions"

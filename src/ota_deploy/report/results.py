@@ -1,0 +1,59 @@
+"""Writing a run's outputs: ``results.csv`` (the manual's format), ``report.json``, report.html.
+
+``results.csv`` is exactly three lines, as the original tool wrote them::
+
+    total,<rounds planned>
+    fail,<rounds that failed: FAILED, CANCELED, TIMED_OUT or ERROR>
+    succeed,<rounds that succeeded>
+
+(rounds skipped after a failure count in ``total`` only). ``report.json`` is
+``report.model.RunReport``; ``report.html`` is drawn by ``report.html.write_html`` when that
+module is available (its charts need matplotlib), and a failure there never fails the run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+
+from ota_deploy.report.model import RoundReport, RunReport, Summary
+
+log = logging.getLogger(__name__)
+
+FAILED_STATUSES = frozenset({"FAILED", "CANCELED", "TIMED_OUT", "ERROR"})
+
+
+def summarize(rounds: list[RoundReport], planned: int) -> Summary:
+    succeeded = sum(1 for r in rounds if r.status == "SUCCEEDED")
+    failed = sum(1 for r in rounds if r.status in FAILED_STATUSES)
+    return Summary(
+        total=planned, succeeded=succeeded, failed=failed, skipped=planned - succeeded - failed
+    )
+
+
+def results_csv_text(summary: Summary) -> str:
+    return f"total,{summary.total}\nfail,{summary.failed}\nsucceed,{summary.succeeded}\n"
+
+
+def write_results_csv(summary: Summary, path: Path) -> None:
+    path.write_text(results_csv_text(summary), encoding="utf-8")
+
+
+def write_outputs(report: RunReport, out_dir: Path, *, html: bool = True) -> list[Path]:
+    """Write results.csv, report.json and (best effort) report.html; return the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = [out_dir / "results.csv", out_dir / "report.json"]
+    write_results_csv(report.summary, written[0])
+    report.write(written[1])
+    if html:
+        try:
+            module = importlib.import_module("ota_deploy.report.html")
+            target = out_dir / "report.html"
+            module.write_html(report, target)
+            written.append(target)
+        except ImportError:
+            log.debug("report.html skipped: ota_deploy.report.html is not available")
+        except Exception as err:  # a chart problem must not turn a good run into a failure
+            log.warning("report.html could not be written: %s", err)
+    return written

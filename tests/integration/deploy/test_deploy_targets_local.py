@@ -1,0 +1,112 @@
+"""More than 100 things -> a static thing group for the run; custom job document from an S3 URL;
+both against the real local AWS IoT (no devices: the round times out, which is what is judged).
+The leftovers (cleanUpCfg False) are then removed from the run's journal."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from clihelp_deploy import copy_samples
+
+from ota_deploy.aws.session import AwsClients, AwsTarget
+from ota_deploy.cli.local_stack import LocalStack
+from ota_deploy.deploy.cleanup import clean_from_journal
+from ota_deploy.deploy.entry import RunRequest, execute_run
+
+
+class _NoFleet:
+    """A LocalStack without devices; uploads the custom document; records what AWS holds."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.seen: dict[str, Any] = {}
+
+    @contextmanager
+    def __call__(self, prepared: Any, req: Any) -> Iterator[AwsTarget]:
+        things = prepared.things
+        with LocalStack(things.thing_arns, things.group_arns, start_fleet=False) as target:
+            iot = AwsClients(target).iot
+            s3 = AwsClients(target).s3
+            s3.create_bucket(Bucket="docs-bucket")
+            doc = {"Info1": "123", "md5sum": "stale"}
+            s3.put_object(
+                Bucket="docs-bucket", Key="custom/job.json", Body=json.dumps(doc).encode()
+            )
+            yield target
+            job = iot.describe_job(jobId="JobPython5566-1")["job"]
+            self.seen["targets"] = job["targets"]
+            self.seen["document"] = json.loads(
+                iot.get_job_document(jobId="JobPython5566-1")["document"]
+            )
+            group = job["targets"][0].rsplit("/", 1)[1]
+            self.seen["members"] = iot.list_things_in_thing_group(
+                thingGroupName=group, maxResults=250
+            )["things"]
+            self.seen["cleanup"] = clean_from_journal(
+                self.out / "journal.json", clients=AwsClients(target)
+            )
+            self.seen["groups_after"] = iot.list_thing_groups()["thingGroups"]
+            self.seen["jobs_after"] = iot.list_jobs()["jobs"]
+            self.seen["streams_after"] = iot.list_streams()["streams"]
+
+
+def test_over_100_things_use_a_run_group_and_url_document(tmp_path: Path) -> None:
+    names = [f"bulk-device-{i:03d}" for i in range(120)]
+    ini = copy_samples(
+        tmp_path, roundTimeout="1", rounds="1", iotApiSleepTime="0", useCustomJobDocument="True"
+    )
+    (tmp_path / "thingsList.txt").write_text("\n".join(names) + "\n")
+    text = ini.read_text().replace("jobDocSrcCfg = local_file", "jobDocSrcCfg = url")
+    ini.write_text(
+        text.replace("jobDocSrcUrl = None", "jobDocSrcUrl = s3://docs-bucket/custom/job.json")
+    )
+    out = tmp_path / "out"
+    stack = _NoFleet(out)
+    outcome = execute_run(
+        RunRequest(config=ini, local=True, out_dir=out, live=False, html=False),
+        stack_factory=stack,
+    )
+    assert outcome.exit_code == 1, outcome.error  # nobody answers: the round times out
+    assert outcome.report is not None
+    round1 = outcome.report.rounds[0]
+    assert round1.status == "TIMED_OUT"
+    assert len(round1.things) == 120  # every targeted thing is judged
+    seen = stack.seen
+    assert (
+        len(seen["targets"]) == 1 and ":thinggroup/ota-deploy-JobPython5566" in seen["targets"][0]
+    )
+    assert sorted(seen["members"]) == names
+    document = seen["document"]
+    assert document["Info1"] == "123" and document["command"] == "fota"
+    assert document["md5sum"] != "stale" and len(document["md5sum"]) == 32  # runtime overwrites
+    assert seen["cleanup"].ok and "thing_group" in " ".join(seen["cleanup"].removed)
+    assert seen["groups_after"] == [] and seen["jobs_after"] == [] and seen["streams_after"] == []
+
+
+def test_thing_group_target_gets_simulated_members_and_succeeds(tmp_path: Path) -> None:
+    ini = copy_samples(tmp_path, rounds="1", cleanUpCfg="True")
+    (tmp_path / "thingsList.txt").write_text(
+        "# two things and a group\n"
+        "arn:aws:iot:us-east-1:123456789012:thing/solo-1\n"
+        "solo-2\n"
+        "arn:aws:iot:us-east-1:123456789012:thinggroup/lab-rack\n"
+    )
+    outcome = execute_run(
+        RunRequest(
+            config=ini, local=True, out_dir=tmp_path / "out", live=False, html=False, time_scale=10
+        )
+    )  # no stack_factory: the default LocalStack is looked up, as `demo` would use it
+    assert outcome.exit_code == 0, outcome.error
+    assert outcome.report is not None
+    things = {t.thing_name: t.status for t in outcome.report.rounds[0].things}
+    assert things == {
+        "solo-1": "SUCCEEDED",
+        "solo-2": "SUCCEEDED",
+        "lab-rack-member-1": "SUCCEEDED",
+        "lab-rack-member-2": "SUCCEEDED",
+        "lab-rack-member-3": "SUCCEEDED",
+    }

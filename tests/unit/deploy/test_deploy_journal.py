@@ -1,0 +1,56 @@
+"""The run journal: appended as created, marked as removed, found again by cleanup."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ota_deploy.deploy.journal import Journal, find_journal, pointer_path
+
+
+def test_created_and_removed_are_persisted_immediately(tmp_path: Path) -> None:
+    cfg = tmp_path / "dev.ini"
+    cfg.write_text("[DEFAULT]\n")
+    j = Journal.start(tmp_path / "out", mode="aws", region="eu-west-1", config=cfg, now=1.0)
+    j.created("s3_object", "b/k", bucket="b", key="k", now=2.0)
+    j.created("stream", "S-1", now=3.0)
+    j.created("job", "J-1", now=4.0)
+    on_disk = json.loads((tmp_path / "out" / "journal.json").read_text())
+    assert [r["id"] for r in on_disk["resources"]] == ["b/k", "S-1", "J-1"]
+    j.removed("job", "J-1", now=5.0)
+    back = Journal.load(tmp_path / "out" / "journal.json")
+    assert [r.id for r in back.present()] == ["S-1", "b/k"]  # newest first
+    assert back.data.region == "eu-west-1"
+
+
+def test_pointer_beside_config_finds_the_journal(tmp_path: Path) -> None:
+    cfg = tmp_path / "dev.ini"
+    cfg.write_text("[DEFAULT]\n")
+    Journal.start(tmp_path / "run1", mode="aws", region="us-east-1", config=cfg)
+    Journal.start(tmp_path / "run2", mode="aws", region="us-east-1", config=cfg)
+    assert pointer_path(cfg).parent == tmp_path
+    assert find_journal(out_dir=None, config=cfg) == (tmp_path / "run2" / "journal.json").resolve()
+    assert (
+        find_journal(out_dir=tmp_path / "run1", config=None) == tmp_path / "run1" / "journal.json"
+    )
+    assert find_journal(out_dir=tmp_path / "nope", config=None) is None
+
+
+def test_pointer_without_config_goes_to_ota_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTA_DEPLOY_HOME", str(tmp_path / "home"))
+    Journal.start(tmp_path / "run", mode="local", region="us-east-1")
+    assert (tmp_path / "home" / "last-run").is_file()
+    assert find_journal(out_dir=None, config=None) == (tmp_path / "run" / "journal.json").resolve()
+
+
+def test_journal_never_holds_credentials(tmp_path: Path) -> None:
+    j = Journal.start(
+        tmp_path, mode="local", region="us-east-1", endpoints={"iot": "http://127.0.0.1:1"}
+    )
+    j.created("job", "J")
+    text = (tmp_path / "journal.json").read_text()
+    assert "secret" not in text.lower() and "access_key" not in text.lower()
