@@ -1,7 +1,7 @@
 """The ``ota-deploy`` command: a Typer app whose command groups live one per module.
 
 Each module in ``COMMAND_MODULES`` exposes ``register(app)``. Modules import their heavy
-dependencies (boto3, aiohttp, matplotlib) inside the command functions so ``--help`` is fast.
+dependencies (boto3, aiohttp, botocore models) inside the command functions so ``--help`` is fast.
 ``main`` turns ``OtaDeployError`` into its message and exit code, never a traceback.
 """
 

@@ -7,7 +7,8 @@ Data flow::
       -> AwsClients -> MonitorSession (resolve the round's job, JobPoller, thing-list watcher)
       -> --once --json: one JSON document (JobSnapshot.to_json_dict) on stdout, exit 0
       -> --once: one rendered view ; otherwise: the live view, refreshed every --interval s
-    --mqtt HOST:PORT (local AWS IoT): MqttWatcher adds blocks received / activity per device.
+    --mqtt HOST:PORT (local AWS IoT) or --aws-mqtt (AWS IoT over WebSocket, SigV4-signed):
+      a watcher adds blocks received / activity / event statusDetails per device.
 
 Exit codes: 0 ok (Ctrl-C ends the live view); 2 bad input; 3 AWS error.
 """
@@ -23,13 +24,9 @@ import typer
 
 from ota_deploy.core.errors import InputError
 
-AWS_MQTT_NOT_DONE = (
-    "--aws-mqtt (MQTT over WebSocket signed with SigV4, to watch job events and device traffic "
-    "on AWS IoT) is not implemented in this version. The monitor still works against AWS: it "
-    "polls the control plane (DescribeJob + ListJobExecutionsForJob) for job status, counts and "
-    "per-device status/statusDetails. Job events on AWS need the event configuration JOB and "
-    "JOB_EXECUTION enabled (UpdateEventConfigurations; `ota-deploy monitor --enable-events` "
-    "does that, and AWS bills the messages)."
+EVENTS_HINT = (
+    "job events on AWS need the event configuration JOB and JOB_EXECUTION enabled "
+    "(UpdateEventConfigurations; `--enable-events` does that; AWS bills the messages)"
 )
 
 
@@ -93,15 +90,29 @@ def monitor_command(
     profile: str | None = typer.Option(None, "--profile", help="AWS profile."),
     region: str | None = typer.Option(None, "--region", help="AWS region (overrides dev.ini)."),
     aws_mqtt: bool = typer.Option(
-        False, "--aws-mqtt", help="Watch AWS IoT over MQTT/WebSocket (not implemented)."
+        False,
+        "--aws-mqtt",
+        help="Also watch AWS IoT over MQTT/WebSocket signed with your credentials (SigV4).",
+    ),
+    iot_endpoint: str | None = typer.Option(
+        None,
+        "--iot-endpoint",
+        help="HOST[:PORT] of the MQTT/WebSocket endpoint (default: DescribeEndpoint iot:Data-ATS).",
+    ),
+    ca_file: Path | None = typer.Option(
+        None, "--ca-file", help="CA bundle to trust for --aws-mqtt (default: system store)."
     ),
     enable_events: bool = typer.Option(
         False, "--enable-events", help="Enable JOB and JOB_EXECUTION event messages first."
     ),
 ) -> None:
     """Watch a job: status, counts by execution status, each device (the manual's monitor.py)."""
-    if aws_mqtt:
-        raise InputError(AWS_MQTT_NOT_DONE, key="--aws-mqtt")
+    if once and (aws_mqtt or mqtt):
+        raise InputError("MQTT watching needs time: use it without --once", key="--once")
+    if aws_mqtt and mqtt:
+        raise InputError("choose one of --mqtt (local) and --aws-mqtt (AWS)", key="--aws-mqtt")
+    if ca_file is not None and not ca_file.is_file():
+        raise InputError("CA file not found", file=str(ca_file), key="--ca-file")
     if as_json and not once:
         raise InputError("--json prints one document: use it with --once", key="--json")
 
@@ -176,7 +187,25 @@ def monitor_command(
 
                 Console().print(render(snap, stall_after_sec=stall_after))
             return
-        _run_live(session, interval=interval, stall_after=stall_after, mqtt_addr=mqtt_addr)
+        watcher: Any = None
+        if aws_mqtt:
+            operation = "DescribeEndpoint"
+            watcher = _aws_watcher(clients, iot, iot_endpoint, ca_file)
+        elif mqtt_addr is not None:
+            from ota_deploy.monitor.events import MqttWatcher
+
+            watcher = MqttWatcher(mqtt_addr[0], mqtt_addr[1])
+        if watcher is not None:
+            try:
+                watcher.start()
+            except ConnectionError as err:
+                from ota_deploy.core.errors import AwsServiceError
+
+                raise AwsServiceError(str(err), code="MqttConnect") from None
+            if aws_mqtt:
+                typer.echo(f"watching MQTT over WebSocket; {EVENTS_HINT}", err=True)
+        operation = "DescribeJob"
+        _run_live(session, interval=interval, stall_after=stall_after, watcher=watcher)
     except InputError:
         raise
     except Exception as err:
@@ -185,20 +214,39 @@ def monitor_command(
         raise
 
 
-def _run_live(
-    session: Any, *, interval: float, stall_after: float, mqtt_addr: tuple[str, int] | None
-) -> None:
+def _aws_watcher(clients: Any, iot: Any, endpoint: str | None, ca_file: Path | None) -> Any:
+    """An AwsMqttWatcher with the session's credentials and the account's data endpoint."""
+    from ota_deploy.core.errors import AwsServiceError
+    from ota_deploy.monitor.aws_mqtt import AwsMqttWatcher, data_endpoint
+
+    creds = clients.session.get_credentials()
+    if creds is None:
+        raise AwsServiceError(
+            "--aws-mqtt: no usable AWS credentials found (standard chain or --profile)",
+            code="NoCredentials",
+        )
+    frozen = creds.get_frozen_credentials()
+    host, port = (
+        parse_host_port(endpoint, "--iot-endpoint")
+        if endpoint and ":" in endpoint
+        else (endpoint or data_endpoint(iot), 443)
+    )
+    return AwsMqttWatcher(
+        host,
+        region=clients.target.region,
+        access_key=frozen.access_key,
+        secret_key=frozen.secret_key,
+        session_token=frozen.token,
+        port=port,
+        ca_filepath=str(ca_file) if ca_file else None,
+    )
+
+
+def _run_live(session: Any, *, interval: float, stall_after: float, watcher: Any) -> None:
     from ota_deploy.monitor.live import LiveView
 
-    watcher = None
-    if mqtt_addr is not None:
-        from ota_deploy.monitor.events import MqttWatcher
-
-        watcher = MqttWatcher(mqtt_addr[0], mqtt_addr[1])
-        watcher.start()
-        session.enricher = watcher
     try:
-        with LiveView(stall_after_sec=stall_after) as view:
+        with LiveView(stall_after_sec=stall_after, enricher=watcher) as view:
             while True:
                 view.update(session.tick())
                 time.sleep(interval)

@@ -67,7 +67,9 @@ def report_command(
             write_junit(report, junit)
             typer.echo(f"junit: {junit.resolve()}")
     except OSError as err:
-        raise InputError(f"cannot write: {err.strerror}", file=str(err.filename)) from None
+        raise InputError(
+            f"cannot write: {err.strerror}", file=str(err.filename or html_path)
+        ) from None
 
 
 def register(app: typer.Typer) -> None:

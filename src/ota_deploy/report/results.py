@@ -8,7 +8,7 @@
 
 (rounds skipped after a failure count in ``total`` only). ``report.json`` is
 ``report.model.RunReport``; ``report.html`` is drawn by ``report.html.write_html`` when that
-module is available (its charts need matplotlib), and a failure there never fails the run.
+module is available (inline SVG charts), and a failure there never fails the run.
 """
 
 from __future__ import annotations

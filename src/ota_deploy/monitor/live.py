@@ -1,0 +1,308 @@
+"""The live terminal view of a job: a pure ``render(snapshot)`` plus a thin ``LiveView`` wrapper.
+
+Data flow: ``JobPoller.poll()`` (and the MQTT watcher) -> ``JobSnapshot`` -> ``render`` -> a rich
+renderable (header, counts with a stacked bar, rollout progress + ETA, per-device table) ->
+``rich.live.Live`` when the console is a terminal, or one plain log line per change otherwise
+(so ``run`` piped to a file or CI log stays readable).
+
+``render`` is pure: the current time comes in as ``now`` (LiveView gets it from its injected
+``get_time``), so tests render to a fixed-width ``Console(record=True, width=120)``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Protocol
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from ota_deploy.monitor.snapshot import (
+    EXECUTION_STATUSES,
+    TERMINAL_EXECUTION_STATUSES,
+    JobSnapshot,
+    ThingState,
+)
+
+
+class SnapshotEnricher(Protocol):
+    """Adds what polling cannot see (MQTT activity) to a snapshot; returns a new one."""
+
+    def merge(self, snapshot: JobSnapshot) -> JobSnapshot: ...
+
+
+STATUS_STYLES: dict[str, str] = {
+    "QUEUED": "grey62",
+    "IN_PROGRESS": "cyan",
+    "SUCCEEDED": "green",
+    "FAILED": "bold red",
+    "TIMED_OUT": "magenta",
+    "REJECTED": "yellow",
+    "REMOVED": "grey42",
+    "CANCELED": "dark_orange",
+    "NONE": "grey42",
+}
+# Table order: what needs attention first.
+ROW_ORDER = ("FAILED", "TIMED_OUT", "REJECTED", "IN_PROGRESS", "QUEUED", "NONE", "CANCELED")
+BAR_WIDTH = 60
+DEFAULT_STALL_SEC = 30.0
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return "-"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    minutes, sec = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m{sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def last_activity(thing: ThingState) -> float | None:
+    """When this thing was last seen doing something (MQTT activity or the job execution)."""
+    times = [t for t in (thing.last_activity_at, thing.last_updated_at, thing.started_at) if t]
+    return max(times) if times else None
+
+
+def is_stalled(thing: ThingState, now: float, stall_after_sec: float) -> bool:
+    """IN_PROGRESS with no activity for ``stall_after_sec`` seconds."""
+    if thing.status != "IN_PROGRESS":
+        return False
+    seen = last_activity(thing)
+    return seen is not None and now - seen >= stall_after_sec
+
+
+def progress_text(thing: ThingState) -> str:
+    """A compact statusDetails: ``progress`` first, then the other keys."""
+    details = dict(thing.status_details)
+    parts = []
+    for key in ("progress", "reason", "step"):
+        if key in details:
+            parts.append(f"{key}={details.pop(key)}")
+    parts.extend(f"{k}={v}" for k, v in sorted(details.items()))
+    return " ".join(parts)
+
+
+def eta_seconds(snapshot: JobSnapshot, now: float) -> float | None:
+    """Remaining time at the average completion rate since the job was created."""
+    total = snapshot.total or len(snapshot.things)
+    done = sum(n for s, n in snapshot.counts.items() if s in TERMINAL_EXECUTION_STATUSES)
+    if not total or not done or snapshot.created_at is None or done >= total:
+        return 0.0 if total and done >= total else None
+    elapsed = max(0.0, now - snapshot.created_at)
+    return elapsed * (total - done) / done
+
+
+def status_bar(counts: dict[str, int], width: int = BAR_WIDTH) -> Text:
+    """A stacked bar: one segment per status, proportional to its count."""
+    total = sum(counts.values())
+    bar = Text()
+    if not total:
+        return bar.append("·" * width, style="grey35")
+    used = 0
+    statuses = [s for s in EXECUTION_STATUSES if counts.get(s)]
+    for i, status in enumerate(statuses):
+        cells = (
+            width - used
+            if i == len(statuses) - 1
+            else max(1, round(counts[status] * width / total))
+        )
+        cells = max(0, min(cells, width - used))
+        bar.append("█" * cells, style=STATUS_STYLES.get(status, ""))
+        used += cells
+    return bar
+
+
+def _header(snapshot: JobSnapshot, now: float) -> Text:
+    head = Text()
+    head.append("job ", style="bold")
+    head.append(snapshot.job_id, style="bold cyan")
+    head.append("  ")
+    job_style = {"COMPLETED": "green", "CANCELED": "red", "NOT_FOUND": "red"}.get(
+        snapshot.job_status, "yellow"
+    )
+    head.append(snapshot.job_status, style=job_style)
+    if snapshot.round_number is not None:
+        of = f" of {snapshot.rounds}" if snapshot.rounds else ""
+        head.append(f"  round {snapshot.round_number}{of}", style="bold")
+    if snapshot.created_at is not None:
+        head.append(f"  elapsed {fmt_duration(now - snapshot.created_at)}")
+    head.append(f"  last poll {snapshot.api_calls} API call(s)", style="grey50")
+    return head
+
+
+def _counts(snapshot: JobSnapshot, now: float) -> Group:
+    counts = snapshot.counts
+    total = snapshot.total or len(snapshot.things)
+    done = sum(n for s, n in counts.items() if s in TERMINAL_EXECUTION_STATUSES)
+    line = Text()
+    for status in EXECUTION_STATUSES:
+        n = counts.get(status, 0)
+        if n or status in ("QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED"):
+            line.append(f"{status} {n}", style=STATUS_STYLES[status])
+            line.append("  ")
+    pct = (100.0 * done / total) if total else 0.0
+    progress = Text()
+    progress.append_text(status_bar(counts))
+    progress.append(f"  {done}/{total} done ({pct:.0f}%)")
+    eta = eta_seconds(snapshot, now)
+    progress.append(f"  ETA {fmt_duration(eta)}" if eta is not None else "  ETA -")
+    return Group(line, progress)
+
+
+def _row_key(thing: ThingState) -> tuple[int, str]:
+    order = {s: i for i, s in enumerate(ROW_ORDER)}
+    return (order.get(thing.status, len(order)), thing.thing_name)
+
+
+def device_table(
+    snapshot: JobSnapshot, now: float, *, stall_after_sec: float, max_rows: int
+) -> Table:
+    table = Table(expand=False, show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column("thing", no_wrap=True, max_width=32)
+    table.add_column("status", no_wrap=True)
+    table.add_column("statusDetails", overflow="ellipsis", no_wrap=True, max_width=44)
+    table.add_column("blocks", justify="right")
+    table.add_column("last seen", justify="right")
+    rows = sorted(snapshot.things.values(), key=_row_key)
+    shown = rows[:max_rows]
+    any_stalled = any(is_stalled(t, now, stall_after_sec) for t in shown)
+    if any_stalled:
+        table.add_column("", no_wrap=True)
+    for thing in shown:
+        seen = last_activity(thing)
+        cells: list[RenderableType] = [
+            thing.thing_name,
+            Text(thing.status, style=STATUS_STYLES.get(thing.status, "")),
+            progress_text(thing),
+            "-" if thing.blocks_received is None else str(thing.blocks_received),
+            "-" if seen is None else fmt_duration(now - seen) + " ago",
+        ]
+        if any_stalled:
+            stalled = is_stalled(thing, now, stall_after_sec)
+            cells.append(Text("STALLED", style="bold red") if stalled else "")
+        table.add_row(*cells)
+    if len(rows) > max_rows:
+        table.add_row(f"… {len(rows) - max_rows} more", *[""] * (len(table.columns) - 1))
+    return table
+
+
+def render(
+    snapshot: JobSnapshot,
+    *,
+    now: float | None = None,
+    stall_after_sec: float = DEFAULT_STALL_SEC,
+    max_rows: int = 25,
+) -> RenderableType:
+    """The whole view of one snapshot. Pure: same snapshot and ``now`` -> same output."""
+    now = snapshot.taken_at if now is None else now
+    stalled = sum(1 for t in snapshot.things.values() if is_stalled(t, now, stall_after_sec))
+    downloading = sum(
+        1
+        for t in snapshot.things.values()
+        if t.status == "IN_PROGRESS" and (t.blocks_received or 0) > 0
+    )
+    parts: list[RenderableType] = [_header(snapshot, now), _counts(snapshot, now)]
+    if downloading or stalled:
+        extra = Text()
+        extra.append(f"downloading {downloading}", style="cyan")
+        if stalled:
+            extra.append(
+                f"  stalled {stalled} (no activity for {fmt_duration(stall_after_sec)})",
+                style="bold red",
+            )
+        parts.append(extra)
+    if snapshot.things:
+        parts.append(
+            device_table(snapshot, now, stall_after_sec=stall_after_sec, max_rows=max_rows)
+        )
+    return Panel(Group(*parts), title="ota-deploy monitor", title_align="left", expand=False)
+
+
+def plain_line(snapshot: JobSnapshot) -> str:
+    """One log line for non-terminal output."""
+    rnd = ""
+    if snapshot.round_number is not None:
+        rnd = f" round {snapshot.round_number}" + (f"/{snapshot.rounds}" if snapshot.rounds else "")
+    counts = " ".join(f"{s}={n}" for s, n in snapshot.counts.items() if n)
+    return f"job {snapshot.job_id}{rnd} {snapshot.job_status}: {counts or 'no executions'}"
+
+
+class LiveView:
+    """``with LiveView() as view: view.update(snapshot)`` -- a refreshing view on a terminal,
+    plain log lines (only when something changed) otherwise."""
+
+    def __init__(
+        self,
+        console: Console | None = None,
+        *,
+        get_time: Callable[[], float] = time.time,
+        stall_after_sec: float = DEFAULT_STALL_SEC,
+        max_rows: int = 25,
+        plain: bool | None = None,
+        refresh_per_second: float = 4.0,
+        enricher: SnapshotEnricher | None = None,
+    ) -> None:
+        self.console = console or Console()
+        self.get_time = get_time
+        self.stall_after_sec = stall_after_sec
+        self.max_rows = max_rows
+        self.plain = (not self.console.is_terminal) if plain is None else plain
+        self._live: Live | None = None
+        self._last_line: str | None = None
+        self._refresh = refresh_per_second
+        self.enricher = enricher  # e.g. monitor.events.MqttWatcher: blocks and activity
+        self.last: JobSnapshot | None = None
+
+    def __enter__(self) -> LiveView:
+        if not self.plain:
+            self._live = Live(
+                Text("waiting for the first poll…"),
+                console=self.console,
+                refresh_per_second=self._refresh,
+                transient=False,
+            )
+            self._live.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._live is not None:
+            self._live.__exit__(exc_type, exc, tb)
+            self._live = None
+
+    def renderable(self, snapshot: JobSnapshot) -> RenderableType:
+        return render(
+            snapshot,
+            now=self.get_time(),
+            stall_after_sec=self.stall_after_sec,
+            max_rows=self.max_rows,
+        )
+
+    def update(self, snapshot: JobSnapshot) -> None:
+        if self.enricher is not None:
+            snapshot = self.enricher.merge(snapshot)
+        self.last = snapshot
+        if self._live is not None:
+            self._live.update(self.renderable(snapshot), refresh=True)
+            return
+        line = plain_line(snapshot)
+        if line != self._last_line:
+            self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+            self._last_line = line
+
+    def log(self, message: str, **kwargs: Any) -> None:
+        """Print a message above the live view (or as a plain line)."""
+        self.console.print(message, **kwargs)

@@ -1,0 +1,356 @@
+"""API-efficient job poller: one look at a job for a handful of calls, whatever the fleet size.
+
+Data flow of one ``poll()``::
+
+    DescribeJob(jobId)                         -> job status + jobProcessDetails counts
+    for each status whose count changed (and QUEUED/IN_PROGRESS whenever anything moved):
+        ListJobExecutionsForJob(jobId, status, maxResults=250, nextToken...)
+                                               -> which thing is in that status now
+    (optional) DescribeJobExecution(thing)     -> statusDetails, only for things whose
+                                                  status / lastUpdatedAt changed, within a budget
+    -> JobSnapshot (monitor/snapshot.py)
+
+Why this is cheap: the per-status listings are only repeated when ``jobProcessDetails`` says
+that status gained or lost members, so a quiet job costs one call per poll and a 1,000-thing
+job costs ``1 + ceil(n_status / 250)`` calls per changed status; never one call per device.
+
+Hidden moves: a thing going QUEUED -> IN_PROGRESS while another goes IN_PROGRESS -> SUCCEEDED
+leaves the IN_PROGRESS count unchanged. The QUEUED listing (its count changed) then misses the
+first thing; a thing that left a listed status and was found in no listed one triggers a listing
+of the remaining non-empty statuses, so its new status is always found. QUEUED is also listed
+when the total changed (new executions start QUEUED). Terminal statuses only grow (except
+retries and removal), so an unchanged terminal count means unchanged members. The one move this
+misses until the next change is a closed cycle within one poll interval that leaves every count
+equal (e.g. with retries: QUEUED -> IN_PROGRESS, IN_PROGRESS -> FAILED, FAILED -> QUEUED);
+``watch_in_progress`` narrows even that.
+
+``jobProcessDetails`` is eventually consistent with the listings; the poller remembers the
+number of members it *listed* per status, so a disagreement is re-listed on the next poll.
+
+Throttling (``ThrottlingException`` / ``TooManyRequestsException``): the poll is abandoned,
+the previous snapshot is returned unchanged, and polls within the back-off window (1 s doubling
+to 30 s, on the injected clock) make no call at all.
+
+API reference: https://docs.aws.amazon.com/iot/latest/apireference/API_ListJobExecutionsForJob.html
+(maxResults 1-250) and https://docs.aws.amazon.com/iot/latest/apireference/API_JobProcessDetails.html
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from ota_deploy.core.clock import Clock
+from ota_deploy.monitor.snapshot import (
+    EXECUTION_STATUSES,
+    JobSnapshot,
+    ThingState,
+)
+
+log = logging.getLogger(__name__)
+
+# jobProcessDetails member -> execution status
+PROCESS_DETAIL_KEYS: dict[str, str] = {
+    "numberOfQueuedThings": "QUEUED",
+    "numberOfInProgressThings": "IN_PROGRESS",
+    "numberOfSucceededThings": "SUCCEEDED",
+    "numberOfFailedThings": "FAILED",
+    "numberOfTimedOutThings": "TIMED_OUT",
+    "numberOfRejectedThings": "REJECTED",
+    "numberOfRemovedThings": "REMOVED",
+    "numberOfCanceledThings": "CANCELED",
+}
+THROTTLING_CODES = frozenset(
+    {"ThrottlingException", "TooManyRequestsException", "Throttling", "RequestLimitExceeded"}
+)
+NOT_FOUND_CODES = frozenset({"ResourceNotFoundException"})
+# Order in which the details budget is spent: failures first, then live progress. Other
+# statuses' statusDetails (SUCCEEDED, CANCELED, QUEUED) are not worth a call per thing.
+DETAIL_PRIORITY = ("FAILED", "TIMED_OUT", "REJECTED", "IN_PROGRESS")
+MAX_PAGE = 250
+
+
+def error_code(err: BaseException) -> str | None:
+    """The AWS error code of a botocore ``ClientError`` (duck-typed: no botocore import)."""
+    response = getattr(err, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code is not None else None
+    return None
+
+
+def to_epoch(value: Any) -> float | None:
+    """boto3 returns timestamps as aware datetimes; fakes may hand floats."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return float(value)
+
+
+def thing_name_from_arn(arn: str) -> str:
+    """``arn:aws:iot:REGION:ACCOUNT:thing/NAME`` -> ``NAME``."""
+    return arn.rsplit("thing/", 1)[-1] if "thing/" in arn else arn.rsplit("/", 1)[-1]
+
+
+class _Throttled(Exception):
+    pass
+
+
+class JobPoller:
+    """Polls one job. ``poll()`` is synchronous; call it at whatever interval suits you.
+
+    ``details_budget``: at most this many DescribeJobExecution calls per poll (0 = never), for
+    things whose status or lastUpdatedAt changed, failures first. ``watch_in_progress``: re-list
+    IN_PROGRESS every poll (one call per 250 running things) so progress in statusDetails is seen
+    even when no count moved; only useful with a details budget.
+    """
+
+    def __init__(
+        self,
+        iot_client: Any,
+        job_id: str,
+        *,
+        clock: Clock,
+        expected_things: Iterable[str] | None = None,
+        details_budget: int = 0,
+        watch_in_progress: bool = False,
+        page_size: int = MAX_PAGE,
+        backoff_initial_sec: float = 1.0,
+        backoff_max_sec: float = 30.0,
+    ) -> None:
+        if not 1 <= page_size <= MAX_PAGE:
+            raise ValueError("page_size must be 1-250 (ListJobExecutionsForJob maxResults)")
+        self.iot = iot_client
+        self.job_id = job_id
+        self.clock = clock
+        self.details_budget = details_budget
+        self.watch_in_progress = watch_in_progress
+        self.page_size = page_size
+        self.backoff_initial_sec = backoff_initial_sec
+        self.backoff_max_sec = backoff_max_sec
+        self.api_calls = 0  # total calls made by this poller
+        self.throttle_count = 0
+        self.last: JobSnapshot | None = None
+        self._expected: list[str] = list(expected_things or [])
+        self._listed: dict[str, int] = {}  # status -> members seen in its last listing
+        self._things: dict[str, ThingState] = {}
+        self._details_pending: set[str] = set()
+        self._backoff_until = 0.0
+        self._backoff = 0.0
+
+    # -- public -------------------------------------------------------------------------
+    def set_expected_things(self, names: Iterable[str]) -> None:
+        """Things shown as ``NONE`` until an execution exists (the thing list changed)."""
+        self._expected = list(names)
+
+    @property
+    def backing_off(self) -> bool:
+        return self.clock.now() < self._backoff_until
+
+    def poll_final(self, max_detail_calls: int = 100) -> JobSnapshot:
+        """A poll that also fetches the statusDetails not fetched yet (failures first), up to
+        ``max_detail_calls`` DescribeJobExecution calls: for judging and reporting a round."""
+        saved = self.details_budget
+        self.details_budget = max(saved, max_detail_calls)
+        try:
+            return self.poll()
+        finally:
+            self.details_budget = saved
+
+    def poll(self) -> JobSnapshot:
+        now = self.clock.now()
+        if now < self._backoff_until and self.last is not None:
+            return replace(self.last, api_calls=0)
+        calls_before = self.api_calls
+        try:
+            snap = self._poll_once(now)
+        except _Throttled:
+            self.throttle_count += 1
+            self._backoff = (
+                self.backoff_initial_sec
+                if self._backoff == 0
+                else min(self._backoff * 2, self.backoff_max_sec)
+            )
+            self._backoff_until = now + self._backoff
+            log.warning("throttled while polling %s; backing off %.1fs", self.job_id, self._backoff)
+            if self.last is not None:
+                return replace(self.last, api_calls=self.api_calls - calls_before)
+            return self._placeholder(now, "UNKNOWN", self.api_calls - calls_before)
+        self._backoff = 0.0
+        snap.api_calls = self.api_calls - calls_before
+        self.last = snap
+        return snap
+
+    # -- one poll -----------------------------------------------------------------------
+    def _call(self, operation: str, **params: Any) -> Any:
+        self.api_calls += 1
+        try:
+            return getattr(self.iot, operation)(**params)
+        except Exception as err:
+            if error_code(err) in THROTTLING_CODES:
+                raise _Throttled() from err
+            raise
+
+    def _placeholder(self, now: float, status: str, calls: int) -> JobSnapshot:
+        things = {n: ThingState(thing_name=n, status="NONE") for n in self._expected}
+        return JobSnapshot(
+            job_id=self.job_id,
+            job_status=status,
+            taken_at=now,
+            counts={s: 0 for s in EXECUTION_STATUSES},
+            things=things,
+            api_calls=calls,
+        )
+
+    def _poll_once(self, now: float) -> JobSnapshot:
+        try:
+            job = self._call("describe_job", jobId=self.job_id)["job"]
+        except _Throttled:
+            raise
+        except Exception as err:
+            if error_code(err) in NOT_FOUND_CODES:
+                self._listed.clear()
+                self._things.clear()
+                return self._placeholder(now, "NOT_FOUND", 0)
+            raise
+        details = dict(job.get("jobProcessDetails") or {})
+        counts = {s: 0 for s in EXECUTION_STATUSES}
+        for key, status in PROCESS_DETAIL_KEYS.items():
+            counts[status] = int(details.get(key) or 0)
+
+        # Work on copies; commit only when the whole poll succeeded (throttling aborts it).
+        things = {n: replace(t) for n, t in self._things.items()}
+        listed = dict(self._listed)
+        changed = {s for s in EXECUTION_STATUSES if counts[s] != listed.get(s, 0)}
+        to_list: set[str] = set(changed)
+        if sum(counts.values()) != sum(listed.values()) and counts["QUEUED"]:
+            to_list.add("QUEUED")  # new executions (CONTINUOUS job, group grew) enter QUEUED
+        if self.watch_in_progress and counts["IN_PROGRESS"]:
+            to_list.add("IN_PROGRESS")
+
+        touched: set[str] = set()  # things whose status / lastUpdatedAt changed
+        done: set[str] = set()
+        unresolved: set[str] = set()  # left a listed status, not yet found in another
+        while to_list:
+            seen: set[str] = set()
+            for status in [s for s in EXECUTION_STATUSES if s in to_list]:
+                members = self._list_status(status)
+                listed[status] = len(members)
+                for name, summary in members.items():
+                    seen.add(name)
+                    if self._merge(things, name, status, summary):
+                        touched.add(name)
+                for name, state in things.items():
+                    if state.status == status and name not in members:
+                        unresolved.add(name)
+            done |= to_list
+            unresolved -= seen
+            # Where did they go? List every other status that may hold them.
+            to_list = (
+                {s for s in EXECUTION_STATUSES if s not in done and (counts[s] or listed.get(s))}
+                if unresolved
+                else set()
+            )
+        for name in unresolved:  # execution gone (job deleting, or thing left the group)
+            things[name].status = "NONE"
+            touched.add(name)
+
+        for name in self._expected:
+            things.setdefault(name, ThingState(thing_name=name, status="NONE"))
+
+        pending = self._fetch_details(things, self._details_pending | touched)
+
+        self._things = things
+        self._listed = listed
+        self._details_pending = pending
+        return JobSnapshot(
+            job_id=str(job.get("jobId", self.job_id)),
+            job_status=str(job.get("status", "UNKNOWN")),
+            taken_at=now,
+            counts=counts,
+            things={
+                n: replace(t, status_details=dict(t.status_details)) for n, t in things.items()
+            },
+            target_selection=job.get("targetSelection"),
+            created_at=to_epoch(job.get("createdAt")),
+            completed_at=to_epoch(job.get("completedAt")),
+            process_details=details,
+        )
+
+    def _list_status(self, status: str) -> dict[str, dict[str, Any]]:
+        """All executions of the job in ``status``: thing name -> jobExecutionSummary."""
+        members: dict[str, dict[str, Any]] = {}
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {
+                "jobId": self.job_id,
+                "status": status,
+                "maxResults": self.page_size,
+            }
+            if token:
+                params["nextToken"] = token
+            page = self._call("list_job_executions_for_job", **params)
+            for item in page.get("executionSummaries") or []:
+                name = thing_name_from_arn(str(item.get("thingArn", "")))
+                members[name] = dict(item.get("jobExecutionSummary") or {})
+            token = page.get("nextToken")
+            if not token:
+                return members
+
+    @staticmethod
+    def _merge(
+        things: dict[str, ThingState], name: str, status: str, summary: dict[str, Any]
+    ) -> bool:
+        """Fold one listing row into ``things``; True when status or lastUpdatedAt moved."""
+        listed_status = str(summary.get("status") or status)
+        updated = to_epoch(summary.get("lastUpdatedAt"))
+        state = things.get(name)
+        if state is None:
+            state = ThingState(thing_name=name, status="NONE")
+            things[name] = state
+        moved = state.status != listed_status or state.last_updated_at != updated
+        number = summary.get("executionNumber")
+        if number is not None and state.execution_number not in (None, int(number)):
+            state.status_details = {}  # a retry: old details no longer apply
+        state.status = listed_status
+        state.queued_at = to_epoch(summary.get("queuedAt"))
+        state.started_at = to_epoch(summary.get("startedAt"))
+        state.last_updated_at = updated
+        state.execution_number = int(number) if number is not None else None
+        return moved
+
+    def _fetch_details(self, things: dict[str, ThingState], pending: set[str]) -> set[str]:
+        """Spend the details budget on ``pending`` things; return those still pending."""
+        if not pending:
+            return set()
+        if self.details_budget <= 0:  # remembered for poll_final
+            return {n for n in pending if n in things}
+        rank = {s: i for i, s in enumerate(DETAIL_PRIORITY)}
+        order = sorted(
+            (n for n in pending if n in things and things[n].status in rank),
+            key=lambda n: (rank.get(things[n].status, len(rank)), n),
+        )
+        budget = self.details_budget
+        left: set[str] = set()
+        for name in order:
+            if budget <= 0:
+                left.add(name)
+                continue
+            budget -= 1
+            try:
+                execution = self._call(
+                    "describe_job_execution", jobId=self.job_id, thingName=name
+                ).get("execution", {})
+            except _Throttled:
+                raise
+            except Exception as err:
+                if error_code(err) in NOT_FOUND_CODES:
+                    continue
+                raise
+            detail_map = (execution.get("statusDetails") or {}).get("detailsMap") or {}
+            things[name].status_details = {str(k): str(v) for k, v in detail_map.items()}
+        return left
