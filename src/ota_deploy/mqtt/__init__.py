@@ -1,1 +1,18 @@
-"""mqtt package."""
+"""MQTT 3.1.1 and MQTT 5, sans-I/O, plus a thin asyncio client.
+
+Modules, in the order data flows through them:
+
+* :mod:`.packets` - one dataclass per control packet (the "events").
+* :mod:`.properties` - primitive encodings and MQTT 5 properties.
+* :mod:`.codec` - ``encode(packet, version) -> bytes``, ``decode(first, body, version)``,
+  and ``encode_publish`` (the hot path, no packet object).
+* :mod:`.parser` - ``StreamParser.feed(bytes) -> [packets]``, independent of how the stream
+  is split.
+* :mod:`.session` - ``ServerConnection`` / ``ClientConnection`` state machines (which packet
+  may come when) and ``ServerSessionState`` (what a broker keeps per client id).
+* :mod:`.topics` - topic-name/filter validation, wildcard matching, ``SubscriptionIndex``.
+* :mod:`.client` - ``MqttClient``: asyncio transport + ``ClientConnection``.
+
+Nothing here but :mod:`.client` touches a socket; the gateway
+(:mod:`ota_deploy.local.gateway`) is the server-side socket layer.
+"""

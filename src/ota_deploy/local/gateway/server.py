@@ -1,0 +1,221 @@
+"""MqttGateway: the asyncio MQTT server of the local AWS IoT.
+
+Client PUBLISHes on ``$aws/...`` topics go to the first :class:`ReservedTopicHandler` whose
+``handles(topic)`` is true (AWS IoT answers them itself; they are not routed); every other
+PUBLISH is routed to subscribers by the :class:`Broker`. A handler answers through ``reply``,
+which reaches the requesting client even without a subscription (and, once, every other
+subscriber of the topic). A handler may return an awaitable; it then runs as a task so the
+connection keeps reading, and its errors are logged, never fatal to the connection.
+
+The service side publishes with :meth:`MqttGateway.publish` (the ``Publisher`` contract);
+everything runs on the gateway's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import inspect
+import json
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from ota_deploy.local.contracts import ReservedTopicHandler
+from ota_deploy.local.gateway.broker import Broker
+from ota_deploy.local.gateway.connection import GatewayConnection
+from ota_deploy.mqtt.packets import Properties
+
+log = logging.getLogger(__name__)
+
+AWS_MAX_PAYLOAD = 128 * 1024  # https://docs.aws.amazon.com/general/latest/gr/iot-core.html
+
+
+class MqttGateway:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        handlers: Sequence[ReservedTopicHandler] = (),
+        max_payload: int = AWS_MAX_PAYLOAD,
+        connect_timeout: float = 30.0,
+        session_expiry: float = 3600.0,
+        max_write_buffer: int = 64 * 1024 * 1024,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.handlers: list[ReservedTopicHandler] = list(handlers)
+        self.max_payload = max_payload
+        self.max_packet_size = max_payload + 65536 + 16
+        self.connect_timeout = connect_timeout
+        self.max_write_buffer = max_write_buffer
+        self.wall_clock = wall_clock  # lifecycle-event timestamps
+        self._versions: dict[str, int] = {}  # client id -> lifecycle versionNumber
+        self.broker = Broker(session_expiry=session_expiry)
+        self.sweep_interval = 10.0
+        self._sweeper: asyncio.Task[None] | None = None
+        self._server: asyncio.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread_id = 0
+        self._links: set[GatewayConnection] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.handler_errors = 0
+
+    async def start(self) -> int:
+        """Listen; returns the bound port."""
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._thread_id = threading.get_ident()
+        self._server = await loop.create_server(
+            lambda: GatewayConnection(self), self.host, self.port, backlog=4096
+        )
+        sock = self._server.sockets[0]
+        self.port = int(sock.getsockname()[1])
+        self._sweeper = loop.create_task(self._sweep_sessions())
+        return self.port
+
+    async def _sweep_sessions(self) -> None:
+        while True:
+            await asyncio.sleep(self.sweep_interval)
+            self.broker.expire_sessions()
+
+    async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        if self._server is not None:
+            self._server.close()
+        for link in list(self._links):
+            if link.transport is not None:
+                link.set_reason("SERVER_INITIATED_DISCONNECT")
+                link.transport.abort()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+            self._server = None
+
+    def disconnect_client(self, client_id: str) -> bool:
+        """Drop a client's connection (fault injection, tests); False if not connected."""
+        link = self.broker.links.get(client_id)
+        if link is None:
+            return False
+        link.close()
+        return True
+
+    def add_handler(self, handler: ReservedTopicHandler) -> None:
+        self.handlers.append(handler)
+
+    def connected_clients(self) -> set[str]:
+        return self.broker.connected_clients()
+
+    def publish(self, topic: str, payload: bytes, qos: int = 0) -> None:
+        """Service-side publish to the subscribers of ``topic`` (the ``Publisher`` contract).
+
+        Safe to call from any thread: off the gateway's loop thread it is handed over with
+        ``call_soon_threadsafe`` (transports are not thread-safe)."""
+        loop = self._loop
+        if loop is not None and threading.get_ident() != self._thread_id:
+            loop.call_soon_threadsafe(self.broker.route, topic, payload, qos)
+            return
+        self.broker.route(topic, payload, qos)
+
+    def stats(self) -> dict[str, int]:
+        s = self.broker.stats
+        return {
+            "connected": len(self.broker.links),
+            "sessions": len(self.broker.sessions),
+            "messages_in": s.messages_in,
+            "messages_out": s.messages_out,
+            "bytes_out": s.bytes_out,
+            "connections": s.connections,
+            "takeovers": s.takeovers,
+            "handler_errors": self.handler_errors,
+        }
+
+    # -- called by connections ---------------------------------------------------------------
+
+    def _presence(self, link: GatewayConnection, *, connected: bool) -> None:
+        """Publish AWS IoT's lifecycle event for a connect or disconnect, if anyone listens:
+        ``$aws/events/presence/{connected|disconnected}/{clientId}``
+        (https://docs.aws.amazon.com/iot/latest/developerguide/life-cycle-events.html)."""
+        cid = link.client_id
+        if "+" in cid or "#" in cid:  # AWS sends no lifecycle events for these client ids
+            return
+        event = "connected" if connected else "disconnected"
+        topic = f"$aws/events/presence/{event}/{cid}"
+        if connected:
+            self._versions[cid] = link.version_number = self._versions.get(cid, -1) + 1
+        if not self.broker.index.lookup(topic):
+            return
+        body: dict[str, Any] = {
+            "clientId": cid,
+            "timestamp": int(self.wall_clock() * 1000),
+            "eventType": event,
+            "sessionIdentifier": link.session_id,
+            "principalIdentifier": hashlib.sha256(cid.encode()).hexdigest(),
+        }
+        if connected:
+            peer = link.transport.get_extra_info("peername") if link.transport else None
+            if peer:
+                body["ipAddress"] = str(peer[0])
+        else:
+            reason = link.disconnect_reason or "CONNECTION_LOST"
+            body["clientInitiatedDisconnect"] = reason == "CLIENT_INITIATED_DISCONNECT"
+            body["disconnectReason"] = reason
+        body["versionNumber"] = link.version_number
+        self.broker.route(topic, json.dumps(body).encode(), 1)
+
+    def _publish_from_client(
+        self,
+        client_id: str,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        properties: Properties | None = None,
+    ) -> None:
+        if topic.startswith("$aws/"):
+            for handler in self.handlers:
+                if handler.handles(topic):
+                    self._call_handler(handler, client_id, topic, payload)
+                    return
+        if retain:
+            self.broker.retain(topic, payload, qos, properties)
+        self.broker.route(topic, payload, qos, None, properties)
+
+    def _call_handler(
+        self, handler: ReservedTopicHandler, client_id: str, topic: str, payload: bytes
+    ) -> None:
+        broker = self.broker
+
+        def reply(reply_topic: str, reply_payload: bytes) -> None:
+            broker.route(reply_topic, reply_payload, 0, also=client_id)
+
+        try:
+            result = handler.handle(client_id, topic, payload, reply)
+        except Exception:
+            self.handler_errors += 1
+            log.exception("reserved-topic handler failed on %s", topic)
+            return
+        if result is not None and inspect.isawaitable(result):
+            task = asyncio.get_running_loop().create_task(self._guard(result, topic))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _guard(self, awaitable: Awaitable[None], topic: str) -> None:
+        try:
+            await awaitable
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.handler_errors += 1
+            log.exception("reserved-topic handler failed on %s", topic)

@@ -1,0 +1,355 @@
+"""A small asyncio MQTT client (3.1.1 or 5) over the sans-I/O :class:`ClientConnection`.
+
+Data flow: the asyncio protocol feeds received bytes to ``ClientConnection.receive``; each
+packet either completes a waiting future (CONNACK, SUBACK, UNSUBACK, PUBACK, keyed by packet
+id) or, for PUBLISH, becomes a :class:`Message` on ``client.messages`` (QoS 1 deliveries are
+acknowledged right away). Outgoing packets are encoded by the connection and written straight
+to the transport; ``publish`` only waits when the transport's write buffer is over its high
+water mark (or for the PUBACK at QoS 1). ``closed`` is set when the link drops; every waiting
+call then raises :class:`ConnectionClosed`. A client object may ``connect()`` again after it
+was closed (same ``messages`` queue).
+
+Usage::
+
+    async with MqttClient("thing-1", host="127.0.0.1", port=port) as c:
+        await c.subscribe([("a/b", 1)])
+        await c.publish("a/b", b"hi", qos=1)
+        msg = await c.messages.get()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl as ssl_module
+from types import TracebackType
+from typing import Any, NamedTuple
+
+from ota_deploy.mqtt.codec import encode_publish
+from ota_deploy.mqtt.errors import ConnectionClosed, ConnectionRefused, MqttError, ProtocolError
+from ota_deploy.mqtt.packets import (
+    Connack,
+    Connect,
+    Disconnect,
+    Packet,
+    Pingreq,
+    Puback,
+    Pubcomp,
+    Publish,
+    Pubrec,
+    Pubrel,
+    Suback,
+    Subscribe,
+    Unsuback,
+    Unsubscribe,
+)
+from ota_deploy.mqtt.properties import SESSION_EXPIRY_INTERVAL
+from ota_deploy.mqtt.session import ClientConnection, State
+
+
+class Message(NamedTuple):
+    """One application message received on a subscription (a NamedTuple: cheap to create)."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, client: MqttClient) -> None:
+        self.client = client
+        self.transport: asyncio.Transport | None = None
+        self.can_write = asyncio.Event()
+        self.can_write.set()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        self.client._on_data(self, data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.can_write.set()
+        self.client._on_lost(self, exc)
+
+    def pause_writing(self) -> None:
+        self.can_write.clear()
+
+    def resume_writing(self) -> None:
+        self.can_write.set()
+
+
+class MqttClient:
+    def __init__(
+        self,
+        client_id: str,
+        *,
+        host: str,
+        port: int,
+        ssl: ssl_module.SSLContext | None = None,
+        keepalive: int = 60,
+        clean_session: bool = True,
+        protocol: int = 4,
+        server_hostname: str | None = None,
+        username: str | None = None,
+        password: bytes | None = None,
+        connect_timeout: float = 30.0,
+        session_expiry: int | None = None,
+    ) -> None:
+        if protocol not in (4, 5):
+            raise ValueError("protocol must be 4 (MQTT 3.1.1) or 5 (MQTT 5)")
+        self.client_id = client_id
+        self.host = host
+        self.port = port
+        self.ssl = ssl
+        self.keepalive = keepalive
+        self.clean_session = clean_session
+        self.protocol = protocol
+        self.server_hostname = server_hostname
+        self.username = username
+        self.password = password
+        self.connect_timeout = connect_timeout
+        # MQTT 5 keeps a session only with a Session Expiry Interval; by default a
+        # clean_session=False client gets one hour, like AWS IoT's default persistent session.
+        if session_expiry is None:
+            session_expiry = 0 if clean_session else 3600
+        self.session_expiry = session_expiry
+        self.messages: asyncio.Queue[Message] = asyncio.Queue()
+        self.closed = asyncio.Event()
+        self.closed.set()
+        self.session_present = False
+        self._conn = ClientConnection(protocol)
+        self._proto: _Protocol | None = None
+        self._waiters: dict[Any, asyncio.Future[Any]] = {}
+        self._ping_handle: asyncio.TimerHandle | None = None
+        self._sent = False
+        self._received = False
+        self._ping_outstanding = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def connect(self) -> bool:
+        """Open the link and do the CONNECT/CONNACK exchange; returns "session present"."""
+        if self._proto is not None and not self.closed.is_set():
+            raise MqttError("already connected")
+        loop = asyncio.get_running_loop()
+        self._conn = ClientConnection(self.protocol)
+        self.closed.clear()
+        hostname = self.server_hostname or (self.host if self.ssl is not None else None)
+        try:
+            _, proto = await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: _Protocol(self),
+                    self.host,
+                    self.port,
+                    ssl=self.ssl,
+                    server_hostname=hostname,
+                ),
+                self.connect_timeout,
+            )
+        except BaseException:
+            self.closed.set()
+            raise
+        self._proto = proto
+        connack: asyncio.Future[Connack] = loop.create_future()
+        self._waiters["connack"] = connack
+        packet = Connect(
+            self.client_id,
+            self.keepalive,
+            self.clean_session,
+            self.protocol,
+            self.username,
+            self.password,
+            properties=(
+                {SESSION_EXPIRY_INTERVAL: self.session_expiry}
+                if self.protocol >= 5 and self.session_expiry
+                else {}
+            ),
+        )
+        self._write(self._conn.start(packet))
+        try:
+            ack = await asyncio.wait_for(connack, self.connect_timeout)
+        except BaseException:
+            self._abort()
+            raise
+        if ack.return_code != 0:
+            self._abort()
+            raise ConnectionRefused(ack.return_code)
+        self.session_present = ack.session_present
+        self._ping_outstanding = False
+        if self.keepalive:
+            self._ping_handle = loop.call_later(self.keepalive / 2, self._ping)
+        return ack.session_present
+
+    async def disconnect(self) -> None:
+        """Send DISCONNECT and close the link (no will message is published)."""
+        proto = self._proto
+        if proto is None or proto.transport is None or self.closed.is_set():
+            self.closed.set()
+            return
+        with contextlib.suppress(Exception):
+            self._write(self._conn.send(Disconnect()))
+        proto.transport.close()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.closed.wait(), 5)
+        self.closed.set()
+
+    async def __aenter__(self) -> MqttClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.disconnect()
+
+    # -- operations --------------------------------------------------------------------------
+
+    async def subscribe(self, subscriptions: list[tuple[str, int]]) -> list[int]:
+        """Subscribe; returns the granted QoS per filter (0x80 = refused)."""
+        pid = self._conn.next_packet_id()
+        fut = self._expect(("suback", pid))
+        self._write(self._conn.send(Subscribe(pid, list(subscriptions))))
+        ack: Suback = await self._await(fut, pid)
+        return list(ack.return_codes)
+
+    async def unsubscribe(self, topics: list[str]) -> None:
+        pid = self._conn.next_packet_id()
+        fut = self._expect(("unsuback", pid))
+        self._write(self._conn.send(Unsubscribe(pid, list(topics))))
+        await self._await(fut, pid)
+
+    async def publish(self, topic: str, payload: bytes, qos: int = 0) -> None:
+        """Publish; at QoS 1 returns once the server's PUBACK arrives."""
+        proto = self._proto
+        if proto is None or proto.transport is None or self.closed.is_set():
+            raise ConnectionClosed("not connected")
+        if not proto.can_write.is_set():
+            await proto.can_write.wait()
+            proto = self._live()
+        if qos == 0:
+            assert proto.transport is not None
+            proto.transport.write(
+                encode_publish(topic, payload, 0, False, False, None, self.protocol)
+            )
+            self._sent = True
+            return
+        if qos != 1:
+            raise ValueError("only QoS 0 and 1 are supported")
+        pid = self._conn.next_packet_id()
+        fut = self._expect(("puback", pid))
+        self._write(self._conn.publish_bytes(topic, payload, 1, packet_id=pid))
+        await self._await(fut, pid)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _live(self) -> _Protocol:
+        proto = self._proto
+        if proto is None or proto.transport is None or self.closed.is_set():
+            raise ConnectionClosed("not connected")
+        return proto
+
+    def _expect(self, key: Any) -> asyncio.Future[Any]:
+        self._live()
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiters[key] = fut
+        return fut
+
+    async def _await(self, fut: asyncio.Future[Any], pid: int) -> Any:
+        try:
+            return await fut
+        finally:
+            self._conn.release(pid)
+
+    def _write(self, data: bytes) -> None:
+        proto = self._live()
+        assert proto.transport is not None
+        proto.transport.write(data)
+        self._sent = True
+
+    def _ping(self) -> None:
+        """Every keepalive/2: send PINGREQ unless something was sent since the last check; a
+        PINGREQ with nothing at all received by the next check means the link is dead."""
+        if self.closed.is_set():
+            return
+        if self._ping_outstanding and not self._received:
+            self._abort()
+            return
+        self._ping_outstanding = False
+        if not self._sent:
+            with contextlib.suppress(MqttError):
+                self._write(self._conn.send(Pingreq()))
+                self._ping_outstanding = True
+        self._sent = False
+        self._received = False
+        loop = asyncio.get_running_loop()
+        self._ping_handle = loop.call_later(self.keepalive / 2, self._ping)
+
+    def _abort(self) -> None:
+        if self._proto is not None and self._proto.transport is not None:
+            self._proto.transport.abort()
+        self.closed.set()
+
+    def _on_data(self, proto: _Protocol, data: bytes) -> None:
+        if proto is not self._proto:
+            return
+        self._received = True
+        try:
+            packets = self._conn.receive(data)
+        except ProtocolError:
+            self._abort()
+            return
+        for packet in packets:
+            self._handle(packet)
+
+    def _handle(self, packet: Packet) -> None:
+        if type(packet) is Publish:
+            self.messages.put_nowait(
+                Message(packet.topic, packet.payload, packet.qos, packet.retain)
+            )
+            if packet.qos == 1 and packet.packet_id is not None:
+                self._write(b"\x40\x02" + packet.packet_id.to_bytes(2, "big"))
+            elif packet.qos == 2 and packet.packet_id is not None:
+                self._write(self._conn.send(Pubrec(packet.packet_id)))
+            return
+        key: Any = None
+        if isinstance(packet, Puback):
+            key = ("puback", packet.packet_id)
+        elif isinstance(packet, Suback):
+            key = ("suback", packet.packet_id)
+        elif isinstance(packet, Unsuback):
+            key = ("unsuback", packet.packet_id)
+        elif isinstance(packet, Connack):
+            key = "connack"
+        elif isinstance(packet, Pubrel):
+            self._write(self._conn.send(Pubcomp(packet.packet_id)))
+        elif isinstance(packet, Disconnect):
+            self._abort()
+        if key is not None:
+            fut = self._waiters.pop(key, None)
+            if fut is not None and not fut.done():
+                fut.set_result(packet)
+        if self._conn.state is State.CLOSED and not isinstance(packet, Connack):
+            self._abort()
+
+    def _on_lost(self, proto: _Protocol, exc: Exception | None) -> None:
+        if proto is not self._proto:
+            return
+        self.closed.set()
+        if self._ping_handle is not None:
+            self._ping_handle.cancel()
+            self._ping_handle = None
+        waiters, self._waiters = self._waiters, {}
+        for fut in waiters.values():
+            if not fut.done():
+                fut.set_exception(ConnectionClosed(f"connection lost: {exc or 'closed'}"))

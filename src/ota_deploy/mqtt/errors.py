@@ -1,0 +1,42 @@
+"""Errors of the MQTT protocol package.
+
+The codec and the session state machines raise :class:`ProtocolError` for malformed or
+out-of-order packets (the socket layer closes the connection); the client raises
+:class:`ConnectionRefused` when the server answers CONNECT with a failure code and
+:class:`MqttError`/:class:`ConnectionClosed` when the link is gone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class MqttError(Exception):
+    """Base class of every MQTT failure."""
+
+
+class ProtocolError(MqttError):
+    """The peer broke the protocol (malformed packet, wrong order); close the connection.
+
+    ``reason_code`` is the MQTT 5 reason code to put in a DISCONNECT (0x81 malformed packet,
+    0x82 protocol error, 0x95 packet too large, 0x9B QoS not supported, ...).
+    """
+
+    def __init__(self, message: str, reason_code: int = 0x81) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code
+        # Valid packets that arrived before the bad one in the same data: the caller should
+        # still act on them (e.g. answer the CONNECT) before closing.
+        self.packets: list[Any] = []
+
+
+class ConnectionRefused(MqttError):
+    """The server refused the CONNECT with ``return_code`` (3.1.1) or reason code (5)."""
+
+    def __init__(self, return_code: int) -> None:
+        super().__init__(f"MQTT connection refused, code 0x{return_code:02x}")
+        self.return_code = return_code
+
+
+class ConnectionClosed(MqttError, ConnectionError):
+    """The network link dropped or was closed before the operation finished."""

@@ -1,0 +1,88 @@
+"""Incremental MQTT stream parser: bytes in (any split), packets out.
+
+``StreamParser.feed(data)`` appends ``data`` to an internal buffer and returns every packet
+that is now complete, in order. Framing reads the fixed header's remaining-length varint; the
+body is decoded from a ``memoryview`` (no copy of the stream), and only an incomplete tail is
+kept between calls. When the whole of ``data`` is consumed the buffer is not touched at all,
+which is the common case for small request/response traffic.
+
+``version`` (protocol level) is needed to decode MQTT 5 fields; on the server side the parser
+starts at 4 and the session switches it once the CONNECT is decoded (``parser.version = 5``).
+"""
+
+from __future__ import annotations
+
+from ota_deploy.mqtt.codec import decode
+from ota_deploy.mqtt.errors import ProtocolError
+from ota_deploy.mqtt.packets import Connect, Packet
+
+DEFAULT_MAX_PACKET = 268_435_455
+
+
+class StreamParser:
+    def __init__(self, version: int = 4, max_packet_size: int = DEFAULT_MAX_PACKET) -> None:
+        self.version = version
+        self.max_packet_size = max_packet_size
+        self._buf = bytearray()
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of an incomplete packet waiting for more data."""
+        return len(self._buf)
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Packet]:
+        if self._buf:
+            self._buf += data
+            buf: bytes | bytearray = self._buf
+        else:
+            buf = data if isinstance(data, bytes | bytearray) else bytes(data)
+        out: list[Packet] = []
+        n = len(buf)
+        pos = 0
+        version = self.version
+        with memoryview(buf) as view:
+            while n - pos >= 2:
+                first = buf[pos]
+                length = buf[pos + 1]
+                i = pos + 2
+                if length & 0x80:  # multi-byte remaining length
+                    length &= 0x7F
+                    shift = 7
+                    complete = False
+                    while i < n:
+                        b = buf[i]
+                        i += 1
+                        length |= (b & 0x7F) << shift
+                        if not b & 0x80:
+                            complete = True
+                            break
+                        shift += 7
+                        if shift > 21:
+                            exc = ProtocolError("remaining length longer than 4 bytes")
+                            exc.packets = out
+                            raise exc
+                    if not complete:
+                        break
+                end = i + length
+                if end - pos > self.max_packet_size:
+                    exc = ProtocolError("packet too large", 0x95)
+                    exc.packets = out
+                    raise exc
+                if end > n:
+                    break
+                try:
+                    packet = decode(first, view[i:end], version)
+                except ProtocolError as exc:
+                    exc.packets = out
+                    self._buf = bytearray()
+                    raise
+                if first == 0x10 and isinstance(packet, Connect):
+                    version = self.version = packet.protocol_level
+                out.append(packet)
+                pos = end
+        if buf is self._buf:
+            if pos:
+                del self._buf[:pos]
+        elif pos < n:
+            self._buf = bytearray(buf[pos:])
+        return out

@@ -1,0 +1,274 @@
+"""Sans-I/O MQTT connection state machines for the server and the client side (h11 style).
+
+Neither class touches a socket. The socket layer hands received bytes to ``receive(data)``,
+gets back the packets in order (already checked against the connection's state: CONNECT
+first and only once, no packet types the role may not receive, valid topic names), and turns
+the packets it wants to send into bytes with ``send(packet)``.
+
+    bytes from the socket --receive()--> [Packet, ...]  --> application logic
+    application logic --send(Packet)--> bytes --> socket
+
+Persistent-session data that outlives a connection (subscriptions, queued QoS 1 messages,
+unacknowledged deliveries) is :class:`ServerSessionState`; the gateway keeps one per client id
+and attaches it to each new connection of that client.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from ota_deploy.mqtt.codec import encode, encode_publish
+from ota_deploy.mqtt.errors import ProtocolError
+from ota_deploy.mqtt.packets import (
+    Auth,
+    Connack,
+    Connect,
+    Disconnect,
+    Packet,
+    Pingreq,
+    Pingresp,
+    Puback,
+    Pubcomp,
+    Publish,
+    Pubrec,
+    Pubrel,
+    Suback,
+    Subscribe,
+    Unsuback,
+    Unsubscribe,
+)
+from ota_deploy.mqtt.parser import StreamParser
+from ota_deploy.mqtt.topics import valid_topic_name
+
+
+class State(Enum):
+    AWAIT_CONNECT = "await_connect"  # server: nothing received yet
+    CONNECTING = "connecting"  # client: CONNECT sent, waiting for CONNACK
+    CONNECTED = "connected"
+    CLOSED = "closed"
+
+
+_SERVER_RECEIVES = (
+    Connect,
+    Publish,
+    Puback,
+    Pubrec,
+    Pubrel,
+    Pubcomp,
+    Subscribe,
+    Unsubscribe,
+    Pingreq,
+    Disconnect,
+    Auth,
+)
+_CLIENT_RECEIVES = (
+    Connack,
+    Publish,
+    Puback,
+    Pubrec,
+    Pubrel,
+    Pubcomp,
+    Suback,
+    Unsuback,
+    Pingresp,
+    Disconnect,
+    Auth,
+)
+
+
+class _Connection:
+    def __init__(self, receives: tuple[type, ...], version: int, max_packet_size: int) -> None:
+        self._receives = receives
+        self.parser = StreamParser(version, max_packet_size)
+        self.state = State.AWAIT_CONNECT
+
+    @property
+    def version(self) -> int:
+        return self.parser.version
+
+    def send(self, packet: Packet) -> bytes:
+        if isinstance(packet, Disconnect):
+            self.state = State.CLOSED
+        return encode(packet, self.version)
+
+    def publish_bytes(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int = 0,
+        retain: bool = False,
+        dup: bool = False,
+        packet_id: int | None = None,
+    ) -> bytes:
+        """PUBLISH bytes for this connection's protocol version (no packet object)."""
+        return encode_publish(topic, payload, qos, retain, dup, packet_id, self.version)
+
+    def _check(self, packet: Packet) -> None:
+        if not isinstance(packet, self._receives):
+            raise ProtocolError(f"unexpected {type(packet).__name__}", 0x82)
+        if isinstance(packet, Publish) and not valid_topic_name(packet.topic):
+            raise ProtocolError(f"invalid topic name {packet.topic!r}", 0x90)
+
+
+class ServerConnection(_Connection):
+    """The broker's view of one network connection.
+
+    ``max_qos`` is the highest PUBLISH QoS accepted from the client; AWS IoT does not support
+    QoS 2 and drops the connection of a client that publishes with it
+    (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt-differences).
+    """
+
+    def __init__(self, max_packet_size: int = 268_435_455, max_qos: int = 1) -> None:
+        super().__init__(_SERVER_RECEIVES, 4, max_packet_size)
+        self.max_qos = max_qos
+        self.connect: Connect | None = None
+
+    def receive(self, data: bytes | bytearray | memoryview) -> list[Packet]:
+        if self.state is State.CLOSED:
+            return []
+        try:
+            packets = self.parser.feed(data)
+        except ProtocolError as exc:
+            # Keep the valid prefix (this may raise earlier, with its own prefix).
+            exc.packets = self._validate(exc.packets)
+            self.state = State.CLOSED
+            raise
+        return self._validate(packets)
+
+    def _validate(self, packets: list[Packet]) -> list[Packet]:
+        connected = self.state is State.CONNECTED
+        max_qos = self.max_qos
+        for i, packet in enumerate(packets):
+            if connected and type(packet) is Publish:  # hot path
+                topic = packet.topic
+                if (
+                    packet.qos <= max_qos
+                    and topic
+                    and "+" not in topic
+                    and "#" not in topic
+                    and "\x00" not in topic
+                ):
+                    continue
+            try:
+                self._check_server(packet)
+            except ProtocolError as exc:
+                exc.packets = packets[:i]
+                self.state = State.CLOSED
+                raise
+            if isinstance(packet, Disconnect):
+                self.state = State.CLOSED
+                return packets[: i + 1]
+        return packets
+
+    def _check_server(self, packet: Packet) -> None:
+        self._check(packet)
+        if self.state is State.AWAIT_CONNECT:
+            if not isinstance(packet, Connect):
+                raise ProtocolError("first packet is not CONNECT", 0x82)
+            self.connect = packet
+            self.state = State.CONNECTED
+        elif isinstance(packet, Connect):
+            raise ProtocolError("second CONNECT", 0x82)
+        elif isinstance(packet, Publish) and packet.qos > self.max_qos:
+            raise ProtocolError(f"PUBLISH QoS {packet.qos} not supported", 0x9B)
+
+
+class ClientConnection(_Connection):
+    """A client's view of its connection: CONNECT out, CONNACK in, then traffic.
+
+    Allocates packet identifiers for QoS 1 PUBLISH, SUBSCRIBE and UNSUBSCRIBE.
+    """
+
+    def __init__(self, version: int = 4, max_packet_size: int = 268_435_455) -> None:
+        super().__init__(_CLIENT_RECEIVES, version, max_packet_size)
+        self._next_id = 0
+        self.in_use: set[int] = set()
+
+    def start(self, connect: Connect) -> bytes:
+        if self.state is not State.AWAIT_CONNECT:
+            raise RuntimeError("CONNECT already sent")
+        self.state = State.CONNECTING
+        return encode(connect, connect.protocol_level)
+
+    def next_packet_id(self) -> int:
+        for _ in range(65535):
+            self._next_id = self._next_id % 65535 + 1
+            if self._next_id not in self.in_use:
+                self.in_use.add(self._next_id)
+                return self._next_id
+        raise RuntimeError("all 65535 packet identifiers are in use")
+
+    def release(self, packet_id: int) -> None:
+        self.in_use.discard(packet_id)
+
+    def receive(self, data: bytes | bytearray | memoryview) -> list[Packet]:
+        if self.state is State.CLOSED:
+            return []
+        packets = self.parser.feed(data)
+        connected = self.state is State.CONNECTED
+        for i, packet in enumerate(packets):
+            if connected and type(packet) is Publish and packet.topic:  # hot path
+                continue
+            self._check(packet)
+            if self.state is State.CONNECTING:
+                if not isinstance(packet, Connack):
+                    raise ProtocolError("first packet from server is not CONNACK", 0x82)
+                self.state = (
+                    State.CONNECTED
+                    if packet.return_code < 0x80 and (self.version >= 5 or packet.return_code == 0)
+                    else State.CLOSED
+                )
+            elif isinstance(packet, Connack):
+                raise ProtocolError("second CONNACK", 0x82)
+            if isinstance(packet, Disconnect) or self.state is State.CLOSED:
+                self.state = State.CLOSED
+                return packets[: i + 1]
+        return packets
+
+
+@dataclass(slots=True)
+class QueuedMessage:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool = False
+    properties: dict[int, Any] | None = None  # MQTT 5 properties to forward
+
+
+@dataclass
+class ServerSessionState:
+    """What the broker remembers about a client id (kept while offline when persistent)."""
+
+    client_id: str
+    persistent: bool = False
+    subscriptions: dict[str, int] = field(default_factory=dict)  # filter -> granted QoS
+    pending: deque[QueuedMessage] = field(default_factory=deque)  # waiting to be sent
+    inflight: dict[int, QueuedMessage] = field(default_factory=dict)  # sent QoS 1, no PUBACK
+    max_pending: int = 10_000
+    dropped: int = 0
+    receive_maximum: int = 65535  # MQTT 5: the client's limit on unacknowledged QoS 1
+    expiry: float = 3600.0  # seconds an offline persistent session is kept
+    disconnected_at: float | None = None
+    _next_id: int = 0
+
+    def next_packet_id(self) -> int | None:
+        """A free packet id, or None when ``receive_maximum`` deliveries are in flight."""
+        if len(self.inflight) >= self.receive_maximum:
+            return None
+        while True:
+            self._next_id = self._next_id % 65535 + 1
+            if self._next_id not in self.inflight:
+                return self._next_id
+
+    def enqueue(self, message: QueuedMessage) -> None:
+        """Keep a message for later delivery (oldest dropped beyond ``max_pending``)."""
+        if len(self.pending) >= self.max_pending:
+            self.pending.popleft()
+            self.dropped += 1
+        self.pending.append(message)
+
+    def acknowledge(self, packet_id: int) -> QueuedMessage | None:
+        return self.inflight.pop(packet_id, None)
