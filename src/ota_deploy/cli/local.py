@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import signal
 import sys
 from pathlib import Path
@@ -88,10 +89,16 @@ def serve(
     ):
         if not 0 <= port <= 65535:
             raise InputError(f"not a port number: {port}", key=flag)
+    if not re.fullmatch(r"\d{12}", account):
+        raise InputError(f"an AWS account id is 12 digits, got {account!r}", key="--account")
+    if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d+", region):
+        raise InputError(f"not an AWS region name: {region!r}", key="--region")
+    if fault_latency_ms < 0:
+        raise InputError(f"must not be negative, got {fault_latency_ms}", key="--fault-latency-ms")
     faults = FaultConfig(
         throttle_rate=_rate(fault_throttle_rate, "--fault-throttle-rate"),
         error_rate=_rate(fault_error_rate, "--fault-error-rate"),
-        latency_ms=max(0.0, fault_latency_ms),
+        latency_ms=fault_latency_ms,
         latency_rate=_rate(fault_latency_rate, "--fault-latency-rate"),
         drop_rate=_rate(fault_drop_rate, "--fault-drop-rate"),
         seed=fault_seed,

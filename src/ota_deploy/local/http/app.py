@@ -1,0 +1,215 @@
+"""The local control plane's HTTP servers: ``iot`` and ``iot-jobs-data`` over AWS REST-JSON.
+
+One aiohttp low-level server per botocore service, each on its own port, because the two
+services share paths (``GET /things/{thingName}/jobs/{jobId}`` is DescribeJobExecution in
+both). Per request::
+
+    aiohttp request --Router.match--> OperationModel + path labels
+        --FaultInjector.decide--> (latency, throttle / 5xx / drop)?
+        --service.supports?--> 501 NotImplementedException when not
+        --parse_request--> params --validate_input--> InvalidRequestException?
+        --IotService.call(service, operation, params)--> result | AwsError
+        --serialize_result / serialize_error--> aiohttp response
+
+Everything runs on the event loop that owns the service (the service is not thread-safe and
+publishes MQTT through the gateway on the same loop). A route that no operation has answers
+404 ``UnknownOperationException``, as AWS's front end does; an operation the local service does
+not implement answers 501 ``NotImplementedException`` (botocore does not retry 501), never a
+silent 200.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from botocore.model import ServiceModel
+from botocore.session import get_session
+
+from ota_deploy.local.contracts import AwsError
+from ota_deploy.local.faults import FaultConfig, FaultInjector
+from ota_deploy.local.http.parse import parse_request
+from ota_deploy.local.http.routes import Router
+from ota_deploy.local.http.serialize import new_request_id, serialize_error, serialize_result
+from ota_deploy.local.http.validate import validate_input
+
+log = logging.getLogger(__name__)
+
+SERVICES = ("iot", "iot-jobs-data")
+
+_MODELS: dict[str, ServiceModel] = {}
+_ROUTERS: dict[str, Router] = {}
+
+
+def service_model(name: str) -> ServiceModel:
+    """botocore's model of ``name`` (cached: loading the iot model takes ~100 ms)."""
+    if name not in _MODELS:
+        _MODELS[name] = get_session().get_service_model(name)
+    return _MODELS[name]
+
+
+def router_for(name: str) -> Router:
+    if name not in _ROUTERS:
+        _ROUTERS[name] = Router(service_model(name))
+    return _ROUTERS[name]
+
+
+@dataclass
+class HttpReply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class RestJsonFrontEnd:
+    """Request bytes in, response bytes out, for one service; no sockets (testable alone)."""
+
+    def __init__(self, service_name: str, service: Any) -> None:
+        self.name = service_name
+        self.model = service_model(service_name)
+        self.router = router_for(service_name)
+        self.service = service
+
+    def route(self, method: str, raw_path: str, query: dict[str, str]) -> str | None:
+        match = self.router.match(method, raw_path, query)
+        return match.operation.name if match else None
+
+    def handle(
+        self,
+        method: str,
+        raw_path: str,
+        query: list[tuple[str, str]],
+        headers: dict[str, str],
+        body: bytes,
+    ) -> HttpReply:
+        match = self.router.match(method, raw_path, dict(query))
+        if match is None:
+            return self.error_reply(
+                AwsError(
+                    "UnknownOperationException",
+                    f"No operation of {self.name} matches {method} {raw_path.split('?')[0]}",
+                    404,
+                )
+            )
+        op = match.operation
+        try:
+            supports: Callable[[str, str], bool] | None = getattr(self.service, "supports", None)
+            if supports is not None and not supports(self.name, op.name):
+                raise AwsError(
+                    "NotImplementedException",
+                    f"{op.name} is not implemented by the local AWS IoT ({self.name})",
+                    501,
+                )
+            params = parse_request(op, match.labels, query, headers, body, match.literal_query)
+            validate_input(op.input_shape, params)
+            result = self.service.call(self.name, op.name, params)
+            status, out_headers, out_body = serialize_result(op, result or {})
+            return HttpReply(status, out_headers, out_body)
+        except AwsError as err:
+            return self.error_reply(err)
+        except Exception:
+            log.exception("local %s %s failed", self.name, op.name)
+            return self.error_reply(
+                AwsError("InternalFailureException", "An unexpected error occurred", 500)
+            )
+
+    def error_reply(self, err: AwsError) -> HttpReply:
+        status, headers, body = serialize_error(self.model, err)
+        return HttpReply(status, headers, body)
+
+
+class ControlPlaneServer:
+    """Serves ``iot`` and ``iot-jobs-data`` for ``service`` on two ports of ``host``."""
+
+    def __init__(
+        self,
+        service: Any,
+        *,
+        host: str = "127.0.0.1",
+        iot_port: int = 0,
+        jobs_data_port: int = 0,
+        faults: FaultConfig | None = None,
+    ) -> None:
+        self.host = host
+        self._ports = {"iot": iot_port, "iot-jobs-data": jobs_data_port}
+        self.front_ends = {name: RestJsonFrontEnd(name, service) for name in SERVICES}
+        self.faults = FaultInjector(faults)
+        self._runners: list[web.ServerRunner] = []
+        self.urls: dict[str, str] = {}
+
+    def set_service(self, service: Any) -> None:
+        for fe in self.front_ends.values():
+            fe.service = service
+
+    async def start(self) -> dict[str, str]:
+        """Bind both ports; returns {"iot": url, "iot-jobs-data": url}."""
+        for name in SERVICES:
+            server = web.Server(self._handler_for(self.front_ends[name]), access_log=None)
+            runner = web.ServerRunner(server, access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, self.host, self._ports[name])
+            await site.start()
+            self._runners.append(runner)
+            port = runner.addresses[0][1]
+            self.urls[name] = f"http://{self.host}:{port}"
+        return dict(self.urls)
+
+    async def stop(self) -> None:
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
+
+    def _handler_for(self, fe: RestJsonFrontEnd) -> Callable[[web.BaseRequest], Any]:
+        faults = self.faults
+
+        async def handler(request: web.BaseRequest) -> web.StreamResponse:
+            try:
+                body = await request.read() if request.can_read_body else b""
+            except web.HTTPRequestEntityTooLarge:
+                too_big = fe.error_reply(
+                    AwsError("RequestEntityTooLargeException", "Request body too large", 413)
+                )
+                return web.Response(status=413, headers=too_big.headers, body=too_big.body)
+            query = list(request.rel_url.query.items())
+            request_id = new_request_id()
+            if faults.config.active:
+                operation = fe.route(request.method, request.raw_path, dict(query))
+                decision = faults.decide(fe.name, operation or "")
+                if operation is not None and decision.latency_s:
+                    await asyncio.sleep(decision.latency_s)
+                if operation is not None and decision.action is not None:
+                    fault = _fault_reply(decision.action, fe, request)
+                    if fault is None:  # dropped: the transport is closed, nothing is sent
+                        return web.Response(status=500)
+                    fault.headers["x-amzn-RequestId"] = request_id
+                    return web.Response(status=fault.status, headers=fault.headers, body=fault.body)
+            reply = fe.handle(request.method, request.raw_path, query, dict(request.headers), body)
+            reply.headers["x-amzn-RequestId"] = request_id
+            return web.Response(status=reply.status, headers=reply.headers, body=reply.body)
+
+        return handler
+
+
+def _fault_reply(action: str, fe: RestJsonFrontEnd, request: web.BaseRequest) -> HttpReply | None:
+    if action == "drop":
+        transport = request.transport
+        if transport is not None:
+            transport.abort()
+        return None
+    if action == "throttle":
+        err = AwsError("ThrottlingException", "Rate exceeded", 429)
+        status, headers, body = serialize_error(None, err)
+    elif action == "error500":
+        status, headers, body = serialize_error(
+            None,
+            AwsError("InternalFailureException", "An internal failure occurred (injected)", 500),
+        )
+    else:
+        status, headers, body = serialize_error(
+            None, AwsError("ServiceUnavailableException", "Service unavailable (injected)", 503)
+        )
+    return HttpReply(status, headers, body)

@@ -1,0 +1,167 @@
+"""Server-side input validation, as AWS performs it, from botocore's input shapes.
+
+botocore's client-side ``ParamValidator`` checks required members, ``min`` and types, but not
+``max``, ``pattern`` or ``enum``: AWS checks those on the server and answers
+``InvalidRequestException`` (HTTP 400). We walk the whole input and collect every violation,
+worded the way AWS's request validation words them, e.g.::
+
+    1 validation error detected: Value 'a b' at 'jobId' failed to satisfy constraint:
+    Member must satisfy regular expression pattern: [a-zA-Z0-9_-]+
+
+(see https://docs.aws.amazon.com/iot/latest/apireference/CommonErrors.html). ParamValidator
+runs afterwards as a backstop for anything the walk does not model (its report is used as is).
+Model patterns are Java regular expressions matched against the whole value (translated by
+``javaregex``; one that cannot be translated is skipped).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from botocore.model import Shape, StructureShape
+from botocore.validate import ParamValidator
+
+from ota_deploy.local.contracts import AwsError
+from ota_deploy.local.http.javaregex import java_regex
+
+MAX_REPORTED = 10
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return f"'{value}'"
+    return f"'{value}'" if not isinstance(value, dict | list) else "'...'"
+
+
+class _Walker:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def fail(self, value: Any, path: str, constraint: str) -> None:
+        self.errors.append(
+            f"Value {_show(value)} at '{path}' failed to satisfy constraint: {constraint}"
+        )
+
+    def walk(self, shape: Shape, value: Any, path: str) -> None:
+        kind = shape.type_name
+        meta = shape.metadata
+        if kind == "structure":
+            if not isinstance(value, dict):
+                self.fail(value, path, "Member must be a structure")
+                return
+            assert isinstance(shape, StructureShape)
+            for req in shape.required_members:
+                if value.get(req) is None:
+                    self.fail(None, _join(path, req), "Member must not be null")
+            for name, item in value.items():
+                member = shape.members.get(name)
+                if member is not None and item is not None:
+                    self.walk(member, item, _join(path, name))
+        elif kind == "list":
+            if not isinstance(value, list | tuple):
+                self.fail(value, path, "Member must be a list")
+                return
+            self._length(value, len(value), meta, path)
+            member = shape.member  # type: ignore[attr-defined]
+            for i, item in enumerate(value, start=1):
+                self.walk(member, item, f"{path}.{i}.member")
+        elif kind == "map":
+            if not isinstance(value, dict):
+                self.fail(value, path, "Member must be a map")
+                return
+            self._length(value, len(value), meta, path)
+            key_shape, val_shape = shape.key, shape.value  # type: ignore[attr-defined]
+            for k, v in value.items():
+                self.walk(key_shape, k, f"{path}.key")
+                self.walk(val_shape, v, f"{path}.{k}")
+        elif kind == "string":
+            if not isinstance(value, str):
+                self.fail(value, path, "Member must be a string")
+                return
+            self._length(value, len(value), meta, path)
+            enum = shape.enum
+            if enum and value not in enum:
+                self.fail(value, path, f"Member must satisfy enum value set: [{', '.join(enum)}]")
+            pattern = meta.get("pattern")
+            if pattern:
+                rx = java_regex(pattern)
+                if rx is not None and rx.fullmatch(value) is None:
+                    self.fail(
+                        value, path, f"Member must satisfy regular expression pattern: {pattern}"
+                    )
+        elif kind in ("integer", "long"):
+            if isinstance(value, bool) or not isinstance(value, int):
+                self.fail(value, path, "Member must be a number")
+                return
+            if "min" in meta and value < meta["min"]:
+                self.fail(
+                    value, path, f"Member must have value greater than or equal to {meta['min']}"
+                )
+            if "max" in meta and value > meta["max"]:
+                self.fail(
+                    value, path, f"Member must have value less than or equal to {meta['max']}"
+                )
+        elif kind in ("float", "double"):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                self.fail(value, path, "Member must be a number")
+                return
+            if "min" in meta and value < meta["min"]:
+                self.fail(
+                    value, path, f"Member must have value greater than or equal to {meta['min']}"
+                )
+            if "max" in meta and value > meta["max"]:
+                self.fail(
+                    value, path, f"Member must have value less than or equal to {meta['max']}"
+                )
+        elif kind == "boolean":
+            if not isinstance(value, bool):
+                self.fail(value, path, "Member must be a boolean")
+        elif kind == "timestamp":
+            if not isinstance(value, datetime):
+                self.fail(value, path, "Member must be a timestamp")
+        elif kind == "blob":
+            if not isinstance(value, bytes | bytearray | str):
+                self.fail(value, path, "Member must be a blob")
+            else:
+                self._length(value, len(value), meta, path)
+
+    def _length(self, value: Any, length: int, meta: dict[str, Any], path: str) -> None:
+        if "min" in meta and length < meta["min"]:
+            self.fail(
+                value, path, f"Member must have length greater than or equal to {meta['min']}"
+            )
+        if "max" in meta and length > meta["max"]:
+            self.fail(value, path, f"Member must have length less than or equal to {meta['max']}")
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def validation_errors(shape: Shape | None, params: dict[str, Any]) -> list[str]:
+    """Every constraint the parameters break (empty when they are valid)."""
+    if shape is None:
+        return []
+    walker = _Walker()
+    walker.walk(shape, params, "")
+    if walker.errors:
+        return walker.errors
+    report = ParamValidator().validate(params, shape)
+    if report.has_errors():
+        return [report.generate_report()]
+    return []
+
+
+def validate_input(shape: Shape | None, params: dict[str, Any]) -> None:
+    """Raise ``InvalidRequestException`` (400) naming the members at fault, as AWS does."""
+    errors = validation_errors(shape, params)
+    if not errors:
+        return
+    shown = errors[:MAX_REPORTED]
+    count = len(errors)
+    noun = "error" if count == 1 else "errors"
+    message = f"{count} validation {noun} detected: " + "; ".join(shown)
+    raise AwsError("InvalidRequestException", message, 400)
