@@ -7,6 +7,7 @@ Flow (``LocalStack.__enter__``)::
         ``members_per_group`` simulated member things (AddThingToThingGroup)
     FleetThread(all thing names, mqtt host/port, FleetOptions)   one device agent per thing
     -> aws.session.local_target(endpoints, region)      what the deploy code talks to
+       (its ``endpoints["mqtt"]`` = ``host:port`` lets the live view watch downloads)
 
 A signed image (signingKey / PRIVATE_KEY) makes the devices verify the signature with the
 key's public half. The deploy code then runs unchanged, over real HTTP and MQTT sockets on
@@ -74,8 +75,15 @@ class LocalStack:
             self.endpoints = server.__enter__()
             self.server = server
             endpoints = self.endpoints
+            # "mqtt" (host:port) is not a boto3 service: AwsClients only looks up the service it
+            # is asked for; the run's live view subscribes there to see devices downloading.
             self.target = local_target(
-                {"iot": endpoints.iot, "iot-jobs-data": endpoints.jobs_data, "s3": endpoints.s3},
+                {
+                    "iot": endpoints.iot,
+                    "iot-jobs-data": endpoints.jobs_data,
+                    "s3": endpoints.s3,
+                    "mqtt": endpoints.mqtt,
+                },
                 self.region,
             )
             self.device_names = self._create_things(AwsClients(self.target))

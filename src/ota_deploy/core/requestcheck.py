@@ -15,16 +15,16 @@ import re
 import unicodedata
 from typing import Any
 
-import botocore.session  # type: ignore[import-untyped]
-from botocore.exceptions import ParamValidationError  # type: ignore[import-untyped]
-from botocore.model import (  # type: ignore[import-untyped]
+import botocore.session
+from botocore.exceptions import ParamValidationError
+from botocore.model import (
     ListShape,
     MapShape,
     OperationModel,
     Shape,
     StructureShape,
 )
-from botocore.validate import validate_parameters  # type: ignore[import-untyped]
+from botocore.validate import validate_parameters
 
 _NO_CONTROL = r"[^\p{C}]+"
 

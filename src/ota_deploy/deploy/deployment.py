@@ -34,6 +34,9 @@ from ota_deploy.monitor.snapshot import JobSnapshot
 
 log = logging.getLogger(__name__)
 
+# DescribeJobExecution calls per poll for statusDetails while a live view shows them.
+LIVE_DETAILS_BUDGET = 10
+
 
 @dataclass
 class Pacing:
@@ -56,6 +59,7 @@ class Deployment:
         on_snapshot: Callable[[JobSnapshot], None] | None = None,
         pacing: Pacing | None = None,
         upload_progress: bool | None = None,
+        watch_progress: bool = False,
     ) -> None:
         self.prepared = prepared
         self.settings = prepared.settings
@@ -66,6 +70,7 @@ class Deployment:
         self.on_snapshot = on_snapshot
         self.pacing = pacing or Pacing()
         self.upload_progress = upload_progress
+        self.watch_progress = watch_progress
         self.iot = IotOps(clients.iot, api_sleep_sec=self.settings.api_sleep_ms / 1000.0)
         self.s3 = S3Ops(clients.s3, self.settings.region)
         self.group_arn: str | None = None
@@ -158,16 +163,29 @@ class Deployment:
 
     # -- pieces ---------------------------------------------------------------------------
     def _poller_factory(self, expected: list[str]) -> Callable[[str], Poller]:
+        """Pollers for the rounds. With a live view (``watch_progress``) each poll also
+        re-lists IN_PROGRESS and fetches up to ``LIVE_DETAILS_BUDGET`` changed statusDetails,
+        so the per-device table shows progress; without one, polls stay at the minimum and
+        the details of failures are fetched once, by ``poll_final`` when the round ends."""
         from ota_deploy.monitor.poller import JobPoller
 
         iot_client = self.clients.iot
         clock = self.clock
+        budget = LIVE_DETAILS_BUDGET if self.watch_progress else 0
+        watch = self.watch_progress
 
         class _SafePoller:
             """JobPoller whose failures become AwsServiceError (exit 3, no traceback)."""
 
             def __init__(self, job_id: str) -> None:
-                self.inner = JobPoller(iot_client, job_id, clock=clock, expected_things=expected)
+                self.inner = JobPoller(
+                    iot_client,
+                    job_id,
+                    clock=clock,
+                    expected_things=expected,
+                    details_budget=budget,
+                    watch_in_progress=watch,
+                )
 
             @property
             def api_calls(self) -> int:
@@ -175,6 +193,9 @@ class Deployment:
 
             def poll(self) -> JobSnapshot:
                 return call_aws(self.inner.poll, "DescribeJob")
+
+            def poll_final(self) -> JobSnapshot:
+                return call_aws(self.inner.poll_final, "DescribeJobExecution")
 
         return _SafePoller
 

@@ -51,6 +51,13 @@ class RoundCalls:
 
 
 class Poller(Protocol):
+    """What the runner needs of a poller (``monitor.poller.JobPoller`` behind ``_SafePoller``).
+
+    A poller may also have ``poll_final() -> JobSnapshot``: called once when a round ends, a
+    poll that also fetches the statusDetails of failed/rejected/timed-out things, so the
+    report says why they failed. Pollers without it are simply polled once more.
+    """
+
     @property
     def api_calls(self) -> int: ...
 
@@ -244,26 +251,48 @@ class RoundRunner:
         pause = self.cfg.poll_initial_sec
         last: dict[str, int] | None = None
         while True:
-            snap = poller.poll()
-            snap.round_number = calls.round_number
-            snap.rounds = self.cfg.rounds
-            self._last_snap = snap
-            report.samples.append(CountsSample(t=snap.taken_at, counts=dict(snap.counts)))
-            report.counts = dict(snap.counts)
-            if self.on_snapshot is not None:
-                self.on_snapshot(snap)
+            snap = self._observe(poller.poll(), calls, report)
             now = self.clock.now()
             verdict = judge(
                 snap, self.expected, self.cfg.target_selection, now=now, deadline=deadline
             )
             if verdict.done:
-                return verdict, snap, poller.api_calls
+                return verdict, self._final(poller, calls, report, snap), poller.api_calls
             if snap.counts != last:
                 pause = self.cfg.poll_initial_sec
             else:
                 pause = min(pause * self.cfg.poll_factor, self.cfg.poll_max_sec)
             last = dict(snap.counts)
             self.sleep(max(0.0, min(pause, deadline - now)))
+
+    def _observe(self, snap: JobSnapshot, calls: RoundCalls, report: RoundReport) -> JobSnapshot:
+        """Every poll: round numbers on the snapshot, a rollout-curve sample, the live view."""
+        snap.round_number = calls.round_number
+        snap.rounds = self.cfg.rounds
+        self._last_snap = snap
+        add_sample(report.samples, CountsSample(t=snap.taken_at, counts=dict(snap.counts)))
+        report.counts = dict(snap.counts)
+        if self.on_snapshot is not None:
+            self.on_snapshot(snap)
+        return snap
+
+    def _final(
+        self, poller: Poller, calls: RoundCalls, report: RoundReport, judged: JobSnapshot
+    ) -> JobSnapshot:
+        """The round is decided: one last poll that fetches the statusDetails of the things
+        that failed (the report shows why). The verdict stays the one already judged; a
+        failure of this extra look only loses the details."""
+        final = getattr(poller, "poll_final", None)
+        if final is None:
+            return judged
+        try:
+            snap = final()
+        except AwsServiceError as err:
+            log.warning("round %d: could not fetch final statusDetails: %s", report.round, err)
+            return judged
+        if snap.job_status == "NOT_FOUND" or not snap.things:
+            return judged
+        return self._observe(snap, calls, report)
 
     def clean_round(self, calls: RoundCalls) -> None:
         """Force-delete the round's job, its stream and document; wait until they are gone."""
@@ -328,6 +357,20 @@ class RoundRunner:
                 )
             )
         report.things = things
+
+
+def add_sample(samples: list[CountsSample], sample: CountsSample) -> None:
+    """Append one poll's counts to a rollout curve, keeping report.json small: of a run of
+    identical consecutive samples only the first (when the counts changed) and the latest
+    (how long they held) are kept, so the curve is exact as a step function."""
+    if (
+        len(samples) >= 2
+        and samples[-1].counts == sample.counts
+        and samples[-2].counts == sample.counts
+    ):
+        samples[-1] = sample
+    else:
+        samples.append(sample)
 
 
 def _counts_text(counts: dict[str, int]) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-import botocore.session  # type: ignore[import-untyped]
+import botocore.session
 
 from ota_deploy.core.clock import Clock
 from ota_deploy.local.contracts import BlobReader, Presigner, Publisher
