@@ -1,0 +1,112 @@
+"""Block bookkeeping for one file download: which blocks are missing, the next request, digests.
+
+Pure (no I/O). Blocks may arrive in any order and more than once. The assembler hashes the
+contiguous prefix as it grows (md5, and sha256 when a signature must be checked) and keeps only
+out-of-order blocks in memory, so a thousand devices downloading 256 KiB each do not hold
+256 MiB of images: the digests are what the device verifies against the job document.
+
+Resuming after a dropped connection is just asking again for ``missing`` blocks: the bitmap of
+what is held survives the link.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from ota_deploy.fleet.protocol import make_bitmap
+
+
+class BlockError(ValueError):
+    """A block that cannot belong to the file (bad index or length)."""
+
+
+class BlockAssembler:
+    """Tracks received blocks of a file of ``size`` bytes in ``block_size`` blocks."""
+
+    def __init__(self, size: int, block_size: int, *, want_sha256: bool = False) -> None:
+        if size < 0 or block_size <= 0:
+            raise ValueError("size must be >= 0 and block_size > 0")
+        self.size = size
+        self.block_size = block_size
+        self.total_blocks = (size + block_size - 1) // block_size
+        self._have = bytearray(self.total_blocks)
+        self._pending: dict[int, bytes] = {}  # out-of-order blocks not yet hashed
+        self._next_hash = 0  # first block index not yet fed to the digests
+        self._first_missing = 0
+        self.received_blocks = 0
+        self.received_bytes = 0
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._sha256 = hashlib.sha256() if want_sha256 else None
+
+    def expected_length(self, index: int) -> int:
+        if index == self.total_blocks - 1:
+            return self.size - index * self.block_size
+        return self.block_size
+
+    def has(self, index: int) -> bool:
+        return bool(self._have[index])
+
+    @property
+    def complete(self) -> bool:
+        return self.received_blocks == self.total_blocks
+
+    @property
+    def missing_count(self) -> int:
+        return self.total_blocks - self.received_blocks
+
+    def add(self, index: int, data: bytes) -> bool:
+        """Store block ``index``; False if it was already held. Raises ``BlockError``."""
+        if not 0 <= index < self.total_blocks:
+            raise BlockError(f"block {index} is outside 0..{self.total_blocks - 1}")
+        if self._have[index]:
+            return False
+        want = self.expected_length(index)
+        if len(data) != want:
+            raise BlockError(f"block {index} has {len(data)} bytes, expected {want}")
+        self._have[index] = 1
+        self.received_blocks += 1
+        self.received_bytes += len(data)
+        if index == self._next_hash:
+            self._feed(data)
+            while self._next_hash in self._pending:
+                self._feed(self._pending.pop(self._next_hash))
+        else:
+            self._pending[index] = data
+        while self._first_missing < self.total_blocks and self._have[self._first_missing]:
+            self._first_missing += 1
+        return True
+
+    def _feed(self, data: bytes) -> None:
+        self._md5.update(data)
+        if self._sha256 is not None:
+            self._sha256.update(data)
+        self._next_hash += 1
+
+    def next_window(self, max_blocks: int) -> tuple[int, int, bytes] | None:
+        """The next request: ``(offset, count, bitmap)`` over at most ``max_blocks`` blocks.
+
+        The window starts at the first missing block; the bitmap marks the missing ones in it,
+        so a re-request after a loss asks only for what is missing. None when complete.
+        """
+        if self.complete:
+            return None
+        start = self._first_missing
+        end = min(start + max(1, max_blocks), self.total_blocks)
+        wanted = [i for i in range(start, end) if not self._have[i]]
+        return start, end - start, make_bitmap(wanted, start)
+
+    def window_done(self, offset: int, count: int) -> bool:
+        """Whether every block of a requested window is held."""
+        end = min(offset + count, self.total_blocks)
+        return all(self._have[i] for i in range(offset, end))
+
+    def md5_hex(self) -> str:
+        """md5 of the whole file; only valid once ``complete``."""
+        if not self.complete:
+            raise BlockError("file incomplete")
+        return self._md5.hexdigest()
+
+    def sha256_digest(self) -> bytes | None:
+        if not self.complete:
+            raise BlockError("file incomplete")
+        return self._sha256.digest() if self._sha256 is not None else None
