@@ -28,7 +28,7 @@ COMMAND_MODULES = (
 
 app = typer.Typer(
     name="ota-deploy",
-    help="Deploy and stress-test OTA firmware updates on AWS IoT (or on an embedded local AWS IoT).",
+    help="Deploy and stress-test OTA firmware updates on AWS IoT (or on the embedded local one).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
