@@ -156,6 +156,7 @@ def test_scaled_clock_resumes_after_restart(tmp_path: Path) -> None:
     first = LocalAwsIotThread(state_dir=tmp_path, time_scale=3600.0)
     with first as ep:
         _client("iot", ep.iot).create_thing(thingName="clocked")
+        time.sleep(0.1)  # at least 6 virtual minutes pass, however fast the machine is
     saved = json.loads((tmp_path / "iot-state.json").read_text())["virtual_now"]
     assert first.local is not None and saved > time.time() + 60
     second = LocalAwsIotThread(state_dir=tmp_path, time_scale=3600.0)
