@@ -32,6 +32,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ from ota_deploy.aws.session import AwsClients, local_target
 from ota_deploy.fleet.options import FleetOptions
 from ota_deploy.fleet.runner import Fleet
 from ota_deploy.mqtt.client import MqttClient
+
+CpuProbe = Callable[[], tuple[float, float]]
 
 
 def _serve(time_scale: float) -> int:
@@ -85,6 +88,15 @@ class Server:
             pass
         return float("nan")
 
+    def cpu_s(self) -> tuple[float, float]:
+        """(user, system) CPU seconds the server process has used so far (Linux)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            tck = os.sysconf("SC_CLK_TCK")
+            return int(fields[11]) / tck, int(fields[12]) / tck
+        except (OSError, IndexError, ValueError):
+            return float("nan"), float("nan")
+
     def stop(self) -> None:
         assert self.proc.stdin is not None
         self.proc.stdin.close()
@@ -92,6 +104,26 @@ class Server:
             self.proc.wait(30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+def _own_cpu_s() -> tuple[float, float]:
+    """(user, system) CPU seconds of this process so far."""
+    t = os.times()
+    return t.user, t.system
+
+
+def _cpu_since(
+    start: tuple[tuple[float, float], tuple[float, float]], server_cpu: CpuProbe
+) -> dict[str, float]:
+    """CPU used by this process (the fleet / the raw clients) and the server since ``start``."""
+    (fu, fs), (su, ss) = start
+    (fu2, fs2), (su2, ss2) = _own_cpu_s(), server_cpu()
+    return {
+        "fleet_cpu_s": fu2 - fu + fs2 - fs,
+        "fleet_sys_s": fs2 - fs,
+        "server_cpu_s": su2 - su + ss2 - ss,
+        "server_sys_s": ss2 - ss,
+    }
 
 
 def _setup(clients: AwsClients, n: int, image: bytes, block: int) -> tuple[list[str], str]:
@@ -188,6 +220,7 @@ async def _ota(
     image: bytes,
     options: FleetOptions,
     profiler: Profiler,
+    server_cpu: CpuProbe,
 ) -> dict[str, Any]:
     fleet = Fleet(things, mqtt_host=ep["mqtt_host"], mqtt_port=ep["mqtt_port"], options=options)
     t0 = time.perf_counter()
@@ -203,7 +236,9 @@ async def _ota(
     }
     loop = asyncio.get_running_loop()
     profiler.start()
+    cpu0 = (_own_cpu_s(), server_cpu())
     t1 = time.perf_counter()
+    wall_clock0 = time.time()
     await loop.run_in_executor(
         None,
         lambda: clients.iot.create_job(
@@ -219,14 +254,21 @@ async def _ota(
         if time.perf_counter() - t1 > 600:
             break
     wall = time.perf_counter() - t1
+    cpu = _cpu_since(cpu0, server_cpu)
     profiler.stop()
     stats = fleet.stats()
     await fleet.stop()
     md5 = hashlib.md5(image).hexdigest()
     ok = sum(r.status == "SUCCEEDED" and r.md5_hex == md5 for r in stats.results)
+    starts = sorted(r.started_at - wall_clock0 for r in stats.results)
+    ends = sorted(r.finished_at - wall_clock0 for r in stats.results)
     return {
         "connect_s": connect_s,
         "wall_s": wall,
+        **cpu,
+        "first_start_s": starts[0] if starts else float("nan"),
+        "last_start_s": starts[-1] if starts else float("nan"),
+        "first_end_s": ends[0] if ends else float("nan"),
         "succeeded": ok,
         "by_status": stats.by_status(),
         "messages_in": stats.messages_in,
@@ -234,7 +276,14 @@ async def _ota(
     }
 
 
-async def _raw(ep: dict[str, Any], n: int, per_client: int, size: int, window: int) -> float:
+async def _raw(
+    ep: dict[str, Any],
+    n: int,
+    per_client: int,
+    size: int,
+    window: int,
+    server_cpu: CpuProbe,
+) -> dict[str, float]:
     clients = [MqttClient(f"raw-{i}", host=ep["mqtt_host"], port=ep["mqtt_port"]) for i in range(n)]
     sem = asyncio.Semaphore(64)
 
@@ -259,11 +308,13 @@ async def _raw(ep: dict[str, Any], n: int, per_client: int, size: int, window: i
                 await c.publish(topic, payload)
                 sent += 1
 
+    cpu0 = (_own_cpu_s(), server_cpu())
     t0 = time.perf_counter()
     await asyncio.gather(*(pump(c) for c in clients))
     wall = time.perf_counter() - t0
+    cpu = _cpu_since(cpu0, server_cpu)
     await asyncio.gather(*(c.disconnect() for c in clients))
-    return wall
+    return {"wall_s": wall, **cpu}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -300,12 +351,19 @@ def main(argv: list[str] | None = None) -> int:
         things, group = _setup(clients, args.devices, image, args.block_size)
         setup_s = time.perf_counter() - t
         profiler = Profiler(args.profile, ep["pid"])
-        ota = asyncio.run(_ota(ep, clients, things, group, image, options, profiler))
+        ota = asyncio.run(_ota(ep, clients, things, group, image, options, profiler, server.cpu_s))
         blocks = math.ceil(len(image) / args.block_size)
-        raw_wall = None
+        raw: dict[str, float] | None = None
         if not args.no_baseline:
-            raw_wall = asyncio.run(
-                _raw(ep, args.devices, blocks, args.block_size, args.blocks_per_request)
+            raw = asyncio.run(
+                _raw(
+                    ep,
+                    args.devices,
+                    blocks,
+                    args.block_size,
+                    args.blocks_per_request,
+                    server.cpu_s,
+                )
             )
         server_rss = server.peak_rss_mb()
     finally:
@@ -329,12 +387,25 @@ def main(argv: list[str] | None = None) -> int:
         f"{payload_mb / ota['wall_s']:.2f}   MQTT messages in/out at the fleet: "
         f"{ota['messages_in']}/{ota['messages_out']}"
     )
+    print(
+        f"  CPU: fleet process {ota['fleet_cpu_s']:.2f} s (sys {ota['fleet_sys_s']:.2f}), server"
+        f" process {ota['server_cpu_s']:.2f} s (sys {ota['server_sys_s']:.2f})"
+    )
+    print(
+        f"  devices started {ota['first_start_s']:.2f}..{ota['last_start_s']:.2f} s after"
+        f" CreateJob, first SUCCEEDED at {ota['first_end_s']:.2f} s"
+    )
     print(f"  peak RSS: fleet process {fleet_rss:.1f} MB, server process {server_rss} MB")
-    if raw_wall is not None:
+    if raw is not None:
+        raw_wall = raw["wall_s"]
         print(
             f"raw pub/sub baseline: {args.devices} clients x {blocks} messages of "
             f"{args.block_size} B ({args.blocks_per_request} in flight): {raw_wall:.2f} s, "
             f"{payload_mb / raw_wall:.2f} MB/s"
+        )
+        print(
+            f"  CPU: clients' process {raw['fleet_cpu_s']:.2f} s (sys {raw['fleet_sys_s']:.2f}),"
+            f" server process {raw['server_cpu_s']:.2f} s (sys {raw['server_sys_s']:.2f})"
         )
         print(
             f"ratio OTA/raw: {ota['wall_s'] / raw_wall:.2f}x (goal <= 2x); "

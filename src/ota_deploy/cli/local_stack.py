@@ -25,6 +25,7 @@ from typing import Any
 
 from ota_deploy.aws.iot_ops import IotOps
 from ota_deploy.aws.session import AwsClients, AwsTarget, local_target
+from ota_deploy.core.clock import Clock
 from ota_deploy.core.errors import AwsServiceError, OtaDeployError
 from ota_deploy.fleet.options import FleetOptions
 
@@ -116,6 +117,14 @@ class LocalStack:
             self._stop()
             raise
         return self.target
+
+    @property
+    def clock(self) -> Clock | None:
+        """The local AWS IoT's (virtual, with a time scale) clock while it runs: the run uses
+        it too, so its "now" and the service's timestamps agree."""
+        local = getattr(self.server, "local", None)
+        clock = getattr(local, "clock", None)
+        return clock if clock is not None and hasattr(clock, "now") else None
 
     def __exit__(
         self,

@@ -123,7 +123,7 @@ def execute_prepared(
     settings = prepared.settings
     out_dir.mkdir(parents=True, exist_ok=True)
     scale = req.time_scale if req.local else 1.0
-    clock: Any = ScaledClock(scale) if scale != 1.0 else SystemClock()
+    clock = RunClock(ScaledClock(scale) if scale != 1.0 else SystemClock())
     started = clock.now()
     report = RunReport(
         tool_version=__version__,
@@ -142,7 +142,8 @@ def execute_prepared(
         if settings.debug:
             print(f"debug log: {logs.log_file}")
         try:
-            with _target(prepared, req, stack_factory) as target:
+            with _target(prepared, req, stack_factory, clock) as target:
+                report.started = min(report.started, clock.now())  # the clock may be adopted
                 journal = Journal.start(
                     out_dir,
                     mode=report.mode,
@@ -220,9 +221,29 @@ def _complete_rounds(
     return sorted(out, key=lambda r: r.round)
 
 
+class RunClock:
+    """The run's clock. With ``--time-scale`` the local AWS IoT keeps its own virtual clock,
+    started a moment later, so the two would disagree by (start gap x scale) seconds: job and
+    execution timestamps would look that much older than "now" (wrong "last seen", every device
+    "stalled" in the live view). Once the local stack is up the run adopts the stack's clock."""
+
+    def __init__(self, inner: Clock) -> None:
+        self.inner = inner
+
+    def now(self) -> float:
+        return self.inner.now()
+
+    def adopt(self, other: Clock | None) -> None:
+        if other is not None:
+            self.inner = other
+
+
 @contextlib.contextmanager
 def _target(
-    prepared: PreparedRun, req: RunRequest, stack_factory: StackFactory | None
+    prepared: PreparedRun,
+    req: RunRequest,
+    stack_factory: StackFactory | None,
+    clock: RunClock | None = None,
 ) -> Iterator[AwsTarget]:
     if not req.local:
         yield AwsTarget(region=prepared.settings.region, profile=req.profile)
@@ -231,7 +252,10 @@ def _target(
     if factory is None:  # late-bound so deploy/ has no import-time dependency on cli/
         module = importlib.import_module("ota_deploy.cli.local_stack")
         factory = module.stack_for_run
-    with factory(prepared, req) as target:
+    stack = factory(prepared, req)
+    with stack as target:
+        if clock is not None:  # cli.local_stack.LocalStack.clock: the local AWS IoT's clock
+            clock.adopt(getattr(stack, "clock", None))
         yield target
 
 
@@ -243,6 +267,7 @@ class Progress:
     on_snapshot: Callable[[JobSnapshot], None]
     live: bool
     refresh: Callable[[], None] | None = None  # redraw between polls (MQTT activity, ages)
+    view: Any = None  # the monitor.live.LiveView when live (its .last: what it showed last)
 
     def sleep(self, seconds: float) -> None:
         """The runner's waits (real seconds); a live view keeps refreshing meanwhile."""
@@ -333,7 +358,7 @@ def _progress(req: RunRequest, clock: Clock, target: AwsTarget) -> Iterator[Prog
             view.update(last[0])
 
     try:
-        yield Progress(on_snapshot=update, live=True, refresh=refresh)
+        yield Progress(on_snapshot=update, live=True, refresh=refresh, view=view)
     finally:
         try:
             if entered:

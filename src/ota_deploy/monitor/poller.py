@@ -314,8 +314,12 @@ class JobPoller:
             things[name] = state
         moved = state.status != listed_status or state.last_updated_at != updated
         number = summary.get("executionNumber")
-        if number is not None and state.execution_number not in (None, int(number)):
-            state.status_details = {}  # a retry: old details no longer apply
+        if state.status != listed_status or (
+            number is not None and state.execution_number not in (None, int(number))
+        ):
+            # A new status (or a retry): the old details (e.g. IN_PROGRESS "progress=50%" on a
+            # thing now SUCCEEDED) no longer apply; the new ones are fetched within the budget.
+            state.status_details = {}
         state.status = listed_status
         state.queued_at = to_epoch(summary.get("queuedAt"))
         state.started_at = to_epoch(summary.get("startedAt"))

@@ -7,7 +7,10 @@
 
 :class:`SubscriptionIndex` stores ``filter -> {subscriber: value}`` and answers "who matches this
 topic" with a dict lookup for filters without wildcards and a walk of a small trie for the
-others, so routing cost does not grow with the number of exact subscriptions.
+others, so routing cost does not grow with the number of exact subscriptions. When wildcard
+filters exist, the merged answer per topic is memoised until the next ``add``/``remove``:
+subscriptions change at connect time, while a device publishes to and is answered on the same
+few topics thousands of times.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ V = TypeVar("V")
 
 MAX_TOPIC_BYTES = 65535
 _EMPTY: dict[object, object] = {}
+_MAX_MEMO = 65_536  # memoised lookups; the memo is simply emptied when full
 
 
 def valid_topic_name(topic: str) -> bool:
@@ -77,8 +81,11 @@ class SubscriptionIndex(Generic[K, V]):
         self._exact: dict[str, dict[K, V]] = {}
         self._root: _Node[K, V] = _Node()
         self._wildcards = 0
+        self._memo: dict[str, dict[K, V]] = {}  # topic -> lookup() answer; emptied on changes
 
     def add(self, topic_filter: str, key: K, value: V) -> None:
+        if self._memo:
+            self._memo.clear()
         if not has_wildcard(topic_filter):
             self._exact.setdefault(topic_filter, {})[key] = value
             return
@@ -93,6 +100,8 @@ class SubscriptionIndex(Generic[K, V]):
         node.subscribers[key] = value
 
     def remove(self, topic_filter: str, key: K) -> bool:
+        if self._memo:
+            self._memo.clear()
         if not has_wildcard(topic_filter):
             subs = self._exact.get(topic_filter)
             if subs is None or key not in subs:
@@ -123,14 +132,22 @@ class SubscriptionIndex(Generic[K, V]):
     def lookup(self, topic: str) -> dict[K, V]:
         """Subscribers of ``topic`` merged per key with the highest value (do not mutate the
         result: with no wildcard filters it is the index's own dict)."""
-        exact = self._exact.get(topic)
         if not self._wildcards:
+            exact = self._exact.get(topic)
             return exact if exact is not None else _EMPTY  # type: ignore[return-value]
-        merged: dict[K, V] = dict(exact) if exact else {}
+        memo = self._memo
+        merged = memo.get(topic)
+        if merged is not None:
+            return merged
+        exact = self._exact.get(topic)
+        merged = dict(exact) if exact else {}
         for key, value in self.match_wildcards(topic):
             prev = merged.get(key)
             if prev is None or value > prev:  # type: ignore[operator]
                 merged[key] = value
+        if len(memo) >= _MAX_MEMO:
+            memo.clear()
+        memo[topic] = merged
         return merged
 
     def match(self, topic: str) -> Iterator[tuple[K, V]]:

@@ -288,6 +288,23 @@ class Broker:
             n += 1
         return n
 
+    def reply(self, topic: str, payload: bytes, client_id: str) -> int:
+        """A reserved-topic answer: ``route(topic, payload, 0, also=client_id)``, with a short
+        cut for the usual case where the requester is the topic's only subscriber (or it has
+        none): the PUBLISH goes straight to its connection. Same deliveries, same counts."""
+        targets = self.index.lookup(topic)
+        if targets and (len(targets) != 1 or client_id not in targets):
+            return self.route(topic, payload, 0, also=client_id)
+        self.stats.messages_in += 1
+        link = self.links.get(client_id)
+        if link is None:
+            return 0  # QoS 0: nothing is kept for an offline session
+        data = encode_publish(topic, payload, 0, False, False, None, link.version)
+        link.write(data)
+        self.stats.bytes_out += len(data)
+        self.stats.messages_out += 1
+        return 1
+
     def _send(
         self,
         link: Link,

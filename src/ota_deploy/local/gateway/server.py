@@ -198,7 +198,7 @@ class MqttGateway:
         broker = self.broker
 
         def reply(reply_topic: str, reply_payload: bytes) -> None:
-            broker.route(reply_topic, reply_payload, 0, also=client_id)
+            broker.reply(reply_topic, reply_payload, client_id)
 
         try:
             result = handler.handle(client_id, topic, payload, reply)

@@ -77,7 +77,7 @@ _NOTIFY_LEAVES = ("notify", "notify-next")
 
 def is_jobs_topic(topic: str) -> bool:
     """True for ``$aws/things/{thing}/jobs/...`` topics that a device may publish to."""
-    if not topic.startswith(JOBS_PREFIX):
+    if not topic.startswith(JOBS_PREFIX) or "/jobs/" not in topic:  # (cheap for stream topics)
         return False
     parts = topic.split("/")
     if len(parts) < 5 or parts[3] != "jobs" or not parts[2]:

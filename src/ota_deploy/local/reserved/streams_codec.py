@@ -71,14 +71,17 @@ def decode(fmt: Format, payload: bytes) -> dict[str, Any]:
             raise DecodeError("InvalidJson", f"Could not parse the request as JSON: {exc}") from exc
         if not isinstance(doc, dict):
             raise DecodeError("InvalidJson", "The request payload must be a JSON object")
-    out: dict[str, Any] = {}
+    converted: list[tuple[str, bytes]] = []
     for key, value in doc.items():
         if not isinstance(key, str):
             raise DecodeError(
                 "InvalidCbor" if fmt is Format.CBOR else "InvalidJson", "map keys must be text"
             )
-        out[key] = _binary(value) if key in _BINARY_KEYS else value
-    return out
+        if key in _BINARY_KEYS and type(value) is not bytes:
+            converted.append((key, _binary(value)))
+    for key, data in converted:  # the decoded map is ours: no copy of it is made
+        doc[key] = data
+    return doc  # type: ignore[no-any-return]
 
 
 def _binary(value: Any) -> bytes:

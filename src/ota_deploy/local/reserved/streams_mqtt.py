@@ -6,7 +6,11 @@ A device publishes DescribeStream / GetStream requests to
 1. parses topic and payload (``streams_protocol``, ``streams_codec``);
 2. asks the service for the stream as it is *now* (``iot`` DescribeStream), so an UpdateStream
    (which bumps ``streamVersion``) is visible to devices at once and a stale ``s`` is rejected
-   with VersionMismatch;
+   with VersionMismatch. A download asks for the same stream tens of times a second per device,
+   so the DescribeStream result is kept and re-used while the service's stream record is the
+   same object at the same ``version`` (see ``_StreamCache``): every UpdateStream bumps the
+   version, a DeleteStream/CreateStream or a state reload makes a new record, either of which
+   makes the next request ask the service again;
 3. gets the file bytes from S3 through ``read_blob`` (in a worker thread) -- once per stream
    version and file: the bytes are kept in a small LRU cache and concurrent first reads share
    one S3 read, so a fleet of 1,000 devices downloading the same image reads it once;
@@ -14,7 +18,8 @@ A device publishes DescribeStream / GetStream requests to
    ``.../rejected/<fmt>`` with AWS's error code.
 
 ``handle`` is synchronous whenever the bytes are cached (the gateway then needs no task per
-request) and returns a coroutine only when S3 must be read first. The blocks are handed to
+request) and returns a coroutine only when S3 must be read first. Parsed request topics are
+memoised too (a device uses the same few topics for a whole download). The blocks are handed to
 ``reply`` back to back without awaiting in between: the gateway queues them on the connection
 and writes asynchronously.
 Spec: https://docs.aws.amazon.com/iot/latest/developerguide/mqtt-based-file-delivery-in-devices.html
@@ -40,6 +45,58 @@ log = logging.getLogger(__name__)
 # creation time and S3 location are part of the key too.
 FileKey = tuple[str, int, int, Any, str, str, Any]
 
+_MAX_TOPICS = 16_384  # memoised request topics; the memo is simply emptied when full
+
+
+class _StreamCache:
+    """DescribeStream results, re-used while the service's stream record is unchanged.
+
+    The ``IotService`` contract only has ``call``. ``LocalIotService`` keeps its streams as
+    records in ``service.streams.streams`` (stream id -> record with a ``version`` that every
+    UpdateStream increments; DeleteStream, CreateStream and a state reload make new records).
+    When that registry is there, a cached result is valid while the record is the same object
+    at the same version, read on every request, so an UpdateStream is seen by the very next
+    request, as with a DescribeStream per request. Any other service (a test stand-in) gets a
+    DescribeStream per request. Cached results are shared: callers must not mutate them.
+    """
+
+    def __init__(self, service: IotService) -> None:
+        self._service = service
+        self._cached: dict[str, tuple[object, int, dict[str, Any]]] = {}
+
+    def _record(self, stream_id: str) -> tuple[object, int] | None:
+        registry = getattr(getattr(self._service, "streams", None), "streams", None)
+        if not isinstance(registry, dict):
+            return None
+        record = registry.get(stream_id)
+        version = getattr(record, "version", None)
+        if record is None or not isinstance(version, int):
+            return None
+        return record, version
+
+    def info(self, stream_id: str) -> dict[str, Any]:
+        """The stream's ``streamInfo`` as DescribeStream gives it now."""
+        current = self._record(stream_id)
+        hit = self._cached.get(stream_id)
+        if current is not None and hit is not None and hit[0] is current[0]:
+            if hit[1] == current[1]:
+                return hit[2]
+        try:
+            result = self._service.call("iot", "DescribeStream", {"streamId": stream_id})
+        except AwsError as err:
+            self._cached.pop(stream_id, None)
+            if err.code == "ResourceNotFoundException":
+                raise StreamError("ResourceNotFound", f"Stream {stream_id} not found") from err
+            raise
+        info: dict[str, Any] = result["streamInfo"]
+        if current is not None and info.get("streamVersion") == current[1]:
+            if len(self._cached) >= _MAX_TOPICS:
+                self._cached.clear()
+            self._cached[stream_id] = (current[0], current[1], info)
+        else:
+            self._cached.pop(stream_id, None)
+        return info
+
 
 class StreamsMqttHandler:
     """Serves DescribeStream and GetStream over MQTT from the service's streams and S3."""
@@ -52,10 +109,24 @@ class StreamsMqttHandler:
         self._cache: OrderedDict[FileKey, bytes] = OrderedDict()
         self._cache_files = cache_files
         self._loading: dict[FileKey, asyncio.Future[bytes]] = {}
+        self._topics: dict[str, proto.StreamsTopic | None] = {}
+        self._streams = _StreamCache(service)
         self.blob_reads = 0  # S3 reads made (the cache's effect is visible in tests/benchmarks)
 
     def handles(self, topic: str) -> bool:
-        return proto.is_streams_topic(topic)
+        return self._topic(topic) is not None
+
+    def _topic(self, topic: str) -> proto.StreamsTopic | None:
+        """The parsed request topic, or None when it is not a file-delivery request topic."""
+        try:
+            return self._topics[topic]
+        except KeyError:
+            pass
+        parsed = proto.parse_streams_topic(topic) if proto.is_streams_topic(topic) else None
+        if len(self._topics) >= _MAX_TOPICS:
+            self._topics.clear()
+        self._topics[topic] = parsed
+        return parsed
 
     def handle(
         self, client_id: str, topic: str, payload: bytes, reply: Reply
@@ -64,7 +135,7 @@ class StreamsMqttHandler:
         few of a download) everything happens right here and ``None`` is returned, which
         spares the gateway a task per block request; otherwise a coroutine that reads S3 first.
         """
-        parsed = proto.parse_streams_topic(topic)
+        parsed = self._topic(topic) or proto.parse_streams_topic(topic)
         token: str | None = None
         try:
             if parsed.op is StreamsOp.INVALID:
@@ -76,7 +147,7 @@ class StreamsMqttHandler:
             except ValueError as err:
                 raise StreamError("InvalidRequest", f"b (bitmap): {err}") from err
             token = proto.client_token(doc)
-            info = self._stream_info(parsed.stream_id)
+            info = self._streams.info(parsed.stream_id)
             request: proto.GetStreamRequest | None = None
             if parsed.op is StreamsOp.DESCRIBE:
                 entries = list(info.get("files", []))
@@ -148,18 +219,9 @@ class StreamsMqttHandler:
 
     # -----------------------------------------------------------------------------------------
 
-    def _stream_info(self, stream_id: str) -> dict[str, Any]:
-        try:
-            result = self._service.call("iot", "DescribeStream", {"streamId": stream_id})
-        except AwsError as err:
-            if err.code == "ResourceNotFoundException":
-                raise StreamError("ResourceNotFound", f"Stream {stream_id} not found") from err
-            raise
-        info: dict[str, Any] = result["streamInfo"]
-        return info
-
     @staticmethod
     def _file_entry(info: dict[str, Any], req: proto.GetStreamRequest) -> dict[str, Any]:
+        """The stream's entry for the requested file (``info`` may be shared: not mutated)."""
         version = int(info.get("streamVersion", 1))
         if req.stream_version is not None and req.stream_version != version:
             raise StreamError(
@@ -168,7 +230,7 @@ class StreamsMqttHandler:
             )
         for entry in info.get("files", []):
             if int(entry.get("fileId", -1)) == req.file_id:
-                return dict(entry)
+                return entry  # type: ignore[no-any-return]
         raise StreamError(
             "ResourceNotFound", f"File {req.file_id} not found in stream {info.get('streamId')}"
         )

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from functools import cached_property
 from typing import Any
 
 from ota_deploy.local.reserved.streams_codec import Format, bitmap_blocks
@@ -66,15 +67,16 @@ class StreamsTopic:
     def _base(self) -> str:
         return f"{THINGS_PREFIX}{self.thing_name}/streams/{self.stream_id}"
 
-    @property
+    # cached: a parsed topic is memoised by the handler and answered on thousands of times
+    @cached_property
     def description_topic(self) -> str:
         return f"{self._base()}/description/{self.fmt.value}"
 
-    @property
+    @cached_property
     def data_topic(self) -> str:
         return f"{self._base()}/data/{self.fmt.value}"
 
-    @property
+    @cached_property
     def rejected_topic(self) -> str:
         return f"{self._base()}/rejected/{self.fmt.value}"
 
@@ -118,6 +120,8 @@ def client_token(doc: dict[str, Any]) -> str | None:
     token = doc.get("c")
     if token is None:
         return None
+    if type(token) is str and token.isascii() and len(token) <= MAX_CLIENT_TOKEN_BYTES:
+        return token  # ASCII: as many bytes as characters, no need to encode it
     if not isinstance(token, str):
         raise StreamError("InvalidRequest", "c (client token) must be a string")
     if len(token.encode("utf-8")) > MAX_CLIENT_TOKEN_BYTES:
@@ -138,8 +142,8 @@ class GetStreamRequest:
 
 def _int(doc: dict[str, Any], key: str, what: str) -> int | None:
     value = doc.get(key)
-    if value is None:
-        return None
+    if value is None or type(value) is int:  # (bool is not: type(True) is bool)
+        return value  # type: ignore[no-any-return]
     if isinstance(value, bool) or not isinstance(value, int):
         raise StreamError("InvalidRequest", f"{key} ({what}) must be an integer")
     return value
