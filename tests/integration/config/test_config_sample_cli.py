@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ota_deploy.config.sample import copy_sample, edit_ini
-from ota_deploy.core.requestcheck import check_request
+from ota_deploy.local.http.validate import check_request
 
 CLOSED = "http://127.0.0.1:9"
 

@@ -15,7 +15,7 @@ from ota_deploy.config.sample import copy_sample, edit_ini
 from ota_deploy.core.errors import InputError
 from ota_deploy.core.firmware import Firmware
 from ota_deploy.core.plan import build_round_plan
-from ota_deploy.core.requestcheck import check_request
+from ota_deploy.local.http.validate import check_request
 
 ON = {
     ("DEFAULT", "useJobExecutionsRolloutConfig"): "True",

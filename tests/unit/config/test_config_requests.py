@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from ota_deploy.config.loader import load_settings
 from ota_deploy.core.firmware import Firmware, public_pem_of, verify_signature
 from ota_deploy.core.plan import RoundPlan, build_round_plan, default_s3_key
-from ota_deploy.core.requestcheck import check_request
 from ota_deploy.core.thinglist import read_thing_list
+from ota_deploy.local.http.validate import check_request
 
 D = "DEFAULT"
 ACC = "123456789012"

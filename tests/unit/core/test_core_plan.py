@@ -23,7 +23,7 @@ from ota_deploy.core.plan import (
     render_dry_run,
     stream_id_for_round,
 )
-from ota_deploy.core.requestcheck import check_request
+from ota_deploy.local.http.validate import check_request
 
 ACC = "123456789012"
 TARGETS = [f"arn:aws:iot:us-east-1:{ACC}:thing/d{i}" for i in range(3)]

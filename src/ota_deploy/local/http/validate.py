@@ -11,7 +11,9 @@ worded the way AWS's request validation words them, e.g.::
 (see https://docs.aws.amazon.com/iot/latest/apireference/CommonErrors.html). ParamValidator
 runs afterwards as a backstop for anything the walk does not model (its report is used as is).
 Model patterns are Java regular expressions matched against the whole value (translated by
-``javaregex``; one that cannot be translated is skipped).
+``javaregex``; one that cannot be translated is skipped). ``check_request`` applies the same
+checks to boto3 keyword arguments: the tests use it to prove a deployment plan
+(``core.plan``) would be accepted.
 """
 
 from __future__ import annotations
@@ -24,8 +26,16 @@ from botocore.validate import ParamValidator
 
 from ota_deploy.local.contracts import AwsError
 from ota_deploy.local.http.javaregex import java_regex
+from ota_deploy.local.models import service_model
 
 MAX_REPORTED = 10
+# Python types a model number accepts: integers for integer/long, any number for float/double.
+_NUMBER_TYPES: dict[str, type | tuple[type, ...]] = {
+    "integer": int,
+    "long": int,
+    "float": (int, float),
+    "double": (int, float),
+}
 
 
 def _show(value: Any) -> str:
@@ -92,20 +102,8 @@ class _Walker:
                     self.fail(
                         value, path, f"Member must satisfy regular expression pattern: {pattern}"
                     )
-        elif kind in ("integer", "long"):
-            if isinstance(value, bool) or not isinstance(value, int):
-                self.fail(value, path, "Member must be a number")
-                return
-            if "min" in meta and value < meta["min"]:
-                self.fail(
-                    value, path, f"Member must have value greater than or equal to {meta['min']}"
-                )
-            if "max" in meta and value > meta["max"]:
-                self.fail(
-                    value, path, f"Member must have value less than or equal to {meta['max']}"
-                )
-        elif kind in ("float", "double"):
-            if isinstance(value, bool) or not isinstance(value, int | float):
+        elif kind in _NUMBER_TYPES:
+            if isinstance(value, bool) or not isinstance(value, _NUMBER_TYPES[kind]):
                 self.fail(value, path, "Member must be a number")
                 return
             if "min" in meta and value < meta["min"]:
@@ -165,3 +163,9 @@ def validate_input(shape: Shape | None, params: dict[str, Any]) -> None:
     noun = "error" if count == 1 else "errors"
     message = f"{count} validation {noun} detected: " + "; ".join(shown)
     raise AwsError("InvalidRequestException", message, 400)
+
+
+def check_request(service: str, operation: str, params: dict[str, Any]) -> list[str]:
+    """Every constraint of ``service``'s ``operation`` that ``params`` (botocore member names,
+    as boto3 takes them) break; empty when AWS would accept them."""
+    return validation_errors(service_model(service).operation_model(operation).input_shape, params)
