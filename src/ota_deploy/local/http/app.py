@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from botocore.model import ServiceModel
-from botocore.session import get_session
 
 from ota_deploy.local.contracts import AwsError
 from ota_deploy.local.faults import FaultConfig, FaultInjector
@@ -36,20 +34,13 @@ from ota_deploy.local.http.parse import parse_request
 from ota_deploy.local.http.routes import Router
 from ota_deploy.local.http.serialize import new_request_id, serialize_error, serialize_result
 from ota_deploy.local.http.validate import validate_input
+from ota_deploy.local.models import service_model
 
 log = logging.getLogger(__name__)
 
 SERVICES = ("iot", "iot-jobs-data")
 
-_MODELS: dict[str, ServiceModel] = {}
 _ROUTERS: dict[str, Router] = {}
-
-
-def service_model(name: str) -> ServiceModel:
-    """botocore's model of ``name`` (cached: loading the iot model takes ~100 ms)."""
-    if name not in _MODELS:
-        _MODELS[name] = get_session().get_service_model(name)
-    return _MODELS[name]
 
 
 def router_for(name: str) -> Router:

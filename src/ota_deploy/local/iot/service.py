@@ -15,8 +15,6 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-import botocore.session
-
 from ota_deploy.core.clock import Clock
 from ota_deploy.local.contracts import BlobReader, Presigner, Publisher
 from ota_deploy.local.iot.arns import Arns
@@ -32,6 +30,7 @@ from ota_deploy.local.iot.provisioning import Provisioning
 from ota_deploy.local.iot.records import Job
 from ota_deploy.local.iot.registry import Registry, dt
 from ota_deploy.local.iot.streams import Streams
+from ota_deploy.local.models import service_model
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -55,8 +54,7 @@ ENDPOINT_TYPES = ("iot:Data", "iot:Data-ATS", "iot:CredentialProvider", "iot:Job
 def _required(service: str, operation: str) -> tuple[str, ...]:
     """Required input members per botocore's model (transports that skip botocore's own
     validation, such as the MQTT handler, still get InvalidRequestException, not a crash)."""
-    model = botocore.session.get_session().get_service_model(service)
-    shape = model.operation_model(operation).input_shape
+    shape = service_model(service).operation_model(operation).input_shape
     return tuple(shape.required_members) if shape is not None else ()
 
 
