@@ -9,11 +9,8 @@ iot, jobs_data, s3, mqtt, region, account), flushed, so a parent process can rea
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import re
-import signal
 import sys
 from pathlib import Path
 
@@ -77,6 +74,9 @@ def serve(
     ),
 ) -> None:
     """Run the local AWS IoT until Ctrl-C / SIGTERM; print one JSON line when ready."""
+    import asyncio  # here, not at import: keeps `ota-deploy --help` fast
+
+    from ota_deploy.core.limits import ACCOUNT_RE, REGION_RE
     from ota_deploy.local.faults import FaultConfig
 
     if time_scale <= 0:
@@ -89,9 +89,9 @@ def serve(
     ):
         if not 0 <= port <= 65535:
             raise InputError(f"not a port number: {port}", key=flag)
-    if not re.fullmatch(r"\d{12}", account):
+    if not ACCOUNT_RE.fullmatch(account):
         raise InputError(f"an AWS account id is 12 digits, got {account!r}", key="--account")
-    if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d+", region):
+    if not REGION_RE.fullmatch(region):
         raise InputError(f"not an AWS region name: {region!r}", key="--region")
     if fault_latency_ms < 0:
         raise InputError(f"must not be negative, got {fault_latency_ms}", key="--fault-latency-ms")
@@ -127,6 +127,9 @@ def serve(
 
 
 async def _serve(**kwargs: object) -> None:
+    import asyncio
+    import signal
+
     from ota_deploy.local.server import LocalAwsIot
 
     local = LocalAwsIot(**kwargs)  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ota_deploy.config import keys as K
 from ota_deploy.core.errors import InputError
+from ota_deploy.core.textfile import read_user_text
 
 _NO_DEFAULT = "\x00ota-deploy-no-default-section\x00"
 _SECTION_LINE = re.compile(r"\[(?P<header>.+)\]")
@@ -79,17 +80,7 @@ def _index_lines(text: str) -> tuple[dict[tuple[str, str], int], dict[str, int]]
 def read_ini(path: Path) -> RawIni:
     """Parse ``path``; ``InputError`` naming the file (and line) for anything unreadable."""
     shown = str(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError("config file not found", file=shown) from None
-    except IsADirectoryError:
-        raise InputError("config path is a directory, not a file", file=shown) from None
-    except UnicodeDecodeError as err:
-        raise InputError(f"config file is not UTF-8 text ({err.reason})", file=shown) from None
-    except OSError as err:
-        raise InputError(f"cannot read config file: {err.strerror}", file=shown) from None
-
+    text = read_user_text(path, "config file")
     parser = configparser.ConfigParser(default_section=_NO_DEFAULT, interpolation=None, strict=True)
     try:
         parser.read_string(text, source=shown)

@@ -7,8 +7,8 @@ comments (whole-line or trailing) are ignored; a duplicate target is dropped wit
 bad line is an ``InputError`` naming the file and line number. An empty list is an error.
 
 Data flow: text -> ``parse_thing_list`` (pure; used by tests and property tests) -> ``ThingList``;
-``read_thing_list`` only adds reading the file. Names follow AWS's thing-name rule
-([a-zA-Z0-9:_-]+, 1-128): https://docs.aws.amazon.com/iot/latest/apireference/API_CreateThing.html
+``read_thing_list`` only adds reading the file (``core.textfile``). Names follow AWS's
+thing-name rule ([a-zA-Z0-9:_-]+, 1-128): https://docs.aws.amazon.com/iot/latest/apireference/API_CreateThing.html
 """
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ota_deploy.core.errors import InputError
-from ota_deploy.core.limits import check_thing_name
+from ota_deploy.core.limits import ACCOUNT_RE, REGION_RE, check_thing_name
+from ota_deploy.core.textfile import read_user_text
 
 _ARN_RE = re.compile(
     r"arn:(?P<partition>aws[-a-z]*):iot:(?P<region>[^:]*):(?P<account>[^:]*):"
     r"(?P<kind>[^/]*)/(?P<name>.*)"
 )
-_ACCOUNT_RE = re.compile(r"\d{12}")
-_REGION_RE = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}")
 
 
 @dataclass(frozen=True)
@@ -78,9 +77,9 @@ def _parse_line(
     kind = match.group("kind")
     if kind not in ("thing", "thinggroup"):
         raise bad(f"resource type {kind!r} is neither 'thing' nor 'thinggroup'")
-    if not _REGION_RE.fullmatch(match.group("region")):
+    if not REGION_RE.fullmatch(match.group("region")):
         raise bad(f"region {match.group('region')!r} is not an AWS region name")
-    if not _ACCOUNT_RE.fullmatch(match.group("account")):
+    if not ACCOUNT_RE.fullmatch(match.group("account")):
         raise bad(f"account {match.group('account')!r} is not a 12-digit AWS account id")
     reason = check_thing_name(match.group("name"))
     if reason:
@@ -131,15 +130,5 @@ def parse_thing_list(text: str, *, source: str, account: str, region: str) -> Th
 
 def read_thing_list(path: Path, *, account: str, region: str) -> ThingList:
     """Read and parse the thing list at ``path``; ``InputError`` (file, line) when bad."""
-    shown = str(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError("thing list file not found", file=shown) from None
-    except IsADirectoryError:
-        raise InputError("thing list path is a directory, not a file", file=shown) from None
-    except UnicodeDecodeError as err:
-        raise InputError(f"thing list is not UTF-8 text ({err.reason})", file=shown) from None
-    except OSError as err:
-        raise InputError(f"cannot read thing list: {err.strerror}", file=shown) from None
-    return parse_thing_list(text, source=shown, account=account, region=region)
+    text = read_user_text(path, "thing list")
+    return parse_thing_list(text, source=str(path), account=account, region=region)
