@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from botocore import xform_name
 from botocore.exceptions import ClientError
 
 from ota_deploy.aws.retry import RetryPolicy, call_aws, error_code
@@ -73,7 +74,7 @@ class IotOps:
         self, operation: str, passthrough: Iterable[str] = (), **params: Any
     ) -> dict[str, Any]:
         """Call botocore operation ``operation`` (e.g. "CreateJob") with ``params``."""
-        method = getattr(self.client, _snake(operation))
+        method = getattr(self.client, xform_name(operation))  # boto3's own method naming
 
         def once() -> dict[str, Any]:
             self._pace()
@@ -264,12 +265,3 @@ class IotOps:
                 )
             self.sleep(pause)
             pause = min(pause * 1.5, 5.0)
-
-
-def _snake(operation: str) -> str:
-    out = []
-    for i, ch in enumerate(operation):
-        if ch.isupper() and i and not operation[i - 1].isupper():
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out)

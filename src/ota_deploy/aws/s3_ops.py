@@ -2,10 +2,11 @@
 
 Flow: ``deploy`` uploads the firmware once per run with boto3's managed transfer
 (``upload_file``: multipart above ``multipart_threshold``, parts sent in parallel), under a key
-that is unique per content (``firmware_key``), so two runs with different images never collide
-and a re-run of the same image rewrites the same object. A rich progress bar is drawn when the
-output is a terminal. A missing bucket is created, as the manual's ``OtaEnvBuild.sh`` does; in
-us-east-1 CreateBucket must carry no LocationConstraint, elsewhere it must carry the region
+that is unique per content (``core.plan.default_s3_key``), so two runs with different images
+never collide and a re-run of the same image rewrites the same object. A rich progress bar is
+drawn when the output is a terminal. A missing bucket is created, as the manual's
+``OtaEnvBuild.sh`` does; in us-east-1 CreateBucket must carry no LocationConstraint, elsewhere
+it must carry the region
 (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html).
 Failures become ``AwsServiceError`` (exit 3) through ``aws.retry.call_aws``.
 """
@@ -26,11 +27,6 @@ from ota_deploy.core.errors import AwsServiceError
 log = logging.getLogger(__name__)
 
 MULTIPART_THRESHOLD = 8 * 1024 * 1024
-
-
-def firmware_key(stream_id: str, sha256_hex: str, bin_name: str) -> str:
-    """``<streamId>/<sha256[:12]>/<binName>``: unique per image, stable across re-runs."""
-    return f"{stream_id}/{sha256_hex[:12]}/{Path(bin_name).name}"
 
 
 class S3Ops:

@@ -93,15 +93,6 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     TIMEOUT_CONFIG: ("inProgressTimeoutInMinutes",),
 }
 
-# [DEFAULT] flag -> the section it switches on.
-FLAG_SECTIONS = {
-    "useCustomJobDocument": CUSTOM_JOB_DOCUMENT,
-    "usePresignedUrlConfig": PRESIGNED_URL_CONFIG,
-    "useJobExecutionsRolloutConfig": JOB_EXECUTE_ROLLOUT_CONFIG,
-    "useAbortConfig": ABORT_CONFIG,
-    "useTimeoutConfig": TIMEOUT_CONFIG,
-}
-
 
 def canonical(section: str, lower_key: str) -> str:
     """The manual's spelling of a (lowercased) key of ``section``; unknown keys unchanged."""

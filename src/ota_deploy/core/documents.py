@@ -24,7 +24,6 @@ from ota_deploy.core.firmware import Firmware
 from ota_deploy.core.s3url import presigned_url_placeholder
 
 DEFAULT_STREAM_DESCRIPTION = "This stream is used for sending 1 ota stream file to devices."
-RUNTIME_FIELDS = ("command", "streamId", "fileId", "fileSize", "imageVer", "md5sum")
 _TRAILING_COMMA_RE = re.compile(r",\s*[}\]]")
 
 

@@ -175,15 +175,6 @@ class LocalS3:
             backend.create_bucket(bucket, self.region)
         backend.put_object(bucket, key, data)
 
-    def list_blobs(self) -> list[tuple[str, str]]:
-        """Every (bucket, key) this instance stores (latest versions)."""
-        backend = self.backend()
-        out: list[tuple[str, str]] = []
-        for name, bucket in list(backend.buckets.items()):
-            for key in list(bucket.keys.keys()):
-                out.append((name, key))
-        return out
-
     def list_blobs_with_etags(self) -> list[tuple[str, str, str]]:
         """Every (bucket, key, etag) this instance stores (latest versions)."""
         backend = self.backend()

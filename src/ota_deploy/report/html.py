@@ -1,4 +1,4 @@
-"""report.html: one self-contained page (inline CSS, charts as inline PNG; no script, no network).
+"""report.html: one self-contained page (inline CSS, charts as inline SVG; no script, no network).
 
 Data flow: ``RunReport`` (report.json) -> summary header, round-durations chart, then per round:
 its facts, rollout curve (``samples``), download-time histogram (``ThingResult.duration_sec``)

@@ -7,16 +7,16 @@
     succeed,<rounds that succeeded>
 
 (rounds skipped after a failure count in ``total`` only). ``report.json`` is
-``report.model.RunReport``; ``report.html`` is drawn by ``report.html.write_html`` when that
-module is available (inline SVG charts), and a failure there never fails the run.
+``report.model.RunReport``; ``report.html`` is drawn by ``report.html.write_html`` (inline SVG
+charts), and a failure there never fails the run.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from pathlib import Path
 
+from ota_deploy.report.html import write_html
 from ota_deploy.report.model import RoundReport, RunReport, Summary
 
 log = logging.getLogger(__name__)
@@ -47,13 +47,10 @@ def write_outputs(report: RunReport, out_dir: Path, *, html: bool = True) -> lis
     write_results_csv(report.summary, written[0])
     report.write(written[1])
     if html:
+        target = out_dir / "report.html"
         try:
-            module = importlib.import_module("ota_deploy.report.html")
-            target = out_dir / "report.html"
-            module.write_html(report, target)
+            write_html(report, target)
             written.append(target)
-        except ImportError:
-            log.debug("report.html skipped: ota_deploy.report.html is not available")
         except Exception as err:  # a chart problem must not turn a good run into a failure
             log.warning("report.html could not be written: %s", err)
     return written

@@ -33,10 +33,5 @@ class Timers:
                 del self._when[key]
                 yield key
 
-    def next_deadline(self) -> float | None:
-        while self._heap and self._when.get(self._heap[0][2]) != self._heap[0][0]:
-            heapq.heappop(self._heap)
-        return self._heap[0][0] if self._heap else None
-
     def __len__(self) -> int:
         return len(self._when)
