@@ -16,16 +16,15 @@ Bad flags or files exit 2 with the flag or file named; AWS errors exit 3.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from ota_deploy.cli.args import parse_host_port
 from ota_deploy.core.errors import InputError
 
 fleet_app = typer.Typer(
@@ -42,13 +41,6 @@ def register(app: typer.Typer) -> None:
 
 def _default_region() -> str:
     return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
-def parse_host_port(value: str, flag: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise InputError(f"expected HOST:PORT, got {value!r}", key=flag)
-    return host.strip("[]"), int(port)
 
 
 def read_things(path: Path) -> tuple[list[str], list[str]]:
@@ -162,6 +154,8 @@ def run(
             raise InputError("required (or use --aws)", key="--mqtt")
         host, port = parse_host_port(mqtt, "--mqtt")
         fleet_kwargs = {"mqtt_host": host, "mqtt_port": port}
+    import asyncio  # here, not at import: keeps `ota-deploy --help` fast
+
     summary = asyncio.run(_run_fleet(names, options, fleet_kwargs, quiet=quiet))
     if json_out:
         typer.echo(json.dumps(summary))
@@ -220,6 +214,9 @@ def _aws_connection(
 async def _run_fleet(
     names: list[str], options: Any, fleet_kwargs: dict[str, Any], *, quiet: bool
 ) -> dict[str, Any]:
+    import asyncio
+    import signal
+
     from ota_deploy.fleet.events import JobResult
     from ota_deploy.fleet.runner import Fleet
 

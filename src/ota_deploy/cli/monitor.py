@@ -22,6 +22,7 @@ from typing import Any
 
 import typer
 
+from ota_deploy.cli.args import parse_host_port
 from ota_deploy.core.errors import InputError
 
 EVENTS_HINT = (
@@ -52,13 +53,6 @@ def parse_local_endpoints(value: str) -> dict[str, Any]:
             key="--local-endpoints",
         )
     return data
-
-
-def parse_host_port(value: str, key: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise InputError(f"expected HOST:PORT, got {value!r}", key=key)
-    return host, int(port)
 
 
 def _thing_names(path: Path, region: str) -> list[str]:

@@ -20,6 +20,27 @@ from ota_deploy.core.errors import InputError
 
 LOCAL_ACCOUNT = "123456789012"
 
+# Options the three commands share, declared once. Typer takes an OptionInfo as a parameter's
+# default and only reads it, so one object can serve every command that lists it.
+_LOCAL = typer.Option(False, "--local", help="Use the embedded local AWS IoT.")
+_BUCKET = typer.Option(None, "--bucket", help="Default: from the account.")
+_FILE_ID = typer.Option(None, "--file-id", help="0-255; default from the image.")
+_FOLDER = typer.Option(Path("."), "--dir", help="Where the two JSON files go.")
+_PROFILE = typer.Option(None, "--profile")
+_REGION = typer.Option(None, "--region")
+# ... and those of the rounds that ``stress`` and ``deploy`` run
+_OUT = typer.Option(None, "--out")
+_DELAY = typer.Option(5.0, "--delay", help="Seconds between rounds.")
+_ROUND_TIMEOUT = typer.Option(3600.0, "--round-timeout", help="Seconds per round.")
+_CLEANUP = typer.Option(True, "--cleanup/--no-cleanup")
+_FAIL_RATE = typer.Option(0.0, "--fail-rate")
+_REJECT_RATE = typer.Option(0.0, "--reject-rate")
+_HANG_RATE = typer.Option(0.0, "--hang-rate")
+_SEED = typer.Option(0, "--seed")
+_TIME_SCALE = typer.Option(1.0, "--time-scale")
+_LIVE = typer.Option(None, "--live/--no-live")
+_HTML = typer.Option(True, "--html/--no-html")
+
 
 def _fleet(fail_rate: float, reject_rate: float, hang_rate: float, seed: int) -> Any:
     from ota_deploy.cli.run import fleet_options
@@ -71,8 +92,6 @@ def _upload_target(local: bool, region: str, profile: str | None) -> Iterator[An
 def register(app: typer.Typer) -> None:
     """Add ``deploy``, ``prepare`` and ``stress`` to the root app."""
 
-    common_local = typer.Option(False, "--local", help="Use the embedded local AWS IoT.")
-
     @app.command("prepare")
     def prepare(
         bin_file: Path = typer.Argument(..., metavar="BIN", help="The firmware binary."),
@@ -81,14 +100,12 @@ def register(app: typer.Typer) -> None:
         private_key: Path | None = typer.Argument(
             None, metavar="PRIVATE_KEY", help="ECDSA P-256 PEM key: sign the image."
         ),
-        bucket: str | None = typer.Option(None, "--bucket", help="Default: from the account."),
-        file_id: int | None = typer.Option(
-            None, "--file-id", help="0-255; default from the image."
-        ),
-        folder: Path = typer.Option(Path("."), "--dir", help="Where the two JSON files go."),
-        local: bool = common_local,
-        profile: str | None = typer.Option(None, "--profile"),
-        region: str | None = typer.Option(None, "--region"),
+        bucket: str | None = _BUCKET,
+        file_id: int | None = _FILE_ID,
+        folder: Path = _FOLDER,
+        local: bool = _LOCAL,
+        profile: str | None = _PROFILE,
+        region: str | None = _REGION,
     ) -> None:
         """OtaEnvBuild.sh: write example-job.json + create-stream.json, upload the binary."""
         from ota_deploy.aws.retry import open_clients
@@ -126,20 +143,20 @@ def register(app: typer.Typer) -> None:
         firmware: Path | None = typer.Option(
             None, "--firmware", help="Upload this binary to the stream's s3Location first."
         ),
-        local: bool = common_local,
-        out: Path | None = typer.Option(None, "--out"),
-        profile: str | None = typer.Option(None, "--profile"),
-        region: str | None = typer.Option(None, "--region"),
-        delay: float = typer.Option(5.0, "--delay", help="Seconds between rounds."),
-        round_timeout: float = typer.Option(3600.0, "--round-timeout", help="Seconds per round."),
-        cleanup: bool = typer.Option(True, "--cleanup/--no-cleanup"),
-        fail_rate: float = typer.Option(0.0, "--fail-rate"),
-        reject_rate: float = typer.Option(0.0, "--reject-rate"),
-        hang_rate: float = typer.Option(0.0, "--hang-rate"),
-        seed: int = typer.Option(0, "--seed"),
-        time_scale: float = typer.Option(1.0, "--time-scale"),
-        live: bool | None = typer.Option(None, "--live/--no-live"),
-        html: bool = typer.Option(True, "--html/--no-html"),
+        local: bool = _LOCAL,
+        out: Path | None = _OUT,
+        profile: str | None = _PROFILE,
+        region: str | None = _REGION,
+        delay: float = _DELAY,
+        round_timeout: float = _ROUND_TIMEOUT,
+        cleanup: bool = _CLEANUP,
+        fail_rate: float = _FAIL_RATE,
+        reject_rate: float = _REJECT_RATE,
+        hang_rate: float = _HANG_RATE,
+        seed: int = _SEED,
+        time_scale: float = _TIME_SCALE,
+        live: bool | None = _LIVE,
+        html: bool = _HTML,
     ) -> None:
         """OtaStressStart.sh: ROUNDS rounds with your own job document and stream request."""
         from ota_deploy.deploy.shellflows import prepare_stress
@@ -185,23 +202,23 @@ def register(app: typer.Typer) -> None:
         rounds: int = typer.Argument(..., metavar="ROUNDS"),
         stream_id: str = typer.Argument(..., metavar="STREAM_ID"),
         private_key: Path | None = typer.Argument(None, metavar="PRIVATE_KEY"),
-        bucket: str | None = typer.Option(None, "--bucket"),
-        file_id: int | None = typer.Option(None, "--file-id"),
-        folder: Path = typer.Option(Path("."), "--dir", help="Where the two JSON files go."),
-        local: bool = common_local,
-        out: Path | None = typer.Option(None, "--out"),
-        profile: str | None = typer.Option(None, "--profile"),
-        region: str | None = typer.Option(None, "--region"),
-        delay: float = typer.Option(5.0, "--delay", help="Seconds between rounds."),
-        round_timeout: float = typer.Option(3600.0, "--round-timeout", help="Seconds per round."),
-        cleanup: bool = typer.Option(True, "--cleanup/--no-cleanup"),
-        fail_rate: float = typer.Option(0.0, "--fail-rate"),
-        reject_rate: float = typer.Option(0.0, "--reject-rate"),
-        hang_rate: float = typer.Option(0.0, "--hang-rate"),
-        seed: int = typer.Option(0, "--seed"),
-        time_scale: float = typer.Option(1.0, "--time-scale"),
-        live: bool | None = typer.Option(None, "--live/--no-live"),
-        html: bool = typer.Option(True, "--html/--no-html"),
+        bucket: str | None = _BUCKET,
+        file_id: int | None = _FILE_ID,
+        folder: Path = _FOLDER,
+        local: bool = _LOCAL,
+        out: Path | None = _OUT,
+        profile: str | None = _PROFILE,
+        region: str | None = _REGION,
+        delay: float = _DELAY,
+        round_timeout: float = _ROUND_TIMEOUT,
+        cleanup: bool = _CLEANUP,
+        fail_rate: float = _FAIL_RATE,
+        reject_rate: float = _REJECT_RATE,
+        hang_rate: float = _HANG_RATE,
+        seed: int = _SEED,
+        time_scale: float = _TIME_SCALE,
+        live: bool | None = _LIVE,
+        html: bool = _HTML,
     ) -> None:
         """main.sh: prepare the documents and upload the binary, then the stress rounds."""
         from ota_deploy.deploy.shellflows import default_region, prepare_files, prepare_stress
