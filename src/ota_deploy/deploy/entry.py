@@ -12,6 +12,9 @@ Exit codes (DESIGN.md): 0 every round succeeded; 1 a round failed; 2 bad input; 
 infrastructure error; 130 interrupted (Ctrl-C / SIGTERM: the job is cancelled, cleanup runs as
 configured and the report of what happened is still written).
 
+Progress (deploy/progress.py): a live view on a terminal (statusDetails and, for --local,
+download activity over MQTT), else one INFO line per change.
+
 ``--local`` needs the embedded AWS IoT and the simulated fleet; they are started by
 ``cli.local_stack.LocalStack`` (passed in as ``stack_factory`` by the CLI; looked up by name
 when a library caller such as ``demo`` does not pass one).
@@ -23,7 +26,6 @@ import contextlib
 import importlib
 import logging
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,7 +33,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from ota_deploy import __version__
 from ota_deploy.aws.retry import open_clients
@@ -48,15 +49,14 @@ from ota_deploy.deploy.deployment import Deployment, Pacing
 from ota_deploy.deploy.inputs import PreparedRun, prepare_run
 from ota_deploy.deploy.journal import Journal
 from ota_deploy.deploy.logs import LogScope
+from ota_deploy.deploy.progress import run_progress
 from ota_deploy.deploy.runner import RunnerResult
 from ota_deploy.fleet.options import FleetOptions
-from ota_deploy.monitor.snapshot import JobSnapshot
 from ota_deploy.report.model import RoundReport, RunReport
 from ota_deploy.report.results import summarize, write_outputs
 
 log = logging.getLogger(__name__)
 EXIT_INTERRUPTED = 130
-LIVE_REFRESH_SEC = 0.25  # live view redraws this often between polls
 
 
 @dataclass
@@ -153,7 +153,7 @@ def execute_prepared(
                     config=pointer_config.resolve() if pointer_config else None,
                     now=time.time(),
                 )
-                with _progress(req, clock, target) as progress:
+                with run_progress(req.live, clock, target) as progress:
                     deployment = Deployment(
                         prepared,
                         open_clients(target),
@@ -259,113 +259,10 @@ def _target(
         yield target
 
 
-@dataclass
-class Progress:
-    """How the rounds are shown: ``on_snapshot`` gets every poll; ``live`` says a live view
-    (which wants statusDetails progress, so the pollers fetch some) is on."""
-
-    on_snapshot: Callable[[JobSnapshot], None]
-    live: bool
-    refresh: Callable[[], None] | None = None  # redraw between polls (MQTT activity, ages)
-    view: Any = None  # the monitor.live.LiveView when live (its .last: what it showed last)
-
-    def sleep(self, seconds: float) -> None:
-        """The runner's waits (real seconds); a live view keeps refreshing meanwhile."""
-        if self.refresh is None:
-            time.sleep(seconds)
-            return
-        end = time.monotonic() + seconds
-        while (left := end - time.monotonic()) > 0:
-            time.sleep(min(left, LIVE_REFRESH_SEC))
-            self.refresh()
-
-
 def _pacing(req: RunRequest, scale: float) -> Pacing:
     """Polls back off to 5 s against AWS (API rate limits); the local AWS IoT costs nothing to
     ask, so there polls stay within 1 s: a smooth rollout curve and a fresh live view."""
     return Pacing(time_scale=scale, poll_max_sec=1.0 if req.local else 5.0)
-
-
-def _plain_progress() -> Progress:
-    """Not a terminal: one INFO line when a job's status or counts change; nothing else."""
-    last: dict[str, Any] = {}
-
-    def log_line(snap: JobSnapshot) -> None:
-        key = (snap.job_id, snap.job_status, tuple(sorted(snap.counts.items())))
-        if last.get("key") == key:
-            return
-        last["key"] = key
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(snap.counts.items()) if v)
-        log.info(
-            "round %s of %s: job %s %s: %s",
-            snap.round_number,
-            snap.rounds,
-            snap.job_id,
-            snap.job_status,
-            counts or "no executions yet",
-        )
-
-    return Progress(on_snapshot=log_line, live=False)
-
-
-def _mqtt_watcher(target: AwsTarget, clock: Clock) -> Any:
-    """An MQTT watcher of downloads when the target has an MQTT broker we may subscribe to
-    (``endpoints["mqtt"]`` = ``host:port``: the local AWS IoT); else None. A watcher that
-    cannot connect only costs the live view its block counts."""
-    address = target.endpoints.get("mqtt")
-    if not address or ":" not in address:
-        return None
-    from ota_deploy.monitor.events import MqttWatcher
-
-    host, _, port = address.rpartition(":")
-    watcher = MqttWatcher(host, int(port), clock=clock, client_id="ota-deploy-run-watcher")
-    try:
-        watcher.start()
-    except (ConnectionError, OSError) as err:
-        log.warning("live view without download activity: %s", err)
-        return None
-    return watcher
-
-
-@contextlib.contextmanager
-def _progress(req: RunRequest, clock: Clock, target: AwsTarget) -> Iterator[Progress]:
-    live = sys.stdout.isatty() if req.live is None else req.live
-    if live:
-        try:
-            from ota_deploy.monitor.live import LiveView
-        except ImportError:
-            live = False
-    if not live:
-        yield _plain_progress()
-        return
-    watcher = _mqtt_watcher(target, clock)
-    # Entered at the first snapshot, so the upload's progress bar (also a rich live display,
-    # and only one may be active) has finished by then.
-    view = LiveView(get_time=clock.now, enricher=watcher)
-    entered = False
-    last: list[JobSnapshot] = []
-
-    def update(snap: JobSnapshot) -> None:
-        nonlocal entered
-        if not entered:
-            view.__enter__()
-            entered = True
-        last[:] = [snap]
-        view.update(snap)
-
-    def refresh() -> None:
-        if entered and last:
-            view.update(last[0])
-
-    try:
-        yield Progress(on_snapshot=update, live=True, refresh=refresh, view=view)
-    finally:
-        try:
-            if entered:
-                view.__exit__(None, None, None)
-        finally:
-            if watcher is not None:
-                watcher.stop()
 
 
 @contextlib.contextmanager

@@ -6,44 +6,35 @@ import json
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from clihelp_deploy import CLI, cli_env, copy_samples, run_cli
+from stackhelp_deploy import SharedStack, things_file
+from typer.testing import CliRunner
 
-from ota_deploy.aws.iot_ops import IotOps
-from ota_deploy.aws.session import AwsClients, AwsTarget
-from ota_deploy.cli.local_stack import LocalStack
-from ota_deploy.core.clock import Clock
+from ota_deploy.aws.session import AwsClients
+from ota_deploy.cli.app import app
 from ota_deploy.deploy.deployment import Deployment
-from ota_deploy.deploy.entry import RunRequest, _progress, execute_run
+from ota_deploy.deploy.entry import execute_run
 from ota_deploy.deploy.inputs import prepare_run
-from ota_deploy.fleet.options import FleetOptions
-from ota_deploy.fleet.runner import FleetThread
+from ota_deploy.deploy.progress import run_progress
 from ota_deploy.monitor.snapshot import JobSnapshot
 
 
-def test_manual_dev_ini_runs_local_to_success(tmp_path: Path) -> None:
+def test_manual_dev_ini_runs_local_to_success(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI in-process (CliRunner: no interpreter start, ~3 s less); the Ctrl-C test below
+    runs `run --local` as a real process."""
     copy_samples(tmp_path)  # as printed: cleanUpCfg False, 3 rounds, 10 things
     out = tmp_path / "out"
-    proc = run_cli(
-        [
-            "run",
-            "-c",
-            "dev.ini",
-            "--local",
-            "--time-scale",
-            "50",
-            "--out",
-            str(out),
-            "--no-live",
-            "--no-html",
-        ],
-        tmp_path,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    monkeypatch.chdir(tmp_path)
+    args = ["run", "-c", "dev.ini", "--local", "--time-scale", "50", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--no-live", "--no-html"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert result.exit_code == 0, result.output
     assert (out / "results.csv").read_text() == "total,3\nfail,0\nsucceed,3\n"
     report = json.loads((out / "report.json").read_text())
     assert [r["status"] for r in report["rounds"]] == ["SUCCEEDED"] * 3
@@ -52,104 +43,35 @@ def test_manual_dev_ini_runs_local_to_success(tmp_path: Path) -> None:
     assert first["job_id"] == "JobPython5566-1" and len(first["things"]) == 10
     assert all(t["status"] == "SUCCEEDED" for t in first["things"])
     assert first["counts"]["SUCCEEDED"] == 10 and first["samples"]
-    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in result.output and "round 3 of 3: SUCCEEDED" in result.output
     # cleanUpCfg = False: the run's resources stay, recorded in the journal
     journal = json.loads((out / "journal.json").read_text())
     kinds = sorted(r["kind"] for r in journal["resources"] if r["removed"] is None)
     assert kinds.count("job") == 3 and kinds.count("stream") == 3
 
 
-class SharedStack:
-    """One local AWS IoT for this module's in-process runs (a stack costs ~1.5 s to start):
-    healthy devices ``ok-01..05`` and always-failing devices ``bad-01..03`` (their own fleet,
-    fail rate 1). Each run uses its own job id and cleans up, so the runs do not interfere;
-    ``__call__`` is a ``stack_factory`` that also records what is left after a run."""
-
-    OK = [f"ok-{i:02d}" for i in range(1, 6)]
-    BAD = [f"bad-{i:02d}" for i in range(1, 4)]
-
-    def __init__(self) -> None:
-        arns = [f"arn:aws:iot:us-east-1:123456789012:thing/{n}" for n in self.OK + self.BAD]
-        self.stack = LocalStack(arns, time_scale=10, start_fleet=False)
-        self.fleets: list[FleetThread] = []
-        self.jobs: list[str] | None = None
-        self.streams: list[str] | None = None
-
-    def __enter__(self) -> SharedStack:
-        self.target = self.stack.__enter__()
-        ep = self.stack.endpoints
-        for names, options in (
-            (self.OK, FleetOptions.model_validate({})),
-            (self.BAD, FleetOptions.model_validate({"fail_rate": 1.0})),
-        ):
-            fleet = FleetThread(
-                names, mqtt_host=ep.mqtt_host, mqtt_port=ep.mqtt_port, options=options
-            )
-            fleet.__enter__()
-            self.fleets.append(fleet)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for fleet in self.fleets:
-            fleet.__exit__(None, None, None)
-        self.stack.__exit__(None, None, None)
-
-    def __call__(self, prepared: Any, req: Any) -> _Lease:
-        return _Lease(self)
-
-    @property
-    def clock(self) -> Clock | None:
-        return self.stack.clock
-
-    def request(self, ini: Path, out: Path, **kw: Any) -> RunRequest:
-        return RunRequest(config=ini, local=True, out_dir=out, time_scale=10, html=False, **kw)
-
-
-class _Lease:
-    """The shared stack as a ``stack_factory`` result: its target and its clock (as
-    ``LocalStack`` offers); on exit, what is left on the local AWS IoT is recorded."""
-
-    def __init__(self, shared: SharedStack) -> None:
-        self.shared = shared
-        self.clock = shared.clock
-
-    def __enter__(self) -> AwsTarget:
-        return self.shared.target
-
-    def __exit__(self, *exc: object) -> None:
-        clients = AwsClients(self.shared.target)
-        self.shared.jobs = IotOps(clients.iot).list_job_ids()
-        self.shared.streams = [s["streamId"] for s in clients.iot.list_streams()["streams"]]
-
-
-@pytest.fixture(scope="module")
-def shared() -> Iterator[SharedStack]:
-    with SharedStack() as stack:
-        yield stack
-
-
-def things_file(path: Path, names: list[str]) -> None:
-    (path / "thingsList.txt").write_text("\n".join(names) + "\n")
-
-
 def test_failing_devices_fail_the_round_stop_and_clean_up(
-    tmp_path: Path, shared: SharedStack
+    tmp_path: Path, shared_stack: SharedStack
 ) -> None:
     ini = copy_samples(tmp_path, cleanUpCfg="True", defaultDelay="0", jobId="FailJob")
-    things_file(tmp_path, shared.OK[:2] + shared.BAD)
-    outcome = execute_run(shared.request(ini, tmp_path / "out", live=False), stack_factory=shared)
+    things_file(tmp_path, shared_stack.OK[:2] + shared_stack.BAD)
+    outcome = execute_run(
+        shared_stack.request(ini, tmp_path / "out", live=False), stack_factory=shared_stack
+    )
     assert outcome.exit_code == 1
     assert outcome.report is not None
     assert [r.status for r in outcome.report.rounds] == ["FAILED", "SKIPPED", "SKIPPED"]
     assert "FAILED" in (outcome.report.rounds[0].reason or "")
     assert (tmp_path / "out" / "results.csv").read_text() == "total,3\nfail,1\nsucceed,0\n"
-    assert shared.jobs == [] and shared.streams == []  # nothing stays on the local AWS IoT
+    assert (
+        shared_stack.jobs == [] and shared_stack.streams == []
+    )  # nothing stays on the local AWS IoT
     journal = json.loads((tmp_path / "out" / "journal.json").read_text())
     assert journal["resources"] and all(r["removed"] for r in journal["resources"])
     # Why they failed (the fleet's statusDetails), in report.json: fetched once at round end.
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     things = {t["thing_name"]: t for t in report["rounds"][0]["things"]}
-    for name in shared.BAD:
+    for name in shared_stack.BAD:
         assert things[name]["status"] == "FAILED"
         assert "fail rate" in things[name]["status_details"]["reason"], things[name]
     assert things["ok-01"]["status"] == "SUCCEEDED"
@@ -162,18 +84,18 @@ def test_failing_devices_fail_the_round_stop_and_clean_up(
     assert samples[-1]["counts"]["FAILED"] == 3 and len(samples) >= 2
 
 
-def test_live_view_shows_downloads_and_progress(tmp_path: Path, shared: SharedStack) -> None:
+def test_live_view_shows_downloads_and_progress(tmp_path: Path, shared_stack: SharedStack) -> None:
     """The live wiring: MQTT watcher (from the target's "mqtt" endpoint) as the view's
     enricher, and pollers fetching statusDetails, as `run` does on a terminal."""
     ini = copy_samples(tmp_path, cleanUpCfg="True", rounds="1", jobId="LiveJob")
-    things_file(tmp_path, shared.OK)
+    things_file(tmp_path, shared_stack.OK)
     prepared = prepare_run(ini)
-    req = shared.request(ini, tmp_path / "out", live=True)
-    assert shared.target.endpoints["mqtt"] == shared.stack.endpoints.mqtt
-    clock = shared.clock
+    req = shared_stack.request(ini, tmp_path / "out", live=True)
+    assert shared_stack.target.endpoints["mqtt"] == shared_stack.stack.endpoints.mqtt
+    clock = shared_stack.clock
     assert clock is not None
     seen: list[JobSnapshot] = []
-    with _progress(req, clock, shared.target) as progress:
+    with run_progress(req.live, clock, shared_stack.target) as progress:
         assert progress.live and progress.view.enricher is not None
 
         def on_snapshot(snap: JobSnapshot) -> None:
@@ -182,7 +104,7 @@ def test_live_view_shows_downloads_and_progress(tmp_path: Path, shared: SharedSt
 
         deployment = Deployment(
             prepared,
-            AwsClients(shared.target),
+            AwsClients(shared_stack.target),
             journal=None,
             clock=clock,
             sleep=lambda s: progress.sleep(s / 10),

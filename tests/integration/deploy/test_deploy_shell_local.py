@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from clihelp_deploy import SAMPLES, SCRIPTS, cli_env, copy_samples, run_cli
+from clihelp_deploy import SAMPLES, SCRIPTS, cli_env, copy_samples
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from typer.testing import CliRunner
 
 from ota_deploy.aws.session import AwsClients
+from ota_deploy.cli.app import app
 from ota_deploy.cli.local_stack import LocalStack
 from ota_deploy.core.thinglist import read_thing_list
 
@@ -151,21 +153,28 @@ def test_stress_rejects_bad_json_with_exit_2(tmp_path: Path) -> None:
 
 
 def test_run_against_endpoint_variables_and_clean_up_leftovers_first(
-    tmp_path: Path, running_stack: tuple[LocalStack, dict[str, str]]
+    tmp_path: Path,
+    running_stack: tuple[LocalStack, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`run` without --local (the real-AWS code path, pointed by AWS_ENDPOINT_URL_*): a run with
     cleanUpCfg False leaves its job and stream; the next run with cleanUpCfg True removes those
-    leftovers with the same ids first (else CreateJob would fail) and then succeeds."""
+    leftovers with the same ids first (else CreateJob would fail) and then succeeds. The CLI
+    runs in-process (CliRunner) with the variables set: two interpreter starts saved."""
     stack, env = running_stack
     assert stack.target is not None
     iot = AwsClients(stack.target).iot
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
     copy_samples(tmp_path, rounds="1", jobId="Leftover7", streamId="LeftStream7", defaultDelay="0")
-    first = run_cli(["run", "--out", "o1", "--no-live", "--no-html"], tmp_path, env=env)
-    assert first.returncode == 0, first.stdout + first.stderr
+    first = CliRunner().invoke(app, ["run", "--out", "o1", "--no-live", "--no-html"])
+    assert first.exit_code == 0, first.output
     assert [j["jobId"] for j in iot.list_jobs()["jobs"]] == ["Leftover7-1"]
     copy_samples(tmp_path, rounds="1", jobId="Leftover7", streamId="LeftStream7", cleanUpCfg="True")
-    second = run_cli(["run", "--out", "o2", "--no-live", "--no-html"], tmp_path, env=env)
-    assert second.returncode == 0, second.stdout + second.stderr
-    assert "leftover job Leftover7-1" in second.stdout
+    second = CliRunner().invoke(app, ["run", "--out", "o2", "--no-live", "--no-html"])
+    assert second.exit_code == 0, second.output
+    assert "leftover job Leftover7-1" in second.output
     assert (tmp_path / "o2" / "results.csv").read_text() == "total,1\nfail,0\nsucceed,1\n"
     assert iot.list_jobs()["jobs"] == [] and iot.list_streams()["streams"] == []

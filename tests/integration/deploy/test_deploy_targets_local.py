@@ -1,5 +1,5 @@
 """More than 100 things -> a static thing group for the run; custom job document from an S3 URL;
-both against the real local AWS IoT (no devices: the round times out, which is what is judged).
+both against the shared local AWS IoT (no devices: the round times out, which is what is judged).
 The leftovers (cleanUpCfg False) are then removed from the run's journal."""
 
 from __future__ import annotations
@@ -11,53 +11,62 @@ from pathlib import Path
 from typing import Any
 
 from clihelp_deploy import copy_samples
+from stackhelp_deploy import SharedStack
 
 from ota_deploy.aws.session import AwsClients, AwsTarget
-from ota_deploy.cli.local_stack import LocalStack
 from ota_deploy.deploy.cleanup import clean_from_journal
 from ota_deploy.deploy.entry import RunRequest, execute_run
 
 
 class _NoFleet:
-    """A LocalStack without devices; uploads the custom document; records what AWS holds."""
+    """The shared local AWS IoT with 120 device-less things; uploads the custom document;
+    records what AWS holds before and after the journal cleanup."""
 
-    def __init__(self, out: Path) -> None:
+    def __init__(self, shared: SharedStack, out: Path, names: list[str]) -> None:
+        self.shared = shared
         self.out = out
         self.seen: dict[str, Any] = {}
+        clients = AwsClients(shared.target)
+        for name in names:
+            clients.iot.create_thing(thingName=name)
+        self.groups_before = clients.iot.list_thing_groups()["thingGroups"]
 
     @contextmanager
     def __call__(self, prepared: Any, req: Any) -> Iterator[AwsTarget]:
-        things = prepared.things
-        with LocalStack(things.thing_arns, things.group_arns, start_fleet=False) as target:
-            iot = AwsClients(target).iot
-            s3 = AwsClients(target).s3
-            s3.create_bucket(Bucket="docs-bucket")
-            doc = {"Info1": "123", "md5sum": "stale"}
-            s3.put_object(
-                Bucket="docs-bucket", Key="custom/job.json", Body=json.dumps(doc).encode()
-            )
-            yield target
-            job = iot.describe_job(jobId="JobPython5566-1")["job"]
-            self.seen["targets"] = job["targets"]
-            self.seen["document"] = json.loads(
-                iot.get_job_document(jobId="JobPython5566-1")["document"]
-            )
-            group = job["targets"][0].rsplit("/", 1)[1]
-            self.seen["members"] = iot.list_things_in_thing_group(
-                thingGroupName=group, maxResults=250
-            )["things"]
-            self.seen["cleanup"] = clean_from_journal(
-                self.out / "journal.json", clients=AwsClients(target)
-            )
-            self.seen["groups_after"] = iot.list_thing_groups()["thingGroups"]
-            self.seen["jobs_after"] = iot.list_jobs()["jobs"]
-            self.seen["streams_after"] = iot.list_streams()["streams"]
+        target = self.shared.target
+        iot = AwsClients(target).iot
+        s3 = AwsClients(target).s3
+        s3.create_bucket(Bucket="docs-bucket")
+        doc = {"Info1": "123", "md5sum": "stale"}
+        s3.put_object(Bucket="docs-bucket", Key="custom/job.json", Body=json.dumps(doc).encode())
+        yield target
+        job = iot.describe_job(jobId="BulkJob-1")["job"]
+        self.seen["targets"] = job["targets"]
+        self.seen["document"] = json.loads(iot.get_job_document(jobId="BulkJob-1")["document"])
+        group = job["targets"][0].rsplit("/", 1)[1]
+        self.seen["members"] = iot.list_things_in_thing_group(thingGroupName=group, maxResults=250)[
+            "things"
+        ]
+        self.seen["cleanup"] = clean_from_journal(
+            self.out / "journal.json", clients=AwsClients(target)
+        )
+        self.seen["groups_after"] = iot.list_thing_groups()["thingGroups"]
+        self.seen["jobs_after"] = iot.list_jobs()["jobs"]
+        self.seen["streams_after"] = iot.list_streams()["streams"]
 
 
-def test_over_100_things_use_a_run_group_and_url_document(tmp_path: Path) -> None:
+def test_over_100_things_use_a_run_group_and_url_document(
+    tmp_path: Path, shared_stack: SharedStack
+) -> None:
     names = [f"bulk-device-{i:03d}" for i in range(120)]
     ini = copy_samples(
-        tmp_path, roundTimeout="1", rounds="1", iotApiSleepTime="0", useCustomJobDocument="True"
+        tmp_path,
+        roundTimeout="1",
+        rounds="1",
+        iotApiSleepTime="0",
+        useCustomJobDocument="True",
+        jobId="BulkJob",
+        streamId="BulkStream",
     )
     (tmp_path / "thingsList.txt").write_text("\n".join(names) + "\n")
     text = ini.read_text().replace("jobDocSrcCfg = local_file", "jobDocSrcCfg = url")
@@ -65,7 +74,7 @@ def test_over_100_things_use_a_run_group_and_url_document(tmp_path: Path) -> Non
         text.replace("jobDocSrcUrl = None", "jobDocSrcUrl = s3://docs-bucket/custom/job.json")
     )
     out = tmp_path / "out"
-    stack = _NoFleet(out)
+    stack = _NoFleet(shared_stack, out, names)
     outcome = execute_run(
         RunRequest(config=ini, local=True, out_dir=out, live=False, html=False),
         stack_factory=stack,
@@ -76,15 +85,14 @@ def test_over_100_things_use_a_run_group_and_url_document(tmp_path: Path) -> Non
     assert round1.status == "TIMED_OUT"
     assert len(round1.things) == 120  # every targeted thing is judged
     seen = stack.seen
-    assert (
-        len(seen["targets"]) == 1 and ":thinggroup/ota-deploy-JobPython5566" in seen["targets"][0]
-    )
+    assert len(seen["targets"]) == 1 and ":thinggroup/ota-deploy-BulkJob" in seen["targets"][0]
     assert sorted(seen["members"]) == names
     document = seen["document"]
     assert document["Info1"] == "123" and document["command"] == "fota"
     assert document["md5sum"] != "stale" and len(document["md5sum"]) == 32  # runtime overwrites
     assert seen["cleanup"].ok and "thing_group" in " ".join(seen["cleanup"].removed)
-    assert seen["groups_after"] == [] and seen["jobs_after"] == [] and seen["streams_after"] == []
+    assert seen["groups_after"] == stack.groups_before  # the run's group is gone
+    assert seen["jobs_after"] == [] and seen["streams_after"] == []
 
 
 def test_thing_group_target_gets_simulated_members_and_succeeds(tmp_path: Path) -> None:
