@@ -24,7 +24,7 @@ from typing import Any
 
 import typer
 
-from ota_deploy.cli.args import parse_host_port
+from ota_deploy.cli.args import fleet_options_from_flags, parse_host_port
 from ota_deploy.core.errors import InputError
 
 fleet_app = typer.Typer(
@@ -57,26 +57,6 @@ def read_things(path: Path) -> tuple[list[str], list[str]]:
     if not things.thing_arns:
         raise InputError("the thing list names no things", file=str(path))
     return list(things.thing_names), warnings
-
-
-def build_options(**flags: Any) -> Any:
-    """FleetOptions from CLI flags; a bad value is an InputError naming its flag."""
-    from pydantic import ValidationError
-
-    from ota_deploy.fleet.options import FleetOptions
-
-    total = flags["fail_rate"] + flags["reject_rate"] + flags["hang_rate"]
-    if total > 1:
-        raise InputError(
-            f"--fail-rate + --reject-rate + --hang-rate must not exceed 1 (got {total:g})",
-            key="--fail-rate",
-        )
-    try:
-        return FleetOptions(**{k: v for k, v in flags.items() if v is not None})
-    except ValidationError as err:
-        first = err.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "?"
-        raise InputError(first["msg"], key="--" + field.replace("_", "-")) from None
 
 
 @fleet_app.command("run")
@@ -120,7 +100,7 @@ def run(
     names, warnings = read_things(things_file)
     if protocol not in ("cbor", "json"):
         raise InputError(f"must be cbor or json, got {protocol!r}", key="--protocol")
-    options = build_options(
+    options = fleet_options_from_flags(
         fail_rate=fail_rate,
         reject_rate=reject_rate,
         hang_rate=hang_rate,

@@ -12,29 +12,8 @@ from pathlib import Path
 
 import typer
 
+from ota_deploy.cli.args import fleet_options_from_flags
 from ota_deploy.core.errors import InputError
-from ota_deploy.fleet.options import FleetOptions
-
-
-def fleet_options(
-    fail_rate: float, reject_rate: float, hang_rate: float, seed: int
-) -> FleetOptions:
-    """FleetOptions from the CLI flags; a bad value is an InputError naming the flag."""
-    from pydantic import ValidationError
-
-    try:
-        return FleetOptions.model_validate(
-            {
-                "fail_rate": fail_rate,
-                "reject_rate": reject_rate,
-                "hang_rate": hang_rate,
-                "seed": seed,
-            }
-        )
-    except ValidationError as err:
-        first = err.errors()[0]
-        flag = "--" + str(first["loc"][0]).replace("_", "-") if first["loc"] else "fleet"
-        raise InputError(f"{first['msg']}", key=flag) from None
 
 
 def register(app: typer.Typer) -> None:
@@ -69,7 +48,9 @@ def register(app: typer.Typer) -> None:
         """Deploy the dev.ini's OTA job for `rounds` rounds; stop at the first failure."""
         from ota_deploy.deploy.entry import RunRequest, execute_run
 
-        fleet = fleet_options(fail_rate, reject_rate, hang_rate, seed)
+        fleet = fleet_options_from_flags(
+            fail_rate=fail_rate, reject_rate=reject_rate, hang_rate=hang_rate, seed=seed
+        )
         if not local and (fail_rate or reject_rate or hang_rate or time_scale != 1.0):
             raise InputError(
                 "--fail-rate, --reject-rate, --hang-rate and --time-scale apply only with --local",
@@ -99,16 +80,4 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"results: {outcome.out_dir}")
         if outcome.error:
             typer.secho(f"error: {outcome.error}", err=True, fg=typer.colors.RED)
-        exit_fast()
         raise SystemExit(outcome.exit_code)
-
-
-def exit_fast() -> None:
-    """At interpreter exit, skip the last garbage collection over everything botocore, the
-    local AWS IoT and the fleet left in memory (about 1 s measured after a 10-device --local
-    run; 0.1 s with this). Registered with atexit, which runs before that collection, so an
-    in-process caller (tests, CliRunner) is not affected until it exits itself."""
-    import atexit
-    import gc
-
-    atexit.register(gc.freeze)

@@ -43,9 +43,11 @@ _HTML = typer.Option(True, "--html/--no-html")
 
 
 def _fleet(fail_rate: float, reject_rate: float, hang_rate: float, seed: int) -> Any:
-    from ota_deploy.cli.run import fleet_options
+    from ota_deploy.cli.args import fleet_options_from_flags
 
-    return fleet_options(fail_rate, reject_rate, hang_rate, seed)
+    return fleet_options_from_flags(
+        fail_rate=fail_rate, reject_rate=reject_rate, hang_rate=hang_rate, seed=seed
+    )
 
 
 def _bucket_resolver(bucket: str | None, local: bool, region: str, profile: str | None) -> Any:
