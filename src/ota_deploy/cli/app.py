@@ -7,6 +7,8 @@ dependencies (boto3, aiohttp, botocore models) inside the command functions so `
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import sys
 
@@ -56,6 +58,10 @@ for _name in COMMAND_MODULES:
 
 def main() -> None:
     """Console-script entry point."""
+    # Skip the interpreter's last garbage collection over everything botocore, the local AWS
+    # IoT and the fleet left in memory: ~1 s after a 10-device --local run, 0.06 s with this.
+    # atexit runs before that collection; only the console script registers it.
+    atexit.register(gc.freeze)
     try:
         # With standalone_mode=False click returns a typer.Exit's code instead of raising it.
         rv = app(standalone_mode=False)
