@@ -52,10 +52,12 @@ def demo_ini_text(*, rounds: int, default_delay: float = 1.0) -> str:
         ("DEFAULT", "defaultDelay"): f"{default_delay:g}",
         ("DEFAULT", "region"): DEMO_REGION,
         ("DEFAULT", "iotApiSleepTime"): "10",
+        # A stuck demo round fails after two minutes instead of the default hour.
+        ("DEFAULT", "roundTimeout"): "120s",
     }
     header = (
-        "# Written by `ota-deploy demo`: the manual's dev.ini with a demo role ARN, cleanup on\n"
-        "# and a short delay between rounds. Run it again with:\n"
+        "# Written by `ota-deploy demo`: the manual's dev.ini with a demo role ARN, cleanup on,\n"
+        "# a short delay between rounds and a 2-minute round timeout. Run it again with:\n"
         "#   ota-deploy run -c dev.ini --local --out out\n"
     )
     body = "\n".join(
