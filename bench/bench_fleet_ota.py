@@ -11,7 +11,10 @@ the fleet each get a core):
   topic and receives it back, ``--blocks-per-request`` messages in flight, as the OTA has).
 
 Printed: wall time, devices/s, payload MB/s, peak RSS of the fleet and of the server process,
-and the OTA/raw ratio (goal: 1,000 x 256 KiB in 4 KiB blocks under 30 s, within 2x of raw).
+the CPU seconds (user+sys, and sys) each process used in each phase, and the OTA/raw ratio
+(goal: 1,000 x 256 KiB in 4 KiB blocks under 30 s, within 2x of raw). The machine may be
+shared: wall times then vary with its load, and the CPU figures (and ratios within one run)
+are the steadier comparison.
 
     python bench/bench_fleet_ota.py                        # quick: 100 devices x 64 KiB
     python bench/bench_fleet_ota.py --devices 1000 --image-kib 256 --block-size 4096

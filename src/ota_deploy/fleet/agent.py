@@ -72,3 +72,11 @@ class DeviceAgent(JobsFlow, DownloadFlow):
             self._on_connection_lost()
         out, self._out = self._out, []
         return out
+
+    def handle_message(self, topic: str, payload: bytes) -> list[Action]:
+        """``handle(MessageReceived(topic, payload))`` without building the event: the
+        runner's hot path (one call per received block)."""
+        self._out = []
+        self._on_message(topic, payload)
+        out, self._out = self._out, []
+        return out

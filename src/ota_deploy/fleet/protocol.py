@@ -24,6 +24,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 import cbor2
@@ -82,6 +83,7 @@ class TopicInfo:
     stream_id: str | None = None
 
 
+@lru_cache(maxsize=16_384)  # a device hears the same few topics for a whole download
 def classify_topic(thing: str, topic: str) -> TopicInfo | None:
     """Parse a topic addressed to ``thing``; None for topics the agent does not know."""
     prefix = f"$aws/things/{thing}/"

@@ -1,13 +1,20 @@
 """The fleet runner: one ``DeviceAgent`` per thing, each on its own MQTT connection.
 
-Per device there is one asyncio task and one queue. The MQTT client delivers received
-messages straight into that queue (its ``messages`` queue *is* the device queue), timers
-(``loop.call_later``), HTTP downloads (aiohttp tasks) and connection changes put their events
-there too, so the agent sees one ordered stream of events and its actions are performed in
-order by the same task::
+Per device there is one asyncio task and one queue. Timers (``loop.call_later``), HTTP
+downloads (aiohttp tasks) and connection changes put their events in that queue, and so does
+the MQTT client with received messages (its ``messages`` queue *is* the device queue), so the
+agent sees one ordered stream of events and its actions are performed in order::
 
     MqttClient --Message--> device queue <--TimerFired / HttpCompleted / Connected / Lost--
     device task: event -> agent.handle -> actions -> publish / subscribe / call_later / GET
+
+The hot path skips the queue: a message that arrives while the device task is idle with an
+empty queue (the usual case during a download: one block answers one request) is handled
+right in the client's data callback (``_Device._deliver``), and the actions that need no
+waiting (QoS 0 publish while the socket buffer has room, timers, results) are performed there
+too; from the first action that must be awaited (SUBSCRIBE, disconnect, a full buffer) the
+rest goes to the task through the queue, and later messages queue behind it. That spares a
+queue hop and a task switch per block while keeping the order the agent sees.
 
 No threads per device: a thousand devices are a thousand tasks on one loop. Connects go
 through a semaphore (and an optional rate limit for real AWS) so the gateway's accept backlog
@@ -21,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import ssl as ssl_module
 import threading
 from collections.abc import Callable, Sequence
@@ -29,189 +35,22 @@ from concurrent.futures import Future
 from typing import Any
 
 from ota_deploy.core.clock import Clock, SystemClock
-from ota_deploy.fleet.agent import DeviceAgent
 from ota_deploy.fleet.behaviour import BehaviourChooser
+from ota_deploy.fleet.device import _Device
 from ota_deploy.fleet.events import (
-    Action,
-    CancelTimer,
-    Connected,
-    ConnectionLost,
-    DropConnection,
     Event,
     HttpCompleted,
-    HttpGet,
-    JobFinished,
     JobResult,
-    MessageReceived,
-    Publish,
     StartTimer,
-    Subscribe,
     TimerFired,
 )
 from ota_deploy.fleet.options import FleetOptions
 from ota_deploy.fleet.stats import FleetStats
 from ota_deploy.fleet.verify import load_public_key
-from ota_deploy.mqtt.client import Message, MqttClient
-from ota_deploy.mqtt.errors import MqttError
 
 log = logging.getLogger(__name__)
 
 MAX_CONCURRENT_CONNECTS = 64
-RECONNECT_MAX_DELAY = 30.0
-
-
-class _Device:
-    """Drives one agent with one MQTT client."""
-
-    def __init__(self, fleet: Fleet, thing: str) -> None:
-        self.fleet = fleet
-        self.thing = thing
-        self.agent = DeviceAgent(
-            thing,
-            fleet.options,
-            clock=fleet.clock,
-            public_key=fleet.public_key,
-            chooser=fleet.chooser,
-        )
-        self.queue: asyncio.Queue[Any] = asyncio.Queue()
-        self.client = MqttClient(
-            thing,
-            host=fleet.mqtt_host,
-            port=fleet.mqtt_port,
-            ssl=fleet.ssl_for(thing) if fleet.ssl_for is not None else fleet.ssl,
-            keepalive=fleet.keepalive,
-            server_hostname=fleet.server_hostname,
-        )
-        self.client.messages = self.queue  # messages land in the device queue directly
-        self.timers: dict[str, asyncio.TimerHandle] = {}
-        self.ready = asyncio.Event()  # first connect + subscribe done (or failed for good)
-        self.up = False
-        self.failures = 0
-        self.task: asyncio.Task[None] | None = None
-        self._watch: asyncio.Task[None] | None = None
-        self._reconnect: asyncio.Task[None] | None = None
-        self._closing = False
-
-    # -- connection --------------------------------------------------------------------
-
-    async def connect(self, delay: float = 0.0) -> None:
-        """Connect (retrying with backoff), then queue ``Connected`` for the agent."""
-        if delay:
-            await asyncio.sleep(delay)
-        fleet = self.fleet
-        while not self._closing:
-            try:
-                async with fleet.connect_slots:
-                    await fleet.pace_connect()
-                    await self.client.connect()
-            except (TimeoutError, OSError, MqttError) as err:
-                self.failures += 1
-                fleet.counters.connect_failures += 1
-                if self.failures == 3:
-                    log.warning("%s: cannot connect (%s); still trying", self.thing, err)
-                    self.ready.set()  # do not hold up Fleet.start for an unreachable device
-                await asyncio.sleep(min(RECONNECT_MAX_DELAY, 0.5 * 2 ** min(self.failures, 6)))
-                continue
-            self.failures = 0
-            fleet.counters.connects += 1
-            fleet.counters.connected += 1
-            self.up = True
-            self._watch = asyncio.create_task(self._watch_close())
-            self.queue.put_nowait(Connected())
-            return
-
-    async def _watch_close(self) -> None:
-        await self.client.closed.wait()
-        if self.up:
-            self.up = False
-            self.fleet.counters.connected -= 1
-        self.queue.put_nowait(ConnectionLost())
-
-    def _schedule_reconnect(self, delay: float) -> None:
-        if self._closing:
-            return
-        self.fleet.counters.reconnects += 1
-        self._reconnect = asyncio.create_task(self.connect(delay))
-
-    async def close(self) -> None:
-        self._closing = True
-        for handle in self.timers.values():
-            handle.cancel()
-        self.timers.clear()
-        for task in (self._reconnect, self._watch):
-            if task is not None:
-                task.cancel()
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.task
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.client.disconnect(), 5)
-        if self.up:
-            self.up = False
-            self.fleet.counters.connected -= 1
-
-    # -- event loop --------------------------------------------------------------------
-
-    async def run(self) -> None:
-        agent, queue, stats = self.agent, self.queue, self.fleet.counters
-        dropping: float | None = None
-        while True:
-            item = await queue.get()
-            event: Event
-            if type(item) is Message:
-                stats.messages_in += 1
-                event = MessageReceived(item.topic, item.payload)
-            else:
-                event = item
-                if isinstance(event, ConnectionLost):
-                    self._watch = None
-                    delay = dropping if dropping is not None else random.uniform(0.2, 1.0)
-                    dropping = None
-                    self._schedule_reconnect(delay)
-            try:
-                actions = agent.handle(event)
-            except Exception:  # a bug must not silence the device for good: log, go on
-                log.exception("%s: agent failed on %r", self.thing, type(event).__name__)
-                continue
-            for action in actions:
-                if isinstance(action, DropConnection):
-                    dropping = action.reconnect_after
-                    with contextlib.suppress(Exception):
-                        await self.client.disconnect()
-                else:
-                    await self._perform(action)
-
-    async def _perform(self, action: Action) -> None:
-        if isinstance(action, Publish):
-            self.fleet.counters.messages_out += 1
-            with contextlib.suppress(MqttError):
-                await self.client.publish(action.topic, action.payload, 0)
-        elif isinstance(action, StartTimer):
-            old = self.timers.pop(action.name, None)
-            if old is not None:
-                old.cancel()
-            self.timers[action.name] = asyncio.get_running_loop().call_later(
-                action.delay, self.queue.put_nowait, self.fleet.timer_event(action)
-            )
-        elif isinstance(action, CancelTimer):
-            handle = self.timers.pop(action.name, None)
-            if handle is not None:
-                handle.cancel()
-        elif isinstance(action, Subscribe):
-            try:
-                await self.client.subscribe([(t, 0) for t in action.topics])
-            except MqttError:
-                return  # the link dropped: ConnectionLost follows, we subscribe again
-            self.ready.set()
-        elif isinstance(action, HttpGet):
-            self.fleet.spawn(self._http_get(action.url))
-        elif isinstance(action, JobFinished):
-            self.fleet.record(action.result)
-
-    async def _http_get(self, url: str) -> None:
-        event = await self.fleet.http_get(url)
-        self.queue.put_nowait(event)
 
 
 class Fleet:

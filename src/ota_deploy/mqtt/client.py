@@ -3,7 +3,9 @@
 Data flow: the asyncio protocol feeds received bytes to ``ClientConnection.receive``; each
 packet either completes a waiting future (CONNACK, SUBACK, UNSUBACK, PUBACK, keyed by packet
 id) or, for PUBLISH, becomes a :class:`Message` on ``client.messages`` (QoS 1 deliveries are
-acknowledged right away). Outgoing packets are encoded by the connection and written straight
+acknowledged right away), or is handed to ``client.on_message`` when one is set (called from
+the protocol's data callback: it must not block, and exceptions it raises are the caller's
+bug, logged and dropped). Outgoing packets are encoded by the connection and written straight
 to the transport; ``publish`` only waits when the transport's write buffer is over its high
 water mark (or for the PUBACK at QoS 1). ``closed`` is set when the link drops; every waiting
 call then raises :class:`ConnectionClosed`. A client object may ``connect()`` again after it
@@ -21,8 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import ssl as ssl_module
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, NamedTuple
 
@@ -46,6 +50,8 @@ from ota_deploy.mqtt.packets import (
 )
 from ota_deploy.mqtt.properties import SESSION_EXPIRY_INTERVAL
 from ota_deploy.mqtt.session import ClientConnection, State
+
+log = logging.getLogger(__name__)
 
 
 class Message(NamedTuple):
@@ -122,6 +128,8 @@ class MqttClient:
             session_expiry = 0 if clean_session else 3600
         self.session_expiry = session_expiry
         self.messages: asyncio.Queue[Message] = asyncio.Queue()
+        # When set, received messages go to this callback instead of ``messages``.
+        self.on_message: Callable[[Message], None] | None = None
         self.closed = asyncio.Event()
         self.closed.set()
         self.session_present = False
@@ -251,6 +259,22 @@ class MqttClient:
         self._write(self._conn.publish_bytes(topic, payload, 1, packet_id=pid))
         await self._await(fut, pid)
 
+    def publish_nowait(self, topic: str, payload: bytes) -> bool:
+        """QoS 0 publish without a coroutine: True once written; False (nothing sent) when
+        the link is down or its write buffer is over the high-water mark, in which case
+        ``await publish(...)`` waits for room (or raises ``ConnectionClosed``)."""
+        proto = self._proto
+        if (
+            proto is None
+            or proto.transport is None
+            or self.closed.is_set()
+            or not proto.can_write.is_set()
+        ):
+            return False
+        proto.transport.write(encode_publish(topic, payload, 0, False, False, None, self.protocol))
+        self._sent = True
+        return True
+
     # -- internals ---------------------------------------------------------------------------
 
     def _live(self) -> _Protocol:
@@ -314,9 +338,14 @@ class MqttClient:
 
     def _handle(self, packet: Packet) -> None:
         if type(packet) is Publish:
-            self.messages.put_nowait(
-                Message(packet.topic, packet.payload, packet.qos, packet.retain)
-            )
+            msg = Message(packet.topic, packet.payload, packet.qos, packet.retain)
+            if self.on_message is None:
+                self.messages.put_nowait(msg)
+            else:
+                try:
+                    self.on_message(msg)
+                except Exception:  # never let a consumer's bug kill the connection
+                    log.exception("on_message callback failed on %s", packet.topic)
             if packet.qos == 1 and packet.packet_id is not None:
                 self._write(b"\x40\x02" + packet.packet_id.to_bytes(2, "big"))
             elif packet.qos == 2 and packet.packet_id is not None:

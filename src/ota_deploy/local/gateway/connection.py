@@ -3,7 +3,10 @@
 asyncio calls ``data_received`` with raw bytes; the sans-I/O ``ServerConnection`` turns them
 into packets (checking order and validity); this class maps each packet to a broker or
 gateway action and writes the answers with ``transport.write`` (no per-message drain: asyncio
-buffers, and the client's request/response pacing bounds the buffer).
+buffers, and the client's request/response pacing bounds the buffer). What is written to this
+connection while its own received bytes are being dispatched (a GetStream request's several
+data blocks, acknowledgements) is gathered and written once at the end: one ``send`` instead
+of one per message; it is flushed before any close, so nothing is lost or reordered.
 
 Keep-alive: a client silent for 1.5x its keep-alive is disconnected (MQTT 3.1.1 section
 3.1.2.10); one timer per connection, re-armed lazily from the time of the last packet.
@@ -77,6 +80,7 @@ class GatewayConnection(asyncio.Protocol):
         self.last_rx = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._paused = False  # the transport's write buffer is over its high-water mark
+        self._corked: list[bytes] | None = None  # writes gathered during _dispatch_all
         self._loop = asyncio.get_running_loop()
 
     @property
@@ -86,6 +90,9 @@ class GatewayConnection(asyncio.Protocol):
     # -- Link ----------------------------------------------------------------------------------
 
     def write(self, data: bytes) -> None:
+        if self._corked is not None:
+            self._corked.append(data)
+            return
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.write(data)
@@ -107,6 +114,7 @@ class GatewayConnection(asyncio.Protocol):
 
     def close(self, reason_code: int | None = None) -> None:
         """Server-side close; ``reason_code`` (MQTT 5) goes in a DISCONNECT to v5 clients."""
+        self._uncork()
         transport = self.transport
         if transport is None or transport.is_closing():
             return
@@ -167,10 +175,20 @@ class GatewayConnection(asyncio.Protocol):
         self._dispatch_all(packets)
 
     def _dispatch_all(self, packets: list[Packet]) -> None:
-        for packet in packets:
-            if self.transport is None or self.transport.is_closing():
-                return
-            self._dispatch(packet)
+        self._corked = []
+        try:
+            for packet in packets:
+                if self.transport is None or self.transport.is_closing():
+                    return
+                self._dispatch(packet)
+        finally:
+            self._uncork()
+
+    def _uncork(self) -> None:
+        """Write what was gathered during dispatch, in one ``transport.write``."""
+        corked, self._corked = self._corked, None
+        if corked:
+            self.write(corked[0] if len(corked) == 1 else b"".join(corked))
 
     # -- packets -----------------------------------------------------------------------------
 
@@ -212,6 +230,7 @@ class GatewayConnection(asyncio.Protocol):
         elif isinstance(packet, Disconnect):
             self.graceful = packet.reason_code != 0x04  # 0x04: disconnect with will message
             self.set_reason("CLIENT_INITIATED_DISCONNECT")
+            self._uncork()
             if self.transport is not None:
                 self.transport.close()
         else:  # PUBREC/PUBREL/PUBCOMP (we never use QoS 2) and AUTH (no enhanced auth)
@@ -251,6 +270,7 @@ class GatewayConnection(asyncio.Protocol):
 
     def _refuse(self, code: int) -> None:
         self.write(self.conn.send(Connack(False, code)))
+        self._uncork()
         if self.transport is not None:
             self.transport.close()
 

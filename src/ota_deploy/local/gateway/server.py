@@ -4,8 +4,10 @@ Client PUBLISHes on ``$aws/...`` topics go to the first :class:`ReservedTopicHan
 ``handles(topic)`` is true (AWS IoT answers them itself; they are not routed); every other
 PUBLISH is routed to subscribers by the :class:`Broker`. A handler answers through ``reply``,
 which reaches the requesting client even without a subscription (and, once, every other
-subscriber of the topic). A handler may return an awaitable; it then runs as a task so the
-connection keeps reading, and its errors are logged, never fatal to the connection.
+subscriber of the topic): ``Broker.reply``, which writes straight to the requester when it is
+the topic's only subscriber (the usual case: a device's own reply topics). A handler may
+return an awaitable; it then runs as a task so the connection keeps reading, and its errors
+are logged, never fatal to the connection.
 
 The service side publishes with :meth:`MqttGateway.publish` (the ``Publisher`` contract);
 everything runs on the gateway's event loop.

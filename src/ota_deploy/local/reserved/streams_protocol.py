@@ -192,6 +192,42 @@ def parse_get_stream(doc: dict[str, Any]) -> GetStreamRequest:
     )
 
 
+_GET_KEYS = frozenset("csflonb")
+
+
+def plain_get_stream(doc: dict[Any, Any]) -> GetStreamRequest | None:
+    """``parse_get_stream`` for the plain request a device sends per block (only known keys,
+    binary ``b``, every member of the right type and within AWS's limits); None for anything
+    else, which the caller hands to ``parse_get_stream`` (the one place errors come from).
+    Whenever it returns a request, it is the one ``parse_get_stream`` would return."""
+    if not doc.keys() <= _GET_KEYS:
+        return None
+    get = doc.get
+    token, file_id, size = get("c"), get("f"), get("l")
+    offset, count, bitmap, version = get("o"), get("n"), get("b"), get("s")
+    if not (
+        (token is None or (type(token) is str and token.isascii() and len(token) <= 64))
+        and type(file_id) is int
+        and 0 <= file_id <= MAX_FILE_ID
+        and type(size) is int
+        and MIN_BLOCK_SIZE <= size <= MAX_BLOCK_SIZE
+        and (offset is None or (type(offset) is int and 0 <= offset <= MAX_OFFSET))
+        and (count is None or (type(count) is int and 0 <= count <= MAX_BLOCK_COUNT))
+        and (bitmap is None or (type(bitmap) is bytes and len(bitmap) <= MAX_BITMAP_BYTES))
+        and (version is None or type(version) is int)
+    ):
+        return None
+    return GetStreamRequest(
+        file_id=file_id,
+        block_size=size,
+        offset=offset or 0,
+        count=count or None,
+        bitmap=bitmap or None,
+        stream_version=version,
+        client_token=token,
+    )
+
+
 def block_count(file_size: int, block_size: int) -> int:
     return -(-file_size // block_size)
 
@@ -207,7 +243,9 @@ def select_blocks(req: GetStreamRequest, file_size: int) -> list[int]:
     if req.count is not None:
         cap = min(cap, req.count)
     blocks: list[int] = []
-    if req.bitmap is not None:
+    if req.bitmap == b"\x01":  # one block asked for (the OTA agent's usual request)
+        blocks = [req.offset]
+    elif req.bitmap is not None:
         for block in bitmap_blocks(req.bitmap, req.offset):
             if block >= total or len(blocks) >= cap:
                 break
@@ -245,7 +283,9 @@ def data_message(
 ) -> dict[str, Any]:
     """GetStream reply for one block: ``{c, f, l, i, p}``; ``l`` is the actual payload length
     (the last block of a file may be short)."""
-    return _with_token({"f": file_id, "l": len(payload), "i": block_index, "p": payload}, token)
+    if token is None:
+        return {"f": file_id, "l": len(payload), "i": block_index, "p": payload}
+    return {"c": token, "f": file_id, "l": len(payload), "i": block_index, "p": payload}
 
 
 def rejected_message(code: str, message: str, token: str | None) -> dict[str, Any]:
