@@ -128,6 +128,25 @@ def test_stream_lifecycle(h) -> None:
     assert exc.value.code == "ResourceNotFoundException"
 
 
+def test_stream_revision_changes_exactly_when_describe_stream_may(h) -> None:
+    role = "arn:aws:iam::123456789012:role/ota"
+    assert h.svc.stream_revision("s1") is None
+    h.iot("CreateStream", streamId="s1", files=_files(1), roleArn=role)
+    first = h.svc.stream_revision("s1")
+    h.iot("DescribeStream", streamId="s1")
+    assert first is not None and h.svc.stream_revision("s1") == first  # reads change nothing
+    h.iot("UpdateStream", streamId="s1", description="v2")
+    second = h.svc.stream_revision("s1")
+    assert second not in (None, first)
+    h.iot("DeleteStream", streamId="s1")
+    assert h.svc.stream_revision("s1") is None
+    h.iot("CreateStream", streamId="s1", files=_files(1), roleArn=role)  # version 1 again
+    third = h.svc.stream_revision("s1")
+    assert third not in (None, first, second)
+    h.svc.load_state(h.svc.dump_state())  # a reload makes new records
+    assert h.svc.stream_revision("s1") not in (None, first, second, third)
+
+
 def test_stream_limits(h) -> None:
     role = "arn:aws:iam::123456789012:role/ota"
     with pytest.raises(AwsError) as exc:  # botocore's validator does not check max

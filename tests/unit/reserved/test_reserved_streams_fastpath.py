@@ -1,21 +1,20 @@
 """The GetStream hot path: the plain-request parser, one-block selection and the stream cache.
 
-The cache is exercised with a service that keeps its streams the way ``LocalIotService`` does
-(``service.streams.streams``: stream id -> record with a ``version``), so DescribeStream is
-asked only when the record changed, and an UpdateStream is seen by the very next request.
+The cache is exercised with the real ``LocalIotService``: DescribeStream is asked only when
+the service's stream revision changed, and an UpdateStream is seen by the very next request.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from typing import Any
 
 import cbor2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ota_deploy.local.contracts import AwsError
+from ota_deploy.core.clock import FakeClock
+from ota_deploy.local.iot import LocalIotService
 from ota_deploy.local.reserved.streams_codec import bitmap_blocks
 from ota_deploy.local.reserved.streams_mqtt import StreamsMqttHandler
 from ota_deploy.local.reserved.streams_protocol import (
@@ -81,35 +80,35 @@ def test_select_blocks_matches_the_bitmap_reading(
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Record:
-    stream_id: str
-    version: int = 1
-    files: list[dict[str, Any]] = field(
-        default_factory=lambda: [{"fileId": 1, "s3Location": {"bucket": "b", "key": "k"}}]
-    )
-
-
-class Registry:
-    def __init__(self) -> None:
-        self.streams: dict[str, Record] = {}
-
-
 class Service:
-    """Keeps streams as LocalIotService does; counts DescribeStream calls."""
+    """The real LocalIotService (fake clock), counting the DescribeStream calls it answers."""
 
     def __init__(self) -> None:
-        self.streams = Registry()
+        self.inner = LocalIotService(
+            clock=FakeClock(),
+            region="us-east-1",
+            account="123456789012",
+            publish=lambda topic, payload: None,
+            read_blob=lambda bucket, key, version: IMAGE,
+            presign=lambda bucket, key, expires: "",
+            mqtt_endpoint="127.0.0.1:1883",
+        )
         self.describes = 0
 
     def call(self, service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        assert (service, operation) == ("iot", "DescribeStream")
-        self.describes += 1
-        rec = self.streams.streams.get(params["streamId"])
-        if rec is None:
-            raise AwsError("ResourceNotFoundException", "no such stream", 404)
-        info = {"streamId": rec.stream_id, "streamVersion": rec.version, "files": rec.files}
-        return {"streamInfo": info}
+        if (service, operation) == ("iot", "DescribeStream"):
+            self.describes += 1
+        return self.inner.call(service, operation, params)
+
+    def stream_revision(self, stream_id: str) -> int | None:
+        return self.inner.stream_revision(stream_id)
+
+    def create_stream(self, stream_id: str) -> None:
+        files = [{"fileId": 1, "s3Location": {"bucket": "b", "key": "k"}}]
+        role = "arn:aws:iam::123456789012:role/ota"
+        self.inner.call(
+            "iot", "CreateStream", {"streamId": stream_id, "files": files, "roleArn": role}
+        )
 
 
 def get(h: StreamsMqttHandler, body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -127,7 +126,7 @@ def get(h: StreamsMqttHandler, body: dict[str, Any]) -> list[tuple[str, dict[str
 
 def test_stream_cache_follows_the_services_records() -> None:
     svc = Service()
-    svc.streams.streams["s1"] = Record("s1")
+    svc.create_stream("s1")
     h = StreamsMqttHandler(svc, lambda b, k, v: IMAGE)
     req = {"c": "t", "s": 1, "f": 1, "l": 4096, "o": 0, "n": 1, "b": b"\x01"}
     assert [k for k, _ in get(h, req)] == ["data"]  # first one reads S3 (general path)
@@ -139,17 +138,18 @@ def test_stream_cache_follows_the_services_records() -> None:
         )
     assert svc.describes == 1 and h.blob_reads == 1  # while the record is unchanged
 
-    svc.streams.streams["s1"].version = 2  # UpdateStream: seen by the very next request
+    svc.call("iot", "UpdateStream", {"streamId": "s1"})  # seen by the very next request
     [(kind, msg)] = get(h, req)
     assert kind == "rejected" and msg["o"] == "VersionMismatch" and msg["c"] == "t"
     assert svc.describes == 2
     assert [k for k, _ in get(h, {**req, "s": 2})] == ["data"]
     assert svc.describes == 2 and h.blob_reads == 2  # the new version's bytes: from S3 again
 
-    svc.streams.streams["s1"] = Record("s1")  # deleted and created again: a new record
+    svc.call("iot", "DeleteStream", {"streamId": "s1"})
+    svc.create_stream("s1")  # deleted and created again: a new record
     assert [k for k, _ in get(h, req)] == ["data"]
     assert svc.describes == 3
 
-    del svc.streams.streams["s1"]
+    svc.call("iot", "DeleteStream", {"streamId": "s1"})
     [(kind, msg)] = get(h, req)
     assert kind == "rejected" and msg["o"] == "ResourceNotFound" and msg["c"] == "t"

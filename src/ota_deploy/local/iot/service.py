@@ -145,6 +145,11 @@ class LocalIotService:
     def operations(self, service: str) -> list[str]:
         return sorted(self._table(service))
 
+    def stream_revision(self, stream_id: str) -> int | None:
+        """A number that changes whenever ``DescribeStream`` of this stream may answer
+        differently (None: no such stream), so MQTT file delivery can cache stream data."""
+        return self.streams.revision(stream_id)
+
     def _table(self, service: str) -> dict[str, Handler]:
         if service == "iot":
             return self._iot

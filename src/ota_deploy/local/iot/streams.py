@@ -7,6 +7,7 @@ https://docs.aws.amazon.com/iot/latest/developerguide/mqtt-based-file-delivery.h
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -49,6 +50,22 @@ class Streams:
         self.arns = arns
         self._now = now
         self.streams: dict[str, Stream] = {}
+        # stream id -> (the record stamped, its revision). A revision is a number that changes
+        # whenever DescribeStream's answer may: UpdateStream, a new record under the same id
+        # (delete + create, a state reload). Readers that cache stream data key on it.
+        self._stamps: dict[str, tuple[Stream, int]] = {}
+        self._revisions = itertools.count(1)
+
+    def revision(self, stream_id: str) -> int | None:
+        """The stream's current revision, or None when there is no such stream."""
+        record = self.streams.get(stream_id)
+        if record is None:
+            return None
+        stamp = self._stamps.get(stream_id)
+        if stamp is None or stamp[0] is not record:
+            stamp = (record, next(self._revisions))
+            self._stamps[stream_id] = stamp
+        return stamp[1]
 
     def get(self, stream_id: str) -> Stream:
         s = self.streams.get(stream_id)
@@ -106,6 +123,7 @@ class Streams:
             s.role_arn = p["roleArn"]
         s.version += 1
         s.updated = self._now()
+        self._stamps.pop(s.stream_id, None)
         return self._ref(s)
 
     def list_streams(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -120,4 +138,5 @@ class Streams:
     def delete_stream(self, p: dict[str, Any]) -> dict[str, Any]:
         self.get(p["streamId"])
         del self.streams[p["streamId"]]
+        self._stamps.pop(p["streamId"], None)
         return {}

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import cbor2
@@ -52,42 +52,29 @@ _MAX_TOPICS = 16_384  # memoised request topics; the memo is simply emptied when
 
 
 class _StreamCache:
-    """DescribeStream results, re-used while the service's stream record is unchanged.
+    """DescribeStream results, re-used while the service says the stream is unchanged.
 
-    The ``IotService`` contract only has ``call``. ``LocalIotService`` keeps its streams as
-    records in ``service.streams.streams`` (stream id -> record with a ``version`` that every
-    UpdateStream increments; DeleteStream, CreateStream and a state reload make new records).
-    When that registry is there, a cached result is valid while the record is the same object
-    at the same version, read on every request, so an UpdateStream is seen by the very next
-    request, as with a DescribeStream per request. Any other service (a test stand-in) gets a
-    DescribeStream per request. Cached results are shared: callers must not mutate them.
+    The ``IotService`` contract only has ``call``; ``LocalIotService`` also offers
+    ``stream_revision(stream_id)``, a number that changes with every UpdateStream and with a
+    new record under the same id (DeleteStream + CreateStream, a state reload). It is read on
+    every request, so an UpdateStream is seen by the very next request, as with a
+    DescribeStream per request. A service without it (a test stand-in) gets a DescribeStream
+    per request. Cached results are shared: callers must not mutate them.
     """
 
     def __init__(self, service: IotService) -> None:
         self._service = service
-        self._cached: dict[str, tuple[object, int, dict[str, Any]]] = {}
-
-    def _record(self, stream_id: str) -> tuple[object, int] | None:
-        registry = getattr(getattr(self._service, "streams", None), "streams", None)
-        if not isinstance(registry, dict):
-            return None
-        record = registry.get(stream_id)
-        version = getattr(record, "version", None)
-        if record is None or not isinstance(version, int):
-            return None
-        return record, version
+        self._revision: Callable[[str], int | None] | None = getattr(
+            service, "stream_revision", None
+        )
+        self._cached: dict[str, tuple[int, dict[str, Any]]] = {}
 
     def info(self, stream_id: str) -> dict[str, Any]:
         """The stream's ``streamInfo`` as DescribeStream gives it now."""
-        current = self._record(stream_id)
+        revision = self._revision(stream_id) if self._revision is not None else None
         hit = self._cached.get(stream_id)
-        if (
-            current is not None
-            and hit is not None
-            and hit[0] is current[0]  # the same record object...
-            and hit[1] == current[1]  # ...at the same version
-        ):
-            return hit[2]
+        if revision is not None and hit is not None and hit[0] == revision:
+            return hit[1]
         try:
             result = self._service.call("iot", "DescribeStream", {"streamId": stream_id})
         except AwsError as err:
@@ -96,12 +83,10 @@ class _StreamCache:
                 raise StreamError("ResourceNotFound", f"Stream {stream_id} not found") from err
             raise
         info: dict[str, Any] = result["streamInfo"]
-        if current is not None and info.get("streamVersion") == current[1]:
+        if revision is not None:
             if len(self._cached) >= _MAX_TOPICS:
                 self._cached.clear()
-            self._cached[stream_id] = (current[0], current[1], info)
-        else:
-            self._cached.pop(stream_id, None)
+            self._cached[stream_id] = (revision, info)
         return info
 
 
