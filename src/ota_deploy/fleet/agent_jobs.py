@@ -48,10 +48,17 @@ class JobsFlow(AgentCore):
 
     def _on_connection_lost(self) -> None:
         self.connected = False
-        for name in list(self._timers):
-            self._disarm(name)
-        self._start_next_token = None
         job = self.job
+        # Timers that wait on the link are void once it drops: the resync after the reconnect
+        # re-sends what they guarded. Two wait on nothing the link carries and must survive,
+        # else nothing ever re-arms them and the execution stays IN_PROGRESS for good: the
+        # slow-link delay after the last block ("link-pacing": every block is in, the
+        # verification and SUCCEEDED follow the timer) and the HTTP retry backoff ("http").
+        keep = {"link-pacing": PACE_TIMER, "http": STREAM_TIMER}.get(job.phase) if job else None
+        for name in list(self._timers):
+            if name != keep:
+                self._disarm(name)
+        self._start_next_token = None
         if job is None:
             return
         job.resync_token = None
