@@ -8,6 +8,7 @@ same code in both modes.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,19 @@ import boto3
 from botocore.config import Config
 
 SERVICE_ENDPOINT_KEYS = {"iot": "iot", "iot-jobs-data": "jobs_data", "s3": "s3"}
+FALLBACK_REGION = "us-east-1"
+
+
+def default_region(explicit: str | None = None) -> str:
+    """The region to use when a command has no dev.ini: ``explicit``, else ``AWS_REGION`` /
+    ``AWS_DEFAULT_REGION``, else the default profile's configured region, else us-east-1."""
+    return (
+        explicit
+        or os.environ.get("AWS_REGION")
+        or os.environ.get("AWS_DEFAULT_REGION")
+        or boto3.session.Session().region_name
+        or FALLBACK_REGION
+    )
 
 
 @dataclass

@@ -17,7 +17,6 @@ Bad flags or files exit 2 with the flag or file named; AWS errors exit 3.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -39,15 +38,12 @@ def register(app: typer.Typer) -> None:
     app.add_typer(fleet_app, name="fleet")
 
 
-def _default_region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
 def read_things(path: Path) -> tuple[list[str], list[str]]:
     """Thing names in a thing list (names or ARNs); group ARNs are skipped with a warning."""
+    from ota_deploy.aws.session import default_region
     from ota_deploy.core.thinglist import read_thing_list
 
-    things = read_thing_list(path, account="123456789012", region=_default_region())
+    things = read_thing_list(path, account="123456789012", region=default_region())
     warnings = [w for w in things.warnings if "AWS will reject it" not in w]
     if things.group_arns:
         warnings.append(
@@ -172,9 +168,9 @@ def _aws_connection(
                 raise InputError("certificate file missing", file=str(f), key="--cert-dir")
     if endpoint is None:
         from ota_deploy.aws.provisioning import describe_ats_endpoint
-        from ota_deploy.aws.session import AwsClients, AwsTarget
+        from ota_deploy.aws.session import AwsClients, AwsTarget, default_region
 
-        target = AwsTarget(region=region or manifest.region or _default_region(), profile=profile)
+        target = AwsTarget(region=default_region(region or manifest.region), profile=profile)
         endpoint = describe_ats_endpoint(AwsClients(target))
     host, port = parse_host_port(endpoint, "--endpoint") if ":" in endpoint else (endpoint, 8883)
 
@@ -241,7 +237,7 @@ def provision_cmd(
 ) -> None:
     """Create things, keys and certificates, a least-privilege policy and a thing group."""
     from ota_deploy.aws.provisioning import THING_LIST, provision
-    from ota_deploy.aws.session import AwsClients, AwsTarget
+    from ota_deploy.aws.session import AwsClients, AwsTarget, default_region
     from ota_deploy.core.limits import THING_NAME_RE
 
     if not THING_NAME_RE.fullmatch(prefix) or len(prefix) > 100:
@@ -250,7 +246,7 @@ def provision_cmd(
         raise InputError("letters, digits, ':', '_' and '-' only", key="--group")
     if out.exists() and not out.is_dir():
         raise InputError("exists and is not a directory", file=str(out), key="--out")
-    clients = AwsClients(AwsTarget(region=region or _default_region(), profile=profile))
+    clients = AwsClients(AwsTarget(region=default_region(region), profile=profile))
     manifest = provision(clients, count=count, prefix=prefix, group=group, out_dir=out)
     typer.echo(
         f"provisioned {len(manifest.devices)} things in group {group} with policy "

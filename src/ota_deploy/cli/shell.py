@@ -112,7 +112,8 @@ def register(app: typer.Typer) -> None:
         """OtaEnvBuild.sh: write example-job.json + create-stream.json, upload the binary."""
         from ota_deploy.aws.retry import open_clients
         from ota_deploy.aws.s3_ops import S3Ops
-        from ota_deploy.deploy.shellflows import default_region, prepare_files
+        from ota_deploy.aws.session import default_region
+        from ota_deploy.deploy.shellflows import prepare_files
 
         reg = default_region(region)
         files = prepare_files(
@@ -223,7 +224,8 @@ def register(app: typer.Typer) -> None:
         html: bool = _HTML,
     ) -> None:
         """main.sh: prepare the documents and upload the binary, then the stress rounds."""
-        from ota_deploy.deploy.shellflows import default_region, prepare_files, prepare_stress
+        from ota_deploy.aws.session import default_region
+        from ota_deploy.deploy.shellflows import prepare_files, prepare_stress
 
         fleet = _fleet(fail_rate, reject_rate, hang_rate, seed)
         reg = default_region(region)

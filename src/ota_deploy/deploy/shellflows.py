@@ -15,12 +15,12 @@ Everything here is validated before any AWS call (``InputError``, exit 2).
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ota_deploy.aws.session import default_region
 from ota_deploy.config.settings import Settings
 from ota_deploy.core import limits
 from ota_deploy.core.errors import InputError
@@ -37,15 +37,6 @@ from ota_deploy.deploy.runner import RoundCalls
 JOB_JSON = "example-job.json"
 STREAM_JSON = "create-stream.json"
 STRESS_DESCRIPTION = "ota-deploy stress test job"
-
-
-def default_region(region: str | None) -> str:
-    return (
-        region
-        or os.environ.get("AWS_REGION")
-        or os.environ.get("AWS_DEFAULT_REGION")
-        or ("us-east-1")
-    )
 
 
 def default_bucket(account: str, region: str) -> str:
