@@ -5,6 +5,11 @@ matched on them; one update is in flight at a time, each with ``expectedVersion`
 (https://docs.aws.amazon.com/iot/latest/developerguide/jobs-mqtt-api.html). A reconnect or a
 ``notify-next`` naming another execution triggers a ``{jobId}/get`` resync: the agent resumes
 an execution the service still holds IN_PROGRESS and abandons one it has ended.
+
+Several requests can be outstanding at once (an update in flight when a resync starts), so
+each owns its timeout timer, named after its client token (``_request_timer``): a reply
+cancels only its own request's timer and a timeout resends only that request. A reply lost
+without a disconnect is therefore always resent (or, after ``max_retries``, abandoned).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 from ota_deploy.fleet import protocol as proto
 from ota_deploy.fleet.agent_state import (
     ACTIVE_STATES,
+    JOBS_REQUEST_PREFIX,
     JOBS_TIMER,
     MAX_DETAIL,
     PACE_TIMER,
@@ -74,28 +80,33 @@ class JobsFlow(AgentCore):
     def _start_next(self) -> None:
         if not self.connected:
             return
-        self._start_next_token = self._token()
+        if self._start_next_token is not None:  # superseded: only the new one is waited on
+            self._disarm(self._request_timer(self._start_next_token))
+        self._disarm(JOBS_TIMER)  # a backoff before this request is moot now
+        self._start_next_token = token = self._token()
         self._start_next_attempts += 1
         self._notified_while_starting = False
         self._publish(
             proto.jobs_topic(self.thing, "start-next"),
-            proto.encode_json({"clientToken": self._start_next_token}),
+            proto.encode_json({"clientToken": token}),
         )
-        self._arm(JOBS_TIMER, self.options.request_timeout_sec)
+        self._arm(self._request_timer(token), self.options.request_timeout_sec)
 
     def _resync(self) -> None:
         """Ask the service for the current job's execution state (after a reconnect etc.)."""
         job = self.job
         if job is None or not self.connected:
             return
-        job.resync_token = self._token()
+        if job.resync_token is not None:  # superseded: only the new one is waited on
+            self._disarm(self._request_timer(job.resync_token))
+        job.resync_token = token = self._token()
         job.resync_due = False
         job.resync_attempts += 1
         self._publish(
             proto.jobs_topic(self.thing, job.job_id, "get"),
-            proto.encode_json({"clientToken": job.resync_token, "includeJobDocument": False}),
+            proto.encode_json({"clientToken": token, "includeJobDocument": False}),
         )
-        self._arm(JOBS_TIMER, self.options.request_timeout_sec)
+        self._arm(self._request_timer(token), self.options.request_timeout_sec)
 
     def _queue_update(self, status: str, details: dict[str, str], *, terminal: bool) -> None:
         job = self.job
@@ -125,7 +136,7 @@ class JobsFlow(AgentCore):
             proto.jobs_topic(self.thing, job.job_id, "update"),
             proto.update_request(upd.status, upd.details, job.version, upd.token),
         )
-        self._arm(JOBS_TIMER, self.options.request_timeout_sec)
+        self._arm(self._request_timer(upd.token), self.options.request_timeout_sec)
 
     def _finish(self, status: str, reason: str | None, details: dict[str, str]) -> None:
         """Decide the job's terminal status and report it to the service."""
@@ -185,7 +196,9 @@ class JobsFlow(AgentCore):
         elif name == "start-next/accepted":
             self._on_start_next_accepted(msg)
         elif name == "start-next/rejected":
-            if msg.get("clientToken") == self._start_next_token:
+            token = self._start_next_token
+            if token is not None and msg.get("clientToken") == token:
+                self._disarm(self._request_timer(token))
                 self._start_next_token = None
                 self._arm(JOBS_TIMER, self._backoff(self._start_next_attempts))
         elif name == "get/accepted":
@@ -217,11 +230,12 @@ class JobsFlow(AgentCore):
             self._resync()  # our execution may have been ended by the service: ask
 
     def _on_start_next_accepted(self, msg: dict[str, Any]) -> None:
-        if msg.get("clientToken") != self._start_next_token or self.job is not None:
+        token = self._start_next_token
+        if token is None or msg.get("clientToken") != token or self.job is not None:
             return
+        self._disarm(self._request_timer(token))
         self._start_next_token = None
         self._start_next_attempts = 0
-        self._disarm(JOBS_TIMER)
         execution = msg.get("execution")
         if isinstance(execution, dict) and isinstance(execution.get("jobId"), str):
             self._begin_job(execution)
@@ -230,11 +244,12 @@ class JobsFlow(AgentCore):
 
     def _on_get_accepted(self, job_id: str | None, msg: dict[str, Any]) -> None:
         job = self.job
-        if job is None or job.job_id != job_id or msg.get("clientToken") != job.resync_token:
+        token = job.resync_token if job is not None else None
+        if job is None or token is None or job.job_id != job_id or msg.get("clientToken") != token:
             return
+        self._disarm(self._request_timer(token))
         job.resync_token = None
         job.resync_attempts = 0
-        self._disarm(JOBS_TIMER)
         execution = msg.get("execution")
         state = execution if isinstance(execution, dict) else {}
         status = state.get("status")
@@ -247,10 +262,11 @@ class JobsFlow(AgentCore):
 
     def _on_get_rejected(self, job_id: str | None, msg: dict[str, Any]) -> None:
         job = self.job
-        if job is None or job.job_id != job_id or msg.get("clientToken") != job.resync_token:
+        token = job.resync_token if job is not None else None
+        if job is None or token is None or job.job_id != job_id or msg.get("clientToken") != token:
             return
+        self._disarm(self._request_timer(token))
         job.resync_token = None
-        self._disarm(JOBS_TIMER)
         if msg.get("code") == "ResourceNotFound":
             self._abandon("REMOVED", "execution no longer exists")
         else:
@@ -265,7 +281,7 @@ class JobsFlow(AgentCore):
         if msg.get("clientToken") != upd.token:
             return
         job.in_flight = None
-        self._disarm(JOBS_TIMER)
+        self._disarm(self._request_timer(upd.token))
         state = msg.get("executionState")
         if isinstance(state, dict) and isinstance(state.get("versionNumber"), int):
             job.version = state["versionNumber"]
@@ -285,7 +301,7 @@ class JobsFlow(AgentCore):
         if msg.get("clientToken") != upd.token:
             return
         job.in_flight = None
-        self._disarm(JOBS_TIMER)
+        self._disarm(self._request_timer(upd.token))
         code = msg.get("code")
         state = msg.get("executionState")
         state = state if isinstance(state, dict) else {}
@@ -326,24 +342,21 @@ class JobsFlow(AgentCore):
 
     def _on_timer(self, name: str) -> None:
         job = self.job
-        if name == JOBS_TIMER:
+        if name.startswith(JOBS_REQUEST_PREFIX):
+            self._on_request_timeout(name[len(JOBS_REQUEST_PREFIX) :])
+        elif name == JOBS_TIMER:  # a backoff after a rejection ended: send again
             if job is None:
-                self._start_next()
-            elif job.resync_token is not None or job.resync_due:
+                if self._start_next_token is None:
+                    self._start_next()
+            elif job.resync_token is not None:
+                return  # a resync is on its way; its reply flushes the pending update
+            elif job.resync_due:
                 if job.resync_attempts > self.options.max_retries:
                     self._abandon("ABANDONED", "no reply to DescribeJobExecution")
                 else:
                     self._resync()
-            elif job.in_flight is not None or job.pending is not None:
-                upd = job.in_flight or job.pending
-                assert upd is not None
-                if job.in_flight is not None and job.pending is not None:
-                    upd = job.in_flight  # resend the lost one; the pending one follows
-                    job.in_flight = None
-                elif job.in_flight is not None:
-                    job.in_flight = None
-                else:
-                    job.pending = None
+            elif job.in_flight is None and job.pending is not None:
+                upd, job.pending = job.pending, None
                 if upd.attempts > self.options.max_retries:
                     self._abandon("ABANDONED", "no reply to UpdateJobExecution")
                 else:
@@ -358,6 +371,32 @@ class JobsFlow(AgentCore):
                 self._complete_download()
         elif name == STREAM_TIMER:
             self._on_stream_timeout(job)
+
+    def _on_request_timeout(self, token: str) -> None:
+        """No reply to the Jobs request carrying ``token``: resend that request alone."""
+        job = self.job
+        if job is None:
+            if token == self._start_next_token:
+                self._start_next()
+            return
+        if token == job.resync_token:
+            if job.resync_attempts > self.options.max_retries:
+                self._abandon("ABANDONED", "no reply to DescribeJobExecution")
+            else:
+                self._resync()
+            return
+        upd = job.in_flight
+        if upd is None or token != upd.token:
+            return  # stale: that request was answered or superseded
+        job.in_flight = None  # resend the lost one; a pending one follows it
+        if upd.attempts > self.options.max_retries:
+            self._abandon("ABANDONED", "no reply to UpdateJobExecution")
+        elif job.resync_token is not None or job.resync_due:
+            # a resync is under way: its reply resends the update with the version it learns
+            if job.pending is None or (upd.terminal and not job.pending.terminal):
+                job.pending = upd
+        else:
+            self._send_update(upd)
 
     # ------------------------------------------------------------------ job start
 

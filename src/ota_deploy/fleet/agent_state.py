@@ -31,6 +31,10 @@ from ota_deploy.fleet.protocol import FirmwareSpec
 ACTIVE_STATES = ("QUEUED", "IN_PROGRESS")
 RECONNECT_AFTER_DROP = 0.2  # seconds a simulated disconnect keeps the link down
 JOBS_TIMER, STREAM_TIMER, PACE_TIMER = "jobs", "stream", "pace"
+# Each outstanding Jobs request (start-next, {jobId}/get, {jobId}/update) owns a timeout timer
+# named after its clientToken, so a reply cancels only its own request's timer. JOBS_TIMER is
+# left for the backoff after a rejection, when no request is outstanding.
+JOBS_REQUEST_PREFIX = "jobs:"
 MAX_DETAIL = 1000  # statusDetails values are at most 1024 characters
 
 
@@ -141,6 +145,11 @@ class AgentCore:
         self._deadlines.pop(name, None)
         if self._timers.pop(name, None) is not None:
             self._out.append(CancelTimer(name))
+
+    @staticmethod
+    def _request_timer(token: str) -> str:
+        """The name of the timeout timer of the Jobs request carrying clientToken ``token``."""
+        return JOBS_REQUEST_PREFIX + token
 
     def _publish(self, topic: str, payload: bytes) -> None:
         self._out.append(Publish(topic, payload))
