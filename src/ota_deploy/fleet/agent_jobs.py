@@ -273,15 +273,26 @@ class JobsFlow(AgentCore):
             job.resync_due = True
             self._arm(JOBS_TIMER, self._backoff(job.resync_attempts))
 
-    def _on_update_accepted(self, job_id: str | None, msg: dict[str, Any]) -> None:
+    def _answered_update(
+        self, job_id: str | None, msg: dict[str, Any]
+    ) -> tuple[_Run, _Update] | None:
+        """The job and its in-flight update that this accepted/rejected reply answers, now
+        settled (its request timer disarmed); None for a stale or foreign reply."""
         job = self.job
         upd = job.in_flight if job is not None else None
         if job is None or upd is None or job.job_id != job_id:
-            return
+            return None
         if msg.get("clientToken") != upd.token:
-            return
+            return None
         job.in_flight = None
         self._disarm(self._request_timer(upd.token))
+        return job, upd
+
+    def _on_update_accepted(self, job_id: str | None, msg: dict[str, Any]) -> None:
+        answered = self._answered_update(job_id, msg)
+        if answered is None:
+            return
+        job, upd = answered
         state = msg.get("executionState")
         if isinstance(state, dict) and isinstance(state.get("versionNumber"), int):
             job.version = state["versionNumber"]
@@ -294,14 +305,10 @@ class JobsFlow(AgentCore):
         self._flush_update()
 
     def _on_update_rejected(self, job_id: str | None, msg: dict[str, Any]) -> None:
-        job = self.job
-        upd = job.in_flight if job is not None else None
-        if job is None or upd is None or job.job_id != job_id:
+        answered = self._answered_update(job_id, msg)
+        if answered is None:
             return
-        if msg.get("clientToken") != upd.token:
-            return
-        job.in_flight = None
-        self._disarm(self._request_timer(upd.token))
+        job, upd = answered
         code = msg.get("code")
         state = msg.get("executionState")
         state = state if isinstance(state, dict) else {}
