@@ -1,0 +1,1 @@
+"""Test support shared across packages: real components joined in memory (no sockets)."""
