@@ -261,23 +261,12 @@ class LocalAwsIot:
             self.service.load_state(saved["service"])
 
 
-class _ShiftedClock:
-    """The wall clock moved by a fixed offset (the base of a resumed ScaledClock)."""
-
-    def __init__(self, offset: float) -> None:
-        self.offset = offset
-        self._wall = SystemClock()
-
-    def now(self) -> float:
-        return self._wall.now() + self.offset
-
-
 def _resumed_clock(scale: float, virtual_now: Any) -> ScaledClock:
     """A ScaledClock that goes on from the saved virtual time when that is ahead of the wall
     clock (a --time-scale run saved it): the restored timers and timestamps stay coherent."""
     wall = SystemClock().now()
     if isinstance(virtual_now, int | float) and virtual_now > wall:
-        return ScaledClock(scale, base=_ShiftedClock(float(virtual_now) - wall))
+        return ScaledClock(scale, start=float(virtual_now))
     return ScaledClock(scale)
 
 
