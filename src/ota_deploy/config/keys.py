@@ -22,6 +22,8 @@ Units and additions (all in [DEFAULT]):
 
 from __future__ import annotations
 
+from ota_deploy.core.status import FailureType
+
 DEFAULT = "DEFAULT"
 CUSTOM_JOB_DOCUMENT = "CUSTOM_JOB_DOCUMENT"
 PRESIGNED_URL_CONFIG = "PRESIGNED_URL_CONFIG"
@@ -70,11 +72,11 @@ EXTRA_DEFAULT_KEYS = (
 )
 
 # Each ABORT_CONFIG flag -> (its section, the failure type that section describes).
-ABORT_SUBSECTIONS = {
-    "useAllSubsection": (ABORT_CONFIG_TYPE_ALL, "ALL"),
-    "useFailedSubsection": (ABORT_CONFIG_TYPE_FAILED, "FAILED"),
-    "useRejectedSubsection": (ABORT_CONFIG_TYPE_REJECTED, "REJECTED"),
-    "useTimedOutSubsection": (ABORT_CONFIG_TYPE_TIMED_OUT, "TIMED_OUT"),
+ABORT_SUBSECTIONS: dict[str, tuple[str, FailureType]] = {
+    "useAllSubsection": (ABORT_CONFIG_TYPE_ALL, FailureType.ALL),
+    "useFailedSubsection": (ABORT_CONFIG_TYPE_FAILED, FailureType.FAILED),
+    "useRejectedSubsection": (ABORT_CONFIG_TYPE_REJECTED, FailureType.REJECTED),
+    "useTimedOutSubsection": (ABORT_CONFIG_TYPE_TIMED_OUT, FailureType.TIMED_OUT),
 }
 _ABORT_TYPE_KEYS = ("failureType", "thresholdPercentage", "minNumberOfExecutedThings")
 

@@ -22,6 +22,7 @@ Decisions the manual leaves open (each also stated in the message or warning it 
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -31,25 +32,23 @@ from pydantic import ValidationError
 
 from ota_deploy.config import keys as K
 from ota_deploy.config.ini import RawIni, read_ini
-from ota_deploy.config.settings import (
+from ota_deploy.config.settings import CustomJobDocument, Settings
+from ota_deploy.config.values import Values
+from ota_deploy.core import limits
+from ota_deploy.core.defaults import LOCAL_ACCOUNT
+from ota_deploy.core.documents import load_custom_document_file
+from ota_deploy.core.errors import InputError
+from ota_deploy.core.firmware import load_signing_key
+from ota_deploy.core.jobconfig import (
     AbortCriterion,
-    CustomJobDocument,
     ExponentialRate,
     PresignedUrlConfig,
     RateIncreaseCriteria,
     RolloutConfig,
-    Settings,
     TimeoutConfig,
 )
-from ota_deploy.config.values import Values
-from ota_deploy.core import limits
-from ota_deploy.core.documents import load_custom_document_file
-from ota_deploy.core.errors import InputError
-from ota_deploy.core.firmware import load_signing_key
 from ota_deploy.core.s3url import parse_s3_url
 from ota_deploy.core.thinglist import read_thing_list
-
-_CHECK_ACCOUNT = "123456789012"  # any valid account: the loader only checks the list's syntax
 
 
 @dataclass(frozen=True)
@@ -106,6 +105,7 @@ def _unknown_warnings(raw: RawIni) -> list[str]:
 
 def _default_fields(v: Values) -> dict[str, Any]:
     d = K.DEFAULT
+    rule = limits.rules()
     f: dict[str, Any] = {"source": v.raw.path.resolve()}
     f["region"] = v.req(d, "region")
     v.checked(d, "region", limits.check_region(f["region"]))
@@ -117,9 +117,9 @@ def _default_fields(v: Values) -> dict[str, Any]:
     f["job_id_per_round"] = v.choice(d, "jobIdPerRound", ("suffix", "reuse"), default="suffix")
     suffix = f"-{f['rounds']}" if f["job_id_per_round"] == "suffix" else ""
     f["job_id"] = v.req(d, "jobId")
-    _check_id(v, "jobId", f["job_id"], suffix, limits.JOB_ID_RE, limits.JOB_ID_MAX)
+    _check_id(v, "jobId", f["job_id"], suffix, rule.job_id_re, rule.job_id_max)
     f["stream_id"] = v.req(d, "streamId")
-    _check_id(v, "streamId", f["stream_id"], suffix, limits.STREAM_ID_RE, limits.STREAM_ID_MAX)
+    _check_id(v, "streamId", f["stream_id"], suffix, rule.stream_id_re, rule.stream_id_max)
     f["bucket"] = v.req(d, "bucket")
     v.checked(d, "bucket", limits.check_bucket(f["bucket"]))
     f["clean_up"] = _required_flag(v, "cleanUpCfg")
@@ -129,10 +129,8 @@ def _default_fields(v: Values) -> dict[str, Any]:
     assert sleep_sec is not None
     f["api_sleep_ms"] = sleep_sec * 1000.0
     f["file_chunk_size"] = v.integer(d, "fileChunkSize", low=1)
-    f["target_selection"] = v.choice(d, "targetSelection", limits.TARGET_SELECTIONS, upper=True)
-    f["file_id"] = v.integer(
-        d, "fileId", low=limits.FILE_ID_MIN, high=limits.FILE_ID_MAX, default=0
-    )
+    f["target_selection"] = v.choice(d, "targetSelection", rule.target_selections, upper=True)
+    f["file_id"] = v.integer(d, "fileId", low=rule.file_id_min, high=rule.file_id_max, default=0)
     f["image_version"] = v.text(d, "imageVer", required=False) or "1"
     description = v.text(d, "description", required=False)
     if description is not None:
@@ -164,7 +162,9 @@ def _required_flag(v: Values, key: str) -> bool:
     return v.flag(K.DEFAULT, key)
 
 
-def _check_id(v: Values, key: str, value: str, suffix: str, pattern: Any, max_len: int) -> None:
+def _check_id(
+    v: Values, key: str, value: str, suffix: str, pattern: re.Pattern[str], max_len: int
+) -> None:
     reason = limits.check_id(value, pattern=pattern, max_len=max_len)
     if reason:
         raise v.error(K.DEFAULT, key, f"{value!r} {reason}")
@@ -178,8 +178,9 @@ def _check_id(v: Values, key: str, value: str, suffix: str, pattern: Any, max_le
 
 
 def _check_thing_list(v: Values, path: Path, region: str) -> None:
-    # Syntax and emptiness only; the deploy side re-reads it with the real account.
-    read_thing_list(path, account=_CHECK_ACCOUNT, region=region)
+    # Syntax and emptiness only (any valid account will do); the deploy side re-reads it
+    # with the run's account.
+    read_thing_list(path, account=LOCAL_ACCOUNT, region=region)
 
 
 def _section_on(v: Values, flag_section: str, flag: str, section: str) -> bool:
@@ -198,6 +199,7 @@ def _section_on(v: Values, flag_section: str, flag: str, section: str) -> bool:
 def _sections(v: Values, warnings: list[str]) -> dict[str, Any]:
     f: dict[str, Any] = {}
     d = K.DEFAULT
+    rule = limits.rules()
     if _section_on(v, d, "useCustomJobDocument", K.CUSTOM_JOB_DOCUMENT):
         f["custom_job_document"] = _custom_document(v)
     if _section_on(v, d, "usePresignedUrlConfig", K.PRESIGNED_URL_CONFIG):
@@ -205,7 +207,7 @@ def _sections(v: Values, warnings: list[str]) -> dict[str, Any]:
         role = v.req(s, "roleArn")
         v.checked(s, "roleArn", limits.check_role_arn(role))
         expires = v.integer(
-            s, "expiresInSec", low=limits.EXPIRES_MIN, high=limits.EXPIRES_MAX, default=3600
+            s, "expiresInSec", low=rule.expires_min, high=rule.expires_max, default=3600
         )
         f["presigned_url"] = PresignedUrlConfig(role_arn=role, expires_in_sec=expires)
     if _section_on(v, d, "useJobExecutionsRolloutConfig", K.JOB_EXECUTE_ROLLOUT_CONFIG):
@@ -216,8 +218,8 @@ def _sections(v: Values, warnings: list[str]) -> dict[str, Any]:
         minutes = v.integer(
             K.TIMEOUT_CONFIG,
             "inProgressTimeoutInMinutes",
-            low=limits.IN_PROGRESS_TIMEOUT_MIN,
-            high=limits.IN_PROGRESS_TIMEOUT_MAX,
+            low=rule.in_progress_timeout_min,
+            high=rule.in_progress_timeout_max,
         )
         f["timeout"] = TimeoutConfig(in_progress_timeout_minutes=minutes)
     return f
@@ -242,24 +244,23 @@ def _custom_document(v: Values) -> CustomJobDocument:
     return CustomJobDocument(source="local_file", path=path)
 
 
-def _rate(v: Values, section: str, key: str) -> int:
-    return v.integer(section, key, low=limits.RATE_MIN, high=limits.RATE_MAX)
-
-
 def _rollout(v: Values, warnings: list[str]) -> RolloutConfig:
     s = K.JOB_EXECUTE_ROLLOUT_CONFIG
+    rule = limits.rules()
     maximum = None
     if v.text(s, "maximumPerMinute", required=False) is not None:
-        maximum = _rate(v, s, "maximumPerMinute")
+        maximum = v.integer(
+            s, "maximumPerMinute", low=rule.max_per_minute_min, high=rule.max_per_minute_max
+        )
     exponential = None
     if _section_on(v, s, "useExponentialRateCfg", K.EXP_RATE_CONFIG):
         e = K.EXP_RATE_CONFIG
-        base = _rate(v, e, "baseRatePerMinute")
+        base = v.integer(e, "baseRatePerMinute", low=rule.base_rate_min, high=rule.base_rate_max)
         factor = v.decimal(
             e,
             "incrementFactor",
-            low=limits.INCREMENT_FACTOR_MIN,
-            high=limits.INCREMENT_FACTOR_MAX,
+            low=rule.increment_factor_min,
+            high=rule.increment_factor_max,
             places=1,
         )
         if not _section_on(v, e, "useRateIncreaseCriteria", K.INCREASE_CRITERIA):
@@ -330,7 +331,7 @@ def _abort(v: Values, warnings: list[str]) -> tuple[AbortCriterion, ...]:
         section, failure_type = K.ABORT_SUBSECTIONS[flag]
         _section_on(v, s, flag, section)
         given = v.choice(
-            section, "failureType", limits.FAILURE_TYPES, default=failure_type, upper=True
+            section, "failureType", limits.rules().failure_types, default=failure_type, upper=True
         )
         if given != failure_type:
             raise v.error(
@@ -340,13 +341,13 @@ def _abort(v: Values, warnings: list[str]) -> tuple[AbortCriterion, ...]:
             )
         criteria.append(
             AbortCriterion(
-                failure_type=failure_type,  # type: ignore[arg-type]
+                failure_type=failure_type,
                 threshold_percentage=v.decimal(
                     section,
                     "thresholdPercentage",
                     low=Decimal(0),
                     low_exclusive=True,
-                    high=limits.THRESHOLD_MAX,
+                    high=limits.rules().threshold_max,
                     places=2,
                 ),
                 min_number_of_executed_things=v.integer(

@@ -3,7 +3,9 @@
 This module holds only the shapes; ``config.loader`` reads an ini file into them and checks
 every value against AWS's limits, raising ``core.errors.InputError`` naming file/section/key.
 A section is represented only when its ``use*`` flag is true (otherwise the field is None).
-Paths are already resolved relative to the dev.ini's folder.
+Paths are already resolved relative to the dev.ini's folder. The job configuration sections
+are ``core.jobconfig``'s records, so the plan (``core.plan``) reads a ``Settings`` without
+importing ``config``.
 """
 
 from __future__ import annotations
@@ -13,8 +15,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-TargetSelection = Literal["SNAPSHOT", "CONTINUOUS"]
-FailureType = Literal["FAILED", "REJECTED", "TIMED_OUT", "ALL"]
+from ota_deploy.core.jobconfig import (
+    AbortCriterion,
+    PresignedUrlConfig,
+    RolloutConfig,
+    TimeoutConfig,
+)
+from ota_deploy.core.status import TargetSelection
 
 
 class _Frozen(BaseModel):
@@ -27,49 +34,6 @@ class CustomJobDocument(_Frozen):
     source: Literal["local_file", "url"]  # jobDocSrcCfg
     url: str | None = None  # jobDocSrcUrl (s3:// or https://BUCKET.s3.amazonaws.com/KEY)
     path: Path | None = None  # jobDocPath
-
-
-class PresignedUrlConfig(_Frozen):
-    """[PRESIGNED_URL_CONFIG]."""
-
-    role_arn: str  # roleArn
-    expires_in_sec: int = 3600  # expiresInSec, 60-3600
-
-
-class RateIncreaseCriteria(_Frozen):
-    """[INCREASE_CRITERIA]: exactly one of the two is set (AWS accepts one)."""
-
-    number_of_notified_things: int | None = None
-    number_of_succeeded_things: int | None = None
-
-
-class ExponentialRate(_Frozen):
-    """[EXP_RATE_CONFIG]."""
-
-    base_rate_per_minute: int  # 1-1000
-    increment_factor: float  # 1.1-5, one decimal
-    rate_increase_criteria: RateIncreaseCriteria | None = None  # when useRateIncreaseCriteria
-
-
-class RolloutConfig(_Frozen):
-    """[JOB_EXECUTE_ROLLOUT_CONFIG]."""
-
-    maximum_per_minute: int | None = None  # 1-1000
-    exponential_rate: ExponentialRate | None = None  # when useExponentialRateCfg
-
-
-class AbortCriterion(_Frozen):
-    """One [ABORT_CONFIG_TYPE_*] section. The action is always CANCEL."""
-
-    failure_type: FailureType
-    threshold_percentage: float  # 0 < x <= 100, two decimals
-    min_number_of_executed_things: int  # >= 1
-
-
-class TimeoutConfig(_Frozen):
-    """[TIMEOUT_CONFIG]."""
-
-    in_progress_timeout_minutes: int  # 1-10080
 
 
 class Settings(_Frozen):

@@ -5,6 +5,11 @@ reason (a sentence fragment) when AWS would reject it. The config loader and the
 parser turn a reason into ``InputError`` naming the file/section/key; keeping the rules in one
 place means the dry-run plan, the loader and the tests agree with each other.
 
+The numbers, patterns and enums come from botocore's ``iot`` model through ``core.aws_model``
+(``rules()``: read once, on first use, so a command that checks nothing never loads the
+model); the few limits AWS states only in prose come from ``aws_model.documented``. What is
+not in the iot model at all (region, account and bucket names, IAM role ARNs) is spelled here.
+
 Sources (the specification):
   CreateJob   https://docs.aws.amazon.com/iot/latest/apireference/API_CreateJob.html
   CreateStream https://docs.aws.amazon.com/iot/latest/apireference/API_CreateStream.html
@@ -17,32 +22,130 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Any
 
-JOB_ID_RE = re.compile(r"[a-zA-Z0-9_-]+")
-JOB_ID_MAX = 64
-STREAM_ID_RE = re.compile(r"[a-zA-Z0-9_-]+")
-STREAM_ID_MAX = 128
-THING_NAME_RE = re.compile(r"[a-zA-Z0-9:_-]+")  # also thing-group names
-THING_NAME_MAX = 128
-FILE_ID_MIN, FILE_ID_MAX = 0, 255
-RATE_MIN, RATE_MAX = 1, 1000  # maximumPerMinute, baseRatePerMinute
-INCREMENT_FACTOR_MIN, INCREMENT_FACTOR_MAX = Decimal("1.1"), Decimal("5")
-THRESHOLD_MAX = Decimal("100")
-EXPIRES_MIN, EXPIRES_MAX = 60, 3600
-IN_PROGRESS_TIMEOUT_MIN, IN_PROGRESS_TIMEOUT_MAX = 1, 10080
-DESCRIPTION_MAX = 2028
-JOB_DOCUMENT_MAX = 32768  # bytes, inline ``document``
-DOCUMENT_SOURCE_MAX = 1350
-ROLE_ARN_MIN, ROLE_ARN_MAX = 20, 2048
-MAX_TARGETS_PER_JOB = 100
-TARGET_SELECTIONS = ("SNAPSHOT", "CONTINUOUS")
-FAILURE_TYPES = ("FAILED", "REJECTED", "TIMED_OUT", "ALL")
+from ota_deploy.core import aws_model
+from ota_deploy.core.status import FailureType, TargetSelection
 
+
+@dataclass(frozen=True)
+class AwsRules:
+    """The limits this tool checks, as botocore's iot model (or AWS's documentation) states."""
+
+    job_id_re: re.Pattern[str]
+    job_id_max: int
+    stream_id_re: re.Pattern[str]
+    stream_id_max: int
+    thing_name_re: re.Pattern[str]  # also thing-group names
+    thing_name_max: int
+    file_id_min: int
+    file_id_max: int
+    max_per_minute_min: int  # maximumPerMinute
+    max_per_minute_max: int  # documented (quotas page)
+    base_rate_min: int  # baseRatePerMinute
+    base_rate_max: int
+    increment_factor_min: Decimal
+    increment_factor_max: Decimal
+    threshold_max: Decimal  # thresholdPercentage
+    expires_min: int  # expiresInSec
+    expires_max: int
+    in_progress_timeout_min: int  # documented (TimeoutConfig page)
+    in_progress_timeout_max: int
+    description_max: int
+    job_document_bytes_max: int  # documented: 32 KB inline
+    document_source_max: int
+    role_arn_min: int
+    role_arn_max: int
+    job_targets_max: int  # documented: 100 things or groups per job
+    target_selections: tuple[str, ...]
+    failure_types: tuple[str, ...]
+
+
+def _int(value: Any) -> int:
+    assert value is not None, "the model states no bound here"
+    return int(value)
+
+
+def _decimal(value: Any) -> Decimal:
+    assert value is not None, "the model states no bound here"
+    return Decimal(str(value))
+
+
+@cache
+def rules() -> AwsRules:
+    """The rules, read from the model once per process (~100 ms the first time)."""
+    shape, member, documented = aws_model.shape, aws_model.member_shape, aws_model.documented
+    rollout = ("CreateJob", "jobExecutionsRolloutConfig")
+    exponential = (*rollout, "exponentialRate")
+    criterion = ("CreateJob", "abortConfig", "criteriaList", "[]")
+    presigned = ("CreateJob", "presignedUrlConfig")
+    job_id, stream_id, thing = shape("JobId"), shape("StreamId"), shape("ThingName")
+    file_id = member("CreateStream", "files", "[]", "fileId")
+    base_rate = member(*exponential, "baseRatePerMinute")
+    factor = member(*exponential, "incrementFactor")
+    expires = member(*presigned, "expiresInSec")
+    role = member("CreateStream", "roleArn")
+    return AwsRules(
+        job_id_re=re.compile(str(job_id.pattern)),
+        job_id_max=_int(job_id.max),
+        stream_id_re=re.compile(str(stream_id.pattern)),
+        stream_id_max=_int(stream_id.max),
+        thing_name_re=re.compile(str(thing.pattern)),
+        thing_name_max=_int(thing.max),
+        file_id_min=_int(file_id.min),
+        file_id_max=_int(file_id.max),
+        max_per_minute_min=_int(member(*rollout, "maximumPerMinute").min),
+        max_per_minute_max=documented("max_per_minute_max"),
+        base_rate_min=_int(base_rate.min),
+        base_rate_max=_int(base_rate.max),
+        increment_factor_min=_decimal(factor.min),
+        increment_factor_max=_decimal(factor.max),
+        threshold_max=_decimal(member(*criterion, "thresholdPercentage").max),
+        expires_min=_int(expires.min),
+        expires_max=_int(expires.max),
+        in_progress_timeout_min=documented("in_progress_timeout_min"),
+        in_progress_timeout_max=documented("in_progress_timeout_max"),
+        description_max=_int(member("CreateJob", "description").max),
+        job_document_bytes_max=documented("job_document_bytes_max"),
+        document_source_max=_int(member("CreateJob", "documentSource").max),
+        role_arn_min=_int(role.min),
+        role_arn_max=_int(role.max),
+        job_targets_max=documented("job_targets_max"),
+        # The enums in core.status are checked against the model (test_core_status); their
+        # order is the one messages list them in.
+        target_selections=tuple(TargetSelection),
+        failure_types=tuple(FailureType),
+    )
+
+
+# Names other packages still import as constants; each reads ``rules()`` when first used.
+_RULE_NAMES = {
+    "JOB_ID_RE": "job_id_re",
+    "JOB_ID_MAX": "job_id_max",
+    "STREAM_ID_RE": "stream_id_re",
+    "STREAM_ID_MAX": "stream_id_max",
+    "THING_NAME_RE": "thing_name_re",
+    "THING_NAME_MAX": "thing_name_max",
+    "JOB_DOCUMENT_MAX": "job_document_bytes_max",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RULE_NAMES:
+        return getattr(rules(), _RULE_NAMES[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# Not in the iot model: AWS's naming rules for IAM role ARNs, regions, accounts and buckets.
 ROLE_ARN_RE = re.compile(r"arn:aws[-a-z]*:iam::\d{12}:role/[\w+=,.@/-]+")
 REGION_RE = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}")
 ACCOUNT_RE = re.compile(r"\d{12}")
 BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+# The model's description pattern is [^\p{C}]+ (no control or unassigned characters); Python's
+# re has no \p{C}, so the control characters are spelled out.
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _BUCKET_BAD_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_BAD_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
@@ -64,17 +167,20 @@ def check_id(value: str, *, pattern: re.Pattern[str], max_len: int) -> str | Non
 
 
 def check_thing_name(value: str) -> str | None:
+    limit = rules()
     if not value:
         return "empty thing name"
-    if len(value) > THING_NAME_MAX:
-        return f"name is {len(value)} characters long; AWS allows at most {THING_NAME_MAX}"
-    if not THING_NAME_RE.fullmatch(value):
+    if len(value) > limit.thing_name_max:
+        return f"name is {len(value)} characters long; AWS allows at most {limit.thing_name_max}"
+    if not limit.thing_name_re.fullmatch(value):
         return f"name {value!r} has characters AWS does not allow (allowed: a-z A-Z 0-9 : _ -)"
     return None
 
 
 def check_role_arn(value: str) -> str | None:
-    if not ROLE_ARN_MIN <= len(value) <= ROLE_ARN_MAX or not ROLE_ARN_RE.fullmatch(value):
+    limit = rules()
+    fits = limit.role_arn_min <= len(value) <= limit.role_arn_max
+    if not fits or not ROLE_ARN_RE.fullmatch(value):
         hint = " (replace the manual's placeholder)" if "<" in value or ">" in value else ""
         return (
             f"{value!r} is not an IAM role ARN like "
@@ -112,8 +218,9 @@ def check_bucket(value: str) -> str | None:
 
 
 def check_description(value: str) -> str | None:
-    if len(value) > DESCRIPTION_MAX:
-        return f"is {len(value)} characters long; AWS allows at most {DESCRIPTION_MAX}"
+    most = rules().description_max
+    if len(value) > most:
+        return f"is {len(value)} characters long; AWS allows at most {most}"
     if not value or _CONTROL_RE.search(value):
         return "must be non-empty text without control characters"
     return None

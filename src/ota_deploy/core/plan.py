@@ -1,6 +1,7 @@
-"""The exact AWS requests of one deployment round, built from Settings and the firmware.
+"""The exact AWS requests of one deployment round, built from the settings and the firmware.
 
-``build_round_plan`` is pure: settings + firmware facts + targets + the firmware's S3 key ->
+``build_round_plan`` is pure: settings (``PlanSettings``: what the plan reads of the loader's
+``config.settings.Settings``) + firmware facts + targets + the firmware's S3 key ->
 ``RoundPlan`` holding the CreateStream and CreateJob kwargs exactly as boto3 gets them (botocore
 member names), the job document, and, when the encoded document exceeds CreateJob's 32 KB
 inline limit, the S3 upload that ``documentSource`` then points to. The deploy runner sends
@@ -18,13 +19,60 @@ import json
 import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
-from ota_deploy.config.settings import Settings
 from ota_deploy.core.documents import encode_document, job_document, stream_request
 from ota_deploy.core.firmware import Firmware
-from ota_deploy.core.limits import DOCUMENT_SOURCE_MAX, JOB_DOCUMENT_MAX, MAX_TARGETS_PER_JOB
+from ota_deploy.core.jobconfig import (
+    AbortCriterion,
+    PresignedUrlConfig,
+    RolloutConfig,
+    TimeoutConfig,
+)
+from ota_deploy.core.limits import rules
 from ota_deploy.core.s3url import s3_https_url
+
+
+class PlanSettings(Protocol):
+    """What the plan reads of a run's settings (``config.settings.Settings`` has all of it)."""
+
+    @property
+    def source(self) -> Path: ...  # the dev.ini, named in --dry-run output
+    @property
+    def job_id(self) -> str: ...
+    @property
+    def stream_id(self) -> str: ...
+    @property
+    def job_id_per_round(self) -> str: ...  # "suffix" or "reuse"
+    @property
+    def rounds(self) -> int: ...
+    @property
+    def bucket(self) -> str: ...
+    @property
+    def role_arn(self) -> str: ...
+    @property
+    def file_id(self) -> int: ...
+    @property
+    def image_version(self) -> str: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def target_selection(self) -> str: ...
+    @property
+    def clean_up(self) -> bool: ...
+    @property
+    def default_delay_sec(self) -> float: ...
+    @property
+    def presigned_url(self) -> PresignedUrlConfig | None: ...
+    @property
+    def rollout(self) -> RolloutConfig | None: ...
+    @property
+    def abort_criteria(self) -> tuple[AbortCriterion, ...]: ...
+    @property
+    def timeout(self) -> TimeoutConfig | None: ...
+    def job_id_for_round(self, round_number: int) -> str: ...
+    def effective_round_timeout_sec(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -45,14 +93,14 @@ class RoundPlan:
         return self.document_upload is None
 
 
-def stream_id_for_round(settings: Settings, round_number: int) -> str:
+def stream_id_for_round(settings: PlanSettings, round_number: int) -> str:
     """``<streamId>-<round>`` unless ``jobIdPerRound = reuse`` (same rule as the job id)."""
     if settings.job_id_per_round == "reuse":
         return settings.stream_id
     return f"{settings.stream_id}-{round_number}"
 
 
-def default_s3_key(settings: Settings, firmware: Firmware) -> str:
+def default_s3_key(settings: PlanSettings, firmware: Firmware) -> str:
     """A key unique to this image's content, under the job id: re-runs reuse the object."""
     return f"ota-deploy/{settings.job_id}/{firmware.sha256_hex[:16]}/{firmware.path.name}"
 
@@ -64,7 +112,7 @@ def document_s3_key(s3_key: str, job_id: str) -> str:
     return f"{folder}/{name}" if folder else name
 
 
-def _rollout(settings: Settings) -> dict[str, Any] | None:
+def _rollout(settings: PlanSettings) -> dict[str, Any] | None:
     rollout = settings.rollout
     if rollout is None:
         return None
@@ -91,13 +139,13 @@ def _rollout(settings: Settings) -> dict[str, Any] | None:
     return config or None
 
 
-def _abort(settings: Settings) -> dict[str, Any] | None:
+def _abort(settings: PlanSettings) -> dict[str, Any] | None:
     if not settings.abort_criteria:
         return None
     return {
         "criteriaList": [
             {
-                "failureType": c.failure_type,
+                "failureType": str(c.failure_type),
                 "action": "CANCEL",
                 "thresholdPercentage": c.threshold_percentage,
                 "minNumberOfExecutedThings": c.min_number_of_executed_things,
@@ -107,7 +155,7 @@ def _abort(settings: Settings) -> dict[str, Any] | None:
     }
 
 
-def job_description(settings: Settings, firmware: Firmware, round_number: int) -> str:
+def job_description(settings: PlanSettings, firmware: Firmware, round_number: int) -> str:
     if settings.description:
         return settings.description
     return (
@@ -117,29 +165,27 @@ def job_description(settings: Settings, firmware: Firmware, round_number: int) -
 
 
 def build_round_plan(
-    settings: Settings,
+    settings: PlanSettings,
     firmware: Firmware,
     *,
     round_number: int,
     targets: Sequence[str],
     s3_key: str,
-    account: str,
     custom_document: dict[str, Any] | None = None,
 ) -> RoundPlan:
     """The requests of round ``round_number`` (1-based) for ``targets`` (thing/group ARNs).
 
-    ``account`` is the AWS account the run is in (kept for ARNs the plan may need; targets are
-    passed as full ARNs). ``custom_document`` is the [CUSTOM_JOB_DOCUMENT] JSON object when
-    that section is in force (read from jobDocPath, or fetched from jobDocSrcUrl).
+    ``custom_document`` is the [CUSTOM_JOB_DOCUMENT] JSON object when that section is in force
+    (read from jobDocPath, or fetched from jobDocSrcUrl).
     """
     if round_number < 1:
         raise ValueError(f"round_number must be >= 1, got {round_number}")
-    if not 1 <= len(targets) <= MAX_TARGETS_PER_JOB:
+    limit = rules()
+    if not 1 <= len(targets) <= limit.job_targets_max:
         raise ValueError(
-            f"a job takes 1 to {MAX_TARGETS_PER_JOB} targets, got {len(targets)}; "
+            f"a job takes 1 to {limit.job_targets_max} targets, got {len(targets)}; "
             "put more things into a thing group and target the group"
         )
-    del account  # targets are full ARNs already
     job_id = settings.job_id_for_round(round_number)
     stream_id = stream_id_for_round(settings, round_number)
     bucket = settings.bucket
@@ -163,19 +209,19 @@ def build_round_plan(
     create_job: dict[str, Any] = {
         "jobId": job_id,
         "targets": list(dict.fromkeys(targets)),
-        "targetSelection": settings.target_selection,
+        "targetSelection": str(settings.target_selection),
     }
     document_upload: tuple[str, str, bytes] | None = None
-    if len(encoded) <= JOB_DOCUMENT_MAX:
+    if len(encoded) <= limit.job_document_bytes_max:
         create_job["document"] = encoded.decode("utf-8")
     else:
         doc_key = document_s3_key(s3_key, job_id)
         document_upload = (bucket, doc_key, encoded)
         create_job["documentSource"] = s3_https_url(bucket, doc_key)
-        if len(create_job["documentSource"]) > DOCUMENT_SOURCE_MAX:
+        if len(create_job["documentSource"]) > limit.document_source_max:
             raise ValueError(
                 f"the job document ({len(encoded)} bytes) is over 32 KB and its S3 URL would "
-                f"be longer than AWS's {DOCUMENT_SOURCE_MAX} characters; shorten the key"
+                f"be longer than AWS's {limit.document_source_max} characters; shorten the key"
             )
     create_job["description"] = job_description(settings, firmware, round_number)
     if settings.presigned_url is not None:
@@ -205,7 +251,7 @@ def build_round_plan(
     )
 
 
-def dry_run_calls(plan: RoundPlan, settings: Settings) -> list[dict[str, Any]]:
+def dry_run_calls(plan: RoundPlan, settings: PlanSettings) -> list[dict[str, Any]]:
     """The API calls of ``plan``'s round, in order, as printable dicts (nothing is sent)."""
     calls: list[dict[str, Any]] = []
 
@@ -263,7 +309,7 @@ def dry_run_calls(plan: RoundPlan, settings: Settings) -> list[dict[str, Any]]:
     return calls
 
 
-def render_dry_run(plan: RoundPlan, settings: Settings) -> str:
+def render_dry_run(plan: RoundPlan, settings: PlanSettings) -> str:
     """``--dry-run`` output: JSON of the round's calls plus the run's shape."""
     body = {
         "config": str(settings.source),

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from ota_deploy.config.settings import Settings
+from ota_deploy.core.aws_model import documented
+from ota_deploy.core.defaults import LOCAL_ACCOUNT
 from ota_deploy.core.errors import InputError
 from ota_deploy.core.firmware import Firmware
 from ota_deploy.core.thinglist import ThingList
 from ota_deploy.deploy.runner import RoundCalls
 
-DEFAULT_ACCOUNT = "123456789012"
-MAX_TARGETS = 100
 _ROLE_ACCOUNT_RE = re.compile(r"arn:aws[-a-z]*:iam::(\d{12}):")
 
 Builder = Callable[[int, Sequence[str], dict[str, Any] | None], RoundCalls]
@@ -66,7 +66,7 @@ class PreparedRun:
 def account_of(role_arn: str) -> str:
     """The account of an IAM role ARN (bare thing names become ARNs of it)."""
     match = _ROLE_ACCOUNT_RE.match(role_arn)
-    return match.group(1) if match else DEFAULT_ACCOUNT
+    return match.group(1) if match else LOCAL_ACCOUNT
 
 
 def group_name_for(job_id: str) -> str:
@@ -76,12 +76,13 @@ def group_name_for(job_id: str) -> str:
 
 def check_target_count(things: ThingList, source: str) -> str | None:
     """None when the targets fit in one job; else the name of the run's group (or an error)."""
+    most = documented("job_targets_max")
     total = len(things.thing_arns) + len(things.group_arns)
-    if total <= MAX_TARGETS:
+    if total <= most:
         return None
-    if len(things.group_arns) + 1 > MAX_TARGETS:
+    if len(things.group_arns) + 1 > most:
         raise InputError(
-            f"{len(things.group_arns)} thing groups exceed AWS's 100 targets per job",
+            f"{len(things.group_arns)} thing groups exceed AWS's {most} targets per job",
             file=source,
         )
     return "group"
@@ -148,7 +149,6 @@ def prepare_run(config: Path, *, region: str | None = None) -> PreparedRun:
             round_number=n,
             targets=targets,
             s3_key=s3_key,
-            account=account,
             custom_document=doc,
         )
         return RoundCalls(
@@ -167,7 +167,6 @@ def prepare_run(config: Path, *, region: str | None = None) -> PreparedRun:
             round_number=calls.round_number,
             targets=calls.create_job["targets"],
             s3_key=s3_key,
-            account=account,
             custom_document=custom,
         )
         return render_dry_run(plan, settings)

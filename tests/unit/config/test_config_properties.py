@@ -120,7 +120,6 @@ def test_numeric_limits_property(base: Path, case: tuple) -> None:  # type: igno
         round_number=1,
         targets=["arn:aws:iot:us-east-1:123456789012:thing/t"],
         s3_key="k/fw.bin",
-        account="123456789012",
     )
     assert check_request("iot", "CreateJob", plan.create_job) == []
     sent = plan.create_job

@@ -35,7 +35,6 @@ def plan_for(path: Path, round_number: int = 1, custom: dict[str, Any] | None = 
         round_number=round_number,
         targets=things.target_arns,
         s3_key=default_s3_key(s, fw),
-        account=ACC,
         custom_document=custom,
     )
     assert check_request("iot", "CreateStream", plan.create_stream) == []

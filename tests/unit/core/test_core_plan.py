@@ -8,13 +8,9 @@ from typing import Any
 
 import pytest
 
-from ota_deploy.config.settings import (
-    AbortCriterion,
-    PresignedUrlConfig,
-    Settings,
-    TimeoutConfig,
-)
+from ota_deploy.config.settings import Settings
 from ota_deploy.core.firmware import Firmware
+from ota_deploy.core.jobconfig import AbortCriterion, PresignedUrlConfig, TimeoutConfig
 from ota_deploy.core.plan import (
     build_round_plan,
     default_s3_key,
@@ -57,8 +53,7 @@ FW = Firmware(path=Path("/cfg/fw.bin"), size=1234, md5_hex="ab" * 16, sha256_hex
 def test_plan_ids_per_round() -> None:
     s = settings()
     plans = [
-        build_round_plan(s, FW, round_number=n, targets=TARGETS, s3_key="k/fw.bin", account=ACC)
-        for n in (1, 2)
+        build_round_plan(s, FW, round_number=n, targets=TARGETS, s3_key="k/fw.bin") for n in (1, 2)
     ]
     assert [p.job_id for p in plans] == ["Job1-1", "Job1-2"]
     assert [p.stream_id for p in plans] == ["Stream1-1", "Stream1-2"]
@@ -69,21 +64,19 @@ def test_plan_ids_per_round() -> None:
 
 def test_plan_dedups_targets_and_bounds() -> None:
     s = settings()
-    plan = build_round_plan(
-        s, FW, round_number=1, targets=TARGETS + TARGETS[:1], s3_key="k", account=ACC
-    )
+    plan = build_round_plan(s, FW, round_number=1, targets=TARGETS + TARGETS[:1], s3_key="k")
     assert plan.create_job["targets"] == TARGETS
     with pytest.raises(ValueError, match="100"):
-        build_round_plan(s, FW, round_number=1, targets=["x"] * 101, s3_key="k", account=ACC)
+        build_round_plan(s, FW, round_number=1, targets=["x"] * 101, s3_key="k")
     with pytest.raises(ValueError):
-        build_round_plan(s, FW, round_number=1, targets=[], s3_key="k", account=ACC)
+        build_round_plan(s, FW, round_number=1, targets=[], s3_key="k")
     with pytest.raises(ValueError):
-        build_round_plan(s, FW, round_number=0, targets=TARGETS, s3_key="k", account=ACC)
+        build_round_plan(s, FW, round_number=0, targets=TARGETS, s3_key="k")
 
 
 def test_plan_document_inline_up_to_32k_then_uploaded() -> None:
     s = settings()
-    base = build_round_plan(s, FW, round_number=1, targets=TARGETS, s3_key="a/fw.bin", account=ACC)
+    base = build_round_plan(s, FW, round_number=1, targets=TARGETS, s3_key="a/fw.bin")
     overhead = len(base.create_job["document"].encode()) + len(',"pad":""')
     fits = {"pad": "x" * (32768 - overhead)}
     inline = build_round_plan(
@@ -92,7 +85,6 @@ def test_plan_document_inline_up_to_32k_then_uploaded() -> None:
         round_number=1,
         targets=TARGETS,
         s3_key="a/fw.bin",
-        account=ACC,
         custom_document=fits,
     )
     assert len(inline.create_job["document"].encode()) == 32768
@@ -104,7 +96,6 @@ def test_plan_document_inline_up_to_32k_then_uploaded() -> None:
         round_number=1,
         targets=TARGETS,
         s3_key="a/fw.bin",
-        account=ACC,
         custom_document={"pad": "x" * (32769 - overhead)},
     )
     assert "document" not in big.create_job
@@ -134,7 +125,7 @@ def test_plan_dry_run_order_and_content() -> None:
         ),
         timeout=TimeoutConfig(in_progress_timeout_minutes=3),
     )
-    plan = build_round_plan(s, FW, round_number=1, targets=TARGETS, s3_key="k/fw.bin", account=ACC)
+    plan = build_round_plan(s, FW, round_number=1, targets=TARGETS, s3_key="k/fw.bin")
     calls = dry_run_calls(plan, s)
     ops = [c["operation"] for c in calls]
     assert ops == [
@@ -166,7 +157,7 @@ def test_plan_json_serialisable_by_boto_types() -> None:
             ),
         )
     )
-    plan = build_round_plan(s, FW, round_number=1, targets=TARGETS, s3_key="k", account=ACC)
+    plan = build_round_plan(s, FW, round_number=1, targets=TARGETS, s3_key="k")
     crit = plan.create_job["abortConfig"]["criteriaList"][0]
     assert isinstance(crit["thresholdPercentage"], float)
     assert isinstance(crit["minNumberOfExecutedThings"], int)
