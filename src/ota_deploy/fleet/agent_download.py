@@ -6,100 +6,157 @@ missing ones, each with a request timeout and retries
 or one HTTP GET of the presigned URL. Slow links are paced with a timer; simulated disconnects
 and corrupted blocks come from the execution's ``Behaviour``. The image is verified
 (``fleet.verify``) before SUCCEEDED is ever reported.
+
+``DownloadFlow`` is driven by the agent (stream replies, HTTP results, its two timers, a
+dropped link) and reports through ``DownloadHost``: progress and the terminal status go to the
+Jobs side, which the agent forwards them to.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from ota_deploy.core.status import ExecutionStatus
 from ota_deploy.fleet import protocol as proto
 from ota_deploy.fleet.agent_state import (
     MAX_DETAIL,
     PACE_TIMER,
     RECONNECT_AFTER_DROP,
     STREAM_TIMER,
-    AgentCore,
-    _Run,
+    AgentServices,
+    JobRun,
 )
 from ota_deploy.fleet.behaviour import Fault
 from ota_deploy.fleet.blocks import BlockAssembler, BlockError
-from ota_deploy.fleet.events import (
-    DropConnection,
-    HttpCompleted,
-    HttpGet,
-)
+from ota_deploy.fleet.events import DropConnection, HttpCompleted, HttpGet
+from ota_deploy.fleet.phase import STREAMING, Phase
 from ota_deploy.fleet.verify import verify_image
 
+FAILED, SUCCEEDED = ExecutionStatus.FAILED, ExecutionStatus.SUCCEEDED
 
-class DownloadFlow(AgentCore):
+# Timers that wait on nothing the link carries, so a dropped link must not disarm them (else
+# nothing re-arms them and the execution stays IN_PROGRESS for good): the slow-link delay after
+# the last block (every block is in; verification and SUCCEEDED follow the timer) and the
+# backoff before the presigned URL is tried again.
+_LINK_FREE_TIMERS = {Phase.LINK_PACING: PACE_TIMER, Phase.HTTP: STREAM_TIMER}
+
+
+class DownloadHost(AgentServices, Protocol):
+    """What the download flow needs from the agent."""
+
+    public_key: ec.EllipticCurvePublicKey | None
+
+    def finish(self, status: ExecutionStatus, reason: str | None, details: dict[str, str]) -> None:
+        """Decide the execution's terminal status and report it."""
+        ...
+
+    def report_progress(self, details: dict[str, str]) -> None:
+        """Report IN_PROGRESS with ``details`` (one update in flight, the latest one waiting)."""
+        ...
+
+
+class DownloadFlow:
     """Getting the image and checking it."""
 
-    def _on_stream_timeout(self, job: _Run) -> None:
-        if job.phase == "http":  # retry of a failed GET (counted in _on_http)
+    def __init__(self, host: DownloadHost) -> None:
+        self._host = host
+        options = host.options
+        self._options = options
+        self._block_size = options.block_size
+        self._window_blocks = max(
+            1, min(options.blocks_per_request, proto.MAX_BYTES_PER_REQUEST // options.block_size)
+        )
+
+    # ------------------------------------------------------------------ driven by the agent
+
+    def start(self, job: JobRun) -> None:
+        """The document is read: fetch the image from the presigned URL or the stream."""
+        spec = job.spec
+        assert spec is not None
+        if self._options.prefer_https and spec.url_usable:
+            self._start_http(job)
+        elif spec.stream_id:
+            job.transport = "mqtt"
+            self._host.report_progress({"state": "downloading", "progress": "0%"})
+            self._describe(job)
+        else:
+            self._host.finish(FAILED, "no download source: presigned URL not substituted", {})
+
+    def resume(self, job: JobRun) -> None:
+        """The service still holds the execution IN_PROGRESS (after a resync): go on."""
+        if job.phase is Phase.DESCRIBING:
+            self._describe(job)
+        elif job.phase in (Phase.DOWNLOADING, Phase.PACING):
+            job.enter(Phase.DOWNLOADING)
+            self._request_window(job)
+
+    @staticmethod
+    def link_free_timer(job: JobRun | None) -> str | None:
+        """The one timer a dropped link must leave armed in ``job``'s phase, if any."""
+        return _LINK_FREE_TIMERS.get(job.phase) if job is not None else None
+
+    @staticmethod
+    def on_link_lost(job: JobRun) -> None:
+        """Requests on the dropped link are void: resume re-sends what is still missing."""
+        job.window = None
+        job.stream_token = None
+
+    def on_pace_timer(self, job: JobRun) -> None:
+        if job.phase is Phase.PACING:
+            job.enter(Phase.DOWNLOADING)
+            self._request_window(job)
+        elif job.phase is Phase.LINK_PACING:
+            self._complete_download(job)
+
+    def on_stream_timeout(self, job: JobRun) -> None:
+        host = self._host
+        if job.phase is Phase.HTTP:  # retry of a failed GET (counted in on_http)
             assert job.spec is not None and job.spec.url
-            self._out.append(HttpGet(job.spec.url))
+            host.emit(HttpGet(job.spec.url))
             return
-        if not self.connected:
+        if not host.connected:
             return
         job.retries += 1
-        if job.retries > self.options.max_retries:
-            what = "DescribeStream" if job.phase == "describing" else "GetStream"
-            self._finish("FAILED", f"no response to {what} after {job.retries} attempts", {})
+        if job.retries > self._options.max_retries:
+            what = "DescribeStream" if job.phase is Phase.DESCRIBING else "GetStream"
+            host.finish(FAILED, f"no response to {what} after {job.retries} attempts", {})
             return
-        if job.phase == "describing":
-            self._describe()
-        elif job.phase == "downloading":
-            self._request_window()
-
-    def _start_http(self, job: _Run) -> None:
-        assert job.spec is not None and job.spec.url
-        job.transport = "http"
-        job.phase = "http"
-        job.download_started = self.clock.now()
-        self._queue_update(
-            "IN_PROGRESS", {"state": "downloading", "progress": "0%"}, terminal=False
-        )
-        self._out.append(HttpGet(job.spec.url))
-
-    def _resume(self) -> None:
-        job = self.job
-        assert job is not None
-        if job.phase == "describing":
-            self._describe()
-        elif job.phase in ("downloading", "pacing"):
-            job.phase = "downloading"
-            self._request_window()
-        self._flush_update()
+        if job.phase is Phase.DESCRIBING:
+            self._describe(job)
+        elif job.phase is Phase.DOWNLOADING:
+            self._request_window(job)
 
     # ------------------------------------------------------------------ MQTT file delivery
 
-    def _describe(self) -> None:
-        job = self.job
-        assert job is not None and job.spec is not None and job.spec.stream_id
-        job.phase = "describing"
-        if not self.connected:
+    def _describe(self, job: JobRun) -> None:
+        assert job.spec is not None and job.spec.stream_id
+        job.enter(Phase.DESCRIBING)
+        host = self._host
+        if not host.connected:
             return
-        job.stream_token = self._token()
-        self._publish(
-            proto.stream_topic(self.thing, job.spec.stream_id, "describe", self.protocol),
-            proto.encode_stream_message({"c": job.stream_token}, self.protocol),
+        job.stream_token = host.token()
+        host.publish(
+            proto.stream_topic(host.thing, job.spec.stream_id, "describe", host.protocol),
+            proto.encode_stream_message({"c": job.stream_token}, host.protocol),
         )
-        self._extend(STREAM_TIMER, self.options.request_timeout_sec)
+        host.extend(STREAM_TIMER, self._options.request_timeout_sec)
 
-    def _request_window(self) -> None:
-        job = self.job
-        assert job is not None and job.assembler is not None and job.spec is not None
-        if not self.connected or job.spec.stream_id is None:
+    def _request_window(self, job: JobRun) -> None:
+        assert job.assembler is not None and job.spec is not None
+        host = self._host
+        if not host.connected or job.spec.stream_id is None:
             return
         nxt = job.assembler.next_window(self._window_blocks)
         if nxt is None:
             return
         offset, count, bitmap = nxt
         job.window = (offset, count)
-        job.stream_token = self._token()
+        job.stream_token = host.token()
         job.requests += 1
-        self._publish(
-            proto.stream_topic(self.thing, job.spec.stream_id, "get", self.protocol),
+        host.publish(
+            proto.stream_topic(host.thing, job.spec.stream_id, "get", host.protocol),
             proto.encode_get_stream(
                 client_token=job.stream_token,
                 stream_version=job.stream_version,
@@ -108,162 +165,172 @@ class DownloadFlow(AgentCore):
                 offset=offset,
                 count=count,
                 bitmap=bitmap,
-                protocol=self.protocol,
+                protocol=host.protocol,
             ),
         )
-        self._extend(STREAM_TIMER, self.options.request_timeout_sec)
+        host.extend(STREAM_TIMER, self._options.request_timeout_sec)
 
-    def _on_stream_message(self, info: proto.TopicInfo, payload: bytes) -> None:
-        job = self.job
+    def on_stream_message(self, info: proto.TopicInfo, payload: bytes) -> None:
+        job = self._host.job
         if job is None or job.spec is None or info.stream_id != job.spec.stream_id:
             return
-        if job.phase not in ("describing", "downloading", "pacing"):
+        if job.phase not in STREAMING:
             return
-        msg = proto.decode_stream_message(payload, self.protocol)
+        msg = proto.decode_stream_message(payload, self._host.protocol)
         if msg is None:
             return
         if info.name == "data":
             self._on_block(job, msg)
-        elif info.name == "description" and job.phase == "describing":
+        elif info.name == "description" and job.phase is Phase.DESCRIBING:
             if msg.get("c") == job.stream_token:
                 self._on_description(job, msg)
         elif info.name == "rejected" and msg.get("c") == job.stream_token:
             self._on_stream_rejected(job, msg)
 
-    def _on_description(self, job: _Run, msg: dict[str, Any]) -> None:
-        assert job.spec is not None
-        self._disarm(STREAM_TIMER)
+    def _on_description(self, job: JobRun, msg: dict[str, Any]) -> None:
+        spec = job.spec
+        assert spec is not None
+        host = self._host
+        host.disarm(STREAM_TIMER)
         job.retries = 0
         files = msg.get("r")
         entry = None
         if isinstance(files, list):
             entry = next(
-                (f for f in files if isinstance(f, dict) and f.get("f") == job.spec.file_id), None
+                (f for f in files if isinstance(f, dict) and f.get("f") == spec.file_id), None
             )
         if entry is None:
-            self._finish("FAILED", f"stream has no file {job.spec.file_id}", {})
+            host.finish(FAILED, f"stream has no file {spec.file_id}", {})
             return
         size = entry.get("z")
         if not isinstance(size, int):
-            self._finish("FAILED", "DescribeStream gave no file size", {})
+            host.finish(FAILED, "DescribeStream gave no file size", {})
             return
-        if job.spec.file_size is not None and size != job.spec.file_size:
-            self._finish(
-                "FAILED",
+        if spec.file_size is not None and size != spec.file_size:
+            host.finish(
+                FAILED,
                 f"size mismatch: stream file is {size} bytes, job document says "
-                f"{job.spec.file_size}",
+                f"{spec.file_size}",
                 {},
             )
             return
         version = msg.get("s")
         job.stream_version = version if isinstance(version, int) else None
         job.assembler = BlockAssembler(
-            size, self._block_size, want_sha256=job.spec.signature is not None
+            size, self._block_size, want_sha256=spec.signature is not None
         )
         total = job.assembler.total_blocks
         job.drop_after = job.behaviour.disconnect_block(total)
         job.corrupt_index = job.behaviour.corrupt_block(total)
-        job.next_progress = self.options.progress_every_pct
-        job.phase = "downloading"
-        job.download_started = self.clock.now()
+        job.next_progress = self._options.progress_every_pct
+        job.enter(Phase.DOWNLOADING)
+        job.download_started = host.clock.now()
         if total == 0:
-            self._complete_download()
+            self._complete_download(job)
         else:
-            self._request_window()
+            self._request_window(job)
 
-    def _on_stream_rejected(self, job: _Run, msg: dict[str, Any]) -> None:
-        self._disarm(STREAM_TIMER)
+    def _on_stream_rejected(self, job: JobRun, msg: dict[str, Any]) -> None:
+        host = self._host
+        host.disarm(STREAM_TIMER)
         code, message = msg.get("o"), msg.get("m")
+        max_retries = self._options.max_retries
         if code in ("InternalError", "RequestThrottled", "Throttling"):
             job.retries += 1
-            if job.retries <= self.options.max_retries:
-                self._arm(STREAM_TIMER, self._backoff(job.retries))
+            if job.retries <= max_retries:
+                host.arm(STREAM_TIMER, host.backoff(job.retries))
                 return
-        if code in ("VersionMismatch", "ETagMismatch") and job.retries < self.options.max_retries:
+        if code in ("VersionMismatch", "ETagMismatch") and job.retries < max_retries:
             job.retries += 1
-            self._describe()  # the stream changed: learn its new version, keep the blocks
+            self._describe(job)  # the stream changed: learn its new version, keep the blocks
             return
-        self._finish("FAILED", f"stream request rejected: {code}: {message}", {})
+        host.finish(FAILED, f"stream request rejected: {code}: {message}", {})
 
-    def _on_block(self, job: _Run, msg: dict[str, Any]) -> None:
+    def _on_block(self, job: JobRun, msg: dict[str, Any]) -> None:
         assembler, spec = job.assembler, job.spec
         if assembler is None or spec is None or msg.get("f") != spec.file_id:
             return
         index, data = msg.get("i"), msg.get("p")
         if not isinstance(index, int) or not isinstance(data, bytes | bytearray):
             return
+        host = self._host
         if index == job.corrupt_index and not assembler.has(index) and data:
             job.corrupt_index = None
-            flipped = bytearray(data)
-            flipped[len(flipped) // 2] ^= 0xFF
-            data = bytes(flipped)
+            data = _flip_one_byte(data)
         try:
             if not assembler.add(index, bytes(data)):
                 return  # duplicate
         except BlockError as err:
-            self._finish("FAILED", f"bad block from GetStream: {err}", {})
+            host.finish(FAILED, f"bad block from GetStream: {err}", {})
             return
         job.retries = 0
         job.bytes_received = assembler.received_bytes
         if assembler.complete:
-            self._disarm(STREAM_TIMER)
+            host.disarm(STREAM_TIMER)
             job.window = None
             self._complete_after_link_delay(job)
             return
-        if self.connected:
-            self._extend(STREAM_TIMER, self.options.request_timeout_sec)  # the link is alive
+        if host.connected:
+            host.extend(STREAM_TIMER, self._options.request_timeout_sec)  # the link is alive
         pct = assembler.received_blocks * 100 // assembler.total_blocks
         if pct >= job.next_progress:
-            every = self.options.progress_every_pct
+            every = self._options.progress_every_pct
             job.next_progress = (pct // every + 1) * every
-            self._queue_update(
-                "IN_PROGRESS", {"state": "downloading", "progress": f"{pct}%"}, terminal=False
-            )
+            host.report_progress({"state": "downloading", "progress": f"{pct}%"})
         if job.drop_after is not None and assembler.received_blocks >= job.drop_after:
             job.drop_after = None
-            self._out.append(DropConnection(RECONNECT_AFTER_DROP))
+            host.emit(DropConnection(RECONNECT_AFTER_DROP))
             return
         if job.window is not None and assembler.window_done(*job.window):
             job.window = None
             self._next_window_or_pace(job)
 
-    def _next_window_or_pace(self, job: _Run) -> None:
+    def _next_window_or_pace(self, job: JobRun) -> None:
         assert job.assembler is not None
-        bps = self.options.slow_link_bps
+        bps = self._options.slow_link_bps
         if bps:
             due = job.download_started + job.assembler.received_bytes / bps
-            wait = due - self.clock.now()
+            wait = due - self._host.clock.now()
             if wait > 0:
-                job.phase = "pacing"
-                self._disarm(STREAM_TIMER)
-                self._arm(PACE_TIMER, wait)
+                job.enter(Phase.PACING)
+                self._host.disarm(STREAM_TIMER)
+                self._host.arm(PACE_TIMER, wait)
                 return
-        self._request_window()
+        self._request_window(job)
 
     # ------------------------------------------------------------------ HTTPS download
 
-    def _on_http(self, event: HttpCompleted) -> None:
-        job = self.job
-        if job is None or job.phase != "http" or job.spec is None or event.url != job.spec.url:
+    def _start_http(self, job: JobRun) -> None:
+        assert job.spec is not None and job.spec.url
+        job.transport = "http"
+        job.enter(Phase.HTTP)
+        job.download_started = self._host.clock.now()
+        self._host.report_progress({"state": "downloading", "progress": "0%"})
+        self._host.emit(HttpGet(job.spec.url))
+
+    def on_http(self, event: HttpCompleted) -> None:
+        host = self._host
+        job = host.job
+        if job is None or job.phase is not Phase.HTTP or job.spec is None:
+            return
+        if event.url != job.spec.url:
             return
         if event.status != 200:
             job.retries += 1
             what = f"HTTP {event.status}" if event.status is not None else event.error
-            if job.retries <= self.options.max_retries:
-                self._arm(STREAM_TIMER, self._backoff(job.retries))
+            if job.retries <= self._options.max_retries:
+                host.arm(STREAM_TIMER, host.backoff(job.retries))
                 return
             if job.spec.stream_id:  # the presigned URL is unusable: fall back to MQTT
                 job.retries = 0
                 job.transport = "mqtt"
-                self._describe()
+                self._describe(job)
                 return
-            self._finish("FAILED", f"download failed: {what}", {})
+            host.finish(FAILED, f"download failed: {what}", {})
             return
         data = event.body
         if job.behaviour.corrupt_at is not None and data:
-            flipped = bytearray(data)
-            flipped[len(flipped) // 2] ^= 0xFF
-            data = bytes(flipped)
+            data = _flip_one_byte(data)
         size = len(data)
         assembler = BlockAssembler(size, max(1, size), want_sha256=job.spec.signature is not None)
         if size:
@@ -272,23 +339,22 @@ class DownloadFlow(AgentCore):
         job.bytes_received = size
         self._complete_after_link_delay(job)
 
-    def _complete_after_link_delay(self, job: _Run) -> None:
+    def _complete_after_link_delay(self, job: JobRun) -> None:
         """On a slow link the last bytes arrive ``size / bps`` after the download started."""
         assert job.assembler is not None
-        bps = self.options.slow_link_bps
+        bps = self._options.slow_link_bps
         due = job.download_started + job.assembler.size / bps if bps else 0.0
-        wait = due - self.clock.now()
+        wait = due - self._host.clock.now()
         if wait > 0:
-            job.phase = "link-pacing"
-            self._arm(PACE_TIMER, wait)
+            job.enter(Phase.LINK_PACING)
+            self._host.arm(PACE_TIMER, wait)
             return
-        self._complete_download()
+        self._complete_download(job)
 
     # ------------------------------------------------------------------ verify and finish
 
-    def _complete_download(self) -> None:
-        job = self.job
-        assert job is not None and job.assembler is not None and job.spec is not None
+    def _complete_download(self, job: JobRun) -> None:
+        assert job.assembler is not None and job.spec is not None
         assembler, spec = job.assembler, job.spec
         job.md5_hex = assembler.md5_hex()
         reason = verify_image(
@@ -298,14 +364,21 @@ class DownloadFlow(AgentCore):
             expected_size=spec.file_size,
             expected_md5=spec.md5_hex,
             signature=spec.signature,
-            public_key=self.public_key,
+            public_key=self._host.public_key,
         )
         if reason is not None:
-            self._finish("FAILED", reason, {})
+            self._host.finish(FAILED, reason, {})
         elif job.behaviour.fault is Fault.FAIL:
-            self._finish("FAILED", "simulated install failure (fail rate)", {})
+            self._host.finish(FAILED, "simulated install failure (fail rate)", {})
         else:
             details = {"progress": "100%", "transport": job.transport or "mqtt"}
             if spec.image_version:
                 details["imageVer"] = spec.image_version[:MAX_DETAIL]
-            self._finish("SUCCEEDED", None, details)
+            self._host.finish(SUCCEEDED, None, details)
+
+
+def _flip_one_byte(data: bytes | bytearray) -> bytes:
+    """A simulated corruption: the middle byte inverted."""
+    flipped = bytearray(data)
+    flipped[len(flipped) // 2] ^= 0xFF
+    return bytes(flipped)

@@ -1,9 +1,9 @@
 """The device agent's vocabulary: events it is fed and actions it asks its driver to perform.
 
-h11-style sans-I/O: ``DeviceAgent.handle(event) -> list[Action]``. The runner
-(``fleet.runner``) turns MQTT messages, timer expiries and HTTP results into events and
-performs the actions with a real MQTT client, ``loop.call_later`` and aiohttp; unit tests feed
-events by hand and read the actions.
+h11-style sans-I/O: ``DeviceAgent.handle(event) -> list[Action]``. A simulated device
+(``fleet.device``) turns MQTT messages, timer expiries and HTTP results into events and
+performs the actions with a real MQTT client, ``loop.call_later`` and aiohttp; unit tests pair
+the agent with the real reserved-topic handlers in memory (``tests/support/device_pair.py``).
 """
 
 from __future__ import annotations
@@ -47,6 +47,10 @@ Event = Connected | ConnectionLost | MessageReceived | TimerFired | HttpComplete
 
 
 # --------------------------------------------------------------------------- actions (out)
+
+ABANDONED = "ABANDONED"
+"""``JobResult.status`` when the device gave up on an execution whose end it could not learn
+(no reply after every retry); every other status is an ``ExecutionStatus``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +97,7 @@ class JobResult:
     thing: str
     job_id: str
     execution_number: int | None
-    status: str  # SUCCEEDED | FAILED | REJECTED | or the service's state when abandoned
+    status: str  # the ExecutionStatus it reported or the service ended it with, or ABANDONED
     reason: str | None
     transport: str | None  # "mqtt" | "http" (presigned URL) | None (no download)
     bytes_received: int
