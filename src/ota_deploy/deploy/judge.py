@@ -3,7 +3,8 @@
 ``judge(snapshot, expected, target_selection, now, deadline)`` answers "is the round over, and did
 it succeed?" from one ``JobSnapshot``:
 
-* a job CANCELED (abort criteria, or by hand) fails the round; a job that vanished is an error;
+* a job CANCELED (abort criteria, or by hand) or being deleted fails the round as CANCELED; a
+  job that vanished is an error;
 * the round is over when every targeted thing is terminal (for SNAPSHOT also when the job says
   COMPLETED); it succeeded only when every targeted thing SUCCEEDED — the manual's "success device
   count equals device count" rule;
@@ -21,8 +22,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ota_deploy.monitor.snapshot import TERMINAL_EXECUTION_STATUSES, JobSnapshot
-from ota_deploy.report.model import RoundStatus
+from ota_deploy.core.observed import JobUnseen, NoExecution, SeenJobStatus, ThingStatus
+from ota_deploy.core.status import (
+    TERMINAL_EXECUTION,
+    ExecutionStatus,
+    JobStatus,
+    RoundStatus,
+    TargetSelection,
+)
+from ota_deploy.monitor.snapshot import JobSnapshot
+
+# The job ended without completing: cancelled (abort criteria, or by hand) or being deleted.
+STOPPED_JOB: frozenset[SeenJobStatus] = frozenset(
+    {JobStatus.CANCELED, JobStatus.DELETION_IN_PROGRESS}
+)
 
 
 @dataclass(frozen=True)
@@ -33,26 +46,30 @@ class Verdict:
 
     @property
     def succeeded(self) -> bool:
-        return self.done and self.status == "SUCCEEDED"
+        return self.done and self.status == RoundStatus.SUCCEEDED
 
 
 PENDING = Verdict(done=False)
 
 
-def thing_statuses(snapshot: JobSnapshot, expected: Iterable[str]) -> dict[str, str]:
+def thing_statuses(snapshot: JobSnapshot, expected: Iterable[str]) -> dict[str, ThingStatus]:
     """Status per judged thing: ``NONE`` for an expected thing the job has not reached."""
     names = list(expected) or list(snapshot.things)
-    return {n: (snapshot.things[n].status if n in snapshot.things else "NONE") for n in names}
-
-
-def _failures(statuses: dict[str, str]) -> dict[str, str]:
     return {
-        n: s for n, s in statuses.items() if s in TERMINAL_EXECUTION_STATUSES and s != "SUCCEEDED"
+        n: (snapshot.things[n].status if n in snapshot.things else NoExecution.NONE) for n in names
     }
 
 
-def _describe(failures: dict[str, str]) -> str:
-    by_status: dict[str, list[str]] = {}
+def _failures(statuses: dict[str, ThingStatus]) -> dict[str, ThingStatus]:
+    return {
+        n: s
+        for n, s in statuses.items()
+        if s in TERMINAL_EXECUTION and s != ExecutionStatus.SUCCEEDED
+    }
+
+
+def _describe(failures: dict[str, ThingStatus]) -> str:
+    by_status: dict[ThingStatus, list[str]] = {}
     for name, status in sorted(failures.items()):
         by_status.setdefault(status, []).append(name)
     parts = []
@@ -65,7 +82,7 @@ def _describe(failures: dict[str, str]) -> str:
 def judge(
     snapshot: JobSnapshot,
     expected: Iterable[str],
-    target_selection: str,
+    target_selection: TargetSelection,
     *,
     now: float,
     deadline: float | None,
@@ -74,40 +91,45 @@ def judge(
     expected = list(expected)
     statuses = thing_statuses(snapshot, expected)
     failures = _failures(statuses)
-    all_terminal = bool(statuses) and all(
-        s in TERMINAL_EXECUTION_STATUSES for s in statuses.values()
-    )
+    all_terminal = bool(statuses) and all(s in TERMINAL_EXECUTION for s in statuses.values())
 
-    if snapshot.job_status == "NOT_FOUND":
-        return Verdict(True, "ERROR", "the job disappeared while the round was running")
-    if snapshot.job_status in ("CANCELED", "CANCELLATION_IN_PROGRESS", "DELETION_IN_PROGRESS"):
+    if snapshot.job_status == JobUnseen.NOT_FOUND:
+        return Verdict(True, RoundStatus.ERROR, "the job disappeared while the round was running")
+    if snapshot.job_status in STOPPED_JOB:
         detail = f": {_describe(failures)}" if failures else ""
         return Verdict(
-            True, "CANCELED", f"the job was {snapshot.job_status} (abort criteria?){detail}"
+            True,
+            RoundStatus.CANCELED,
+            f"the job was {snapshot.job_status} (abort criteria?){detail}",
         )
 
-    completed = snapshot.job_status == "COMPLETED" and target_selection != "CONTINUOUS"
+    completed = (
+        snapshot.job_status == JobStatus.COMPLETED
+        and target_selection != TargetSelection.CONTINUOUS
+    )
     if all_terminal or completed:
         if not statuses:
-            return Verdict(True, "FAILED", "the job completed without reaching any thing")
+            return Verdict(True, RoundStatus.FAILED, "the job completed without reaching any thing")
         if failures:
-            return Verdict(True, "FAILED", f"not every thing succeeded: {_describe(failures)}")
-        missing = sorted(n for n, s in statuses.items() if s != "SUCCEEDED")
+            return Verdict(
+                True, RoundStatus.FAILED, f"not every thing succeeded: {_describe(failures)}"
+            )
+        missing = sorted(n for n, s in statuses.items() if s != ExecutionStatus.SUCCEEDED)
         if missing:
             shown = ", ".join(missing[:5])
             return Verdict(
                 True,
-                "FAILED",
+                RoundStatus.FAILED,
                 f"the job completed but {len(missing)} thing(s) never ran it: {shown}",
             )
-        return Verdict(True, "SUCCEEDED", None)
+        return Verdict(True, RoundStatus.SUCCEEDED, None)
 
     if deadline is not None and now >= deadline:
-        pending = sorted(n for n, s in statuses.items() if s not in TERMINAL_EXECUTION_STATUSES)
+        pending = sorted(n for n, s in statuses.items() if s not in TERMINAL_EXECUTION)
         shown = ", ".join(pending[:5]) + (" ..." if len(pending) > 5 else "")
         return Verdict(
             True,
-            "TIMED_OUT",
+            RoundStatus.TIMED_OUT,
             f"round timeout reached with {len(pending)} thing(s) unfinished: {shown}",
         )
     return PENDING

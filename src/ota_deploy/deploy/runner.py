@@ -30,9 +30,11 @@ from ota_deploy.aws.iot_ops import IotOps
 from ota_deploy.aws.s3_ops import S3Ops
 from ota_deploy.core.clock import Clock
 from ota_deploy.core.errors import AwsServiceError
-from ota_deploy.deploy.journal import Journal
+from ota_deploy.core.observed import JobUnseen, NoExecution
+from ota_deploy.core.status import TERMINAL_EXECUTION, ExecutionStatus, RoundStatus, TargetSelection
+from ota_deploy.deploy.journal import Journal, Kind
 from ota_deploy.deploy.judge import Verdict, judge
-from ota_deploy.monitor.snapshot import TERMINAL_EXECUTION_STATUSES, JobSnapshot
+from ota_deploy.monitor.snapshot import JobSnapshot
 from ota_deploy.report.model import CountsSample, RoundReport, ThingResult
 
 log = logging.getLogger(__name__)
@@ -70,7 +72,7 @@ class RunnerConfig:
     clean_up: bool
     default_delay_sec: float
     round_timeout_sec: float
-    target_selection: str = "SNAPSHOT"
+    target_selection: TargetSelection = TargetSelection.SNAPSHOT
     reuse_job_id: bool = False
     poll_initial_sec: float = 0.25
     poll_max_sec: float = 5.0
@@ -86,7 +88,7 @@ class RunnerResult:
 
     @property
     def all_succeeded(self) -> bool:
-        return bool(self.rounds) and all(r.status == "SUCCEEDED" for r in self.rounds)
+        return bool(self.rounds) and all(r.status == RoundStatus.SUCCEEDED for r in self.rounds)
 
 
 class RoundRunner:
@@ -123,7 +125,7 @@ class RoundRunner:
             calls = plan_for(n)
             report = self._run_round(calls, result)
             result.rounds.append(report)
-            if result.interrupted or report.status != "SUCCEEDED":
+            if result.interrupted or report.status != RoundStatus.SUCCEEDED:
                 break
             if n < self.cfg.rounds and self.cfg.default_delay_sec > 0:
                 log.info(
@@ -145,7 +147,7 @@ class RoundRunner:
                     round=n,
                     job_id=skipped.job_id,
                     stream_id=skipped.stream_id or "",
-                    status="SKIPPED",
+                    status=RoundStatus.SKIPPED,
                     reason="an earlier round failed" if not result.interrupted else "interrupted",
                     start=now,
                 )
@@ -158,7 +160,7 @@ class RoundRunner:
             round=n,
             job_id=calls.job_id,
             stream_id=calls.stream_id or "",
-            status="ERROR",
+            status=RoundStatus.ERROR,
             start=self.clock.now(),
         )
         log.info(
@@ -177,19 +179,19 @@ class RoundRunner:
                 job_created = True
                 deadline = report.start + self.cfg.round_timeout_sec
                 verdict, snap, poll_calls = self._wait(calls, deadline, report)
-                if verdict.status == "TIMED_OUT":
+                if verdict.status == RoundStatus.TIMED_OUT:
                     log.warning("round %d: %s; cancelling job %s", n, verdict.reason, calls.job_id)
                     self.iot.cancel_job(
                         calls.job_id, force=True, comment="ota-deploy: round timeout"
                     )
-                report.status = verdict.status or "ERROR"
+                report.status = verdict.status or RoundStatus.ERROR
                 report.reason = verdict.reason
                 self._fill_things(report, snap)
             except KeyboardInterrupt:
                 if self._last_snap is not None:
                     self._fill_things(report, self._last_snap)
                 result.interrupted = True
-                report.status = "CANCELED"
+                report.status = RoundStatus.CANCELED
                 report.reason = "interrupted (Ctrl-C / SIGTERM)"
                 log.warning("round %d interrupted; cancelling job %s", n, calls.job_id)
                 if not job_created:
@@ -197,7 +199,7 @@ class RoundRunner:
                 if calls.job_id in self._jobs_up:
                     self.iot.cancel_job(calls.job_id, force=True, comment="ota-deploy: interrupted")
         except AwsServiceError as err:
-            report.status = "ERROR"
+            report.status = RoundStatus.ERROR
             report.reason = str(err)
             result.error = err
             log.error("round %d: %s", n, err)
@@ -249,7 +251,7 @@ class RoundRunner:
         poller = self.poller_factory(calls.job_id)
         self._last_snap = None
         pause = self.cfg.poll_initial_sec
-        last: dict[str, int] | None = None
+        last: dict[ExecutionStatus, int] | None = None
         while True:
             snap = self._observe(poller.poll(), calls, report)
             now = self.clock.now()
@@ -290,7 +292,7 @@ class RoundRunner:
         except AwsServiceError as err:
             log.warning("round %d: could not fetch final statusDetails: %s", report.round, err)
             return judged
-        if snap.job_status == "NOT_FOUND" or not snap.things:
+        if snap.job_status == JobUnseen.NOT_FOUND or not snap.things:
             return judged
         return self._observe(snap, calls, report)
 
@@ -329,7 +331,7 @@ class RoundRunner:
             if self.journal:
                 self.journal.created("stream", sid)
 
-    def _mark_removed(self, kind: Any, ident: str) -> None:
+    def _mark_removed(self, kind: Kind, ident: str) -> None:
         if self.journal:
             self.journal.removed(kind, ident)
 
@@ -337,9 +339,9 @@ class RoundRunner:
         report.counts = dict(snap.counts)
         things: list[ThingResult] = []
         for name in sorted(set(self.expected) - set(snap.things)):
-            things.append(ThingResult(thing_name=name, status="NONE"))
+            things.append(ThingResult(thing_name=name, status=NoExecution.NONE))
         for name, st in sorted(snap.things.items()):
-            finished = st.last_updated_at if st.status in TERMINAL_EXECUTION_STATUSES else None
+            finished = st.last_updated_at if st.status in TERMINAL_EXECUTION else None
             duration = (
                 round(finished - st.started_at, 3)
                 if finished is not None and st.started_at is not None
@@ -373,6 +375,6 @@ def add_sample(samples: list[CountsSample], sample: CountsSample) -> None:
         samples.append(sample)
 
 
-def _counts_text(counts: dict[str, int]) -> str:
+def _counts_text(counts: dict[ExecutionStatus, int]) -> str:
     shown = [f"{k} {v}" for k, v in sorted(counts.items()) if v]
     return ", ".join(shown) or "no executions"

@@ -22,12 +22,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ota_deploy.monitor.snapshot import (
-    EXECUTION_STATUSES,
-    TERMINAL_EXECUTION_STATUSES,
-    JobSnapshot,
-    ThingState,
-)
+from ota_deploy.core.observed import JobUnseen, NoExecution, SeenJobStatus, ThingStatus
+from ota_deploy.core.status import TERMINAL_EXECUTION, ExecutionStatus, JobStatus
+from ota_deploy.monitor.snapshot import JobSnapshot, ThingState
 
 
 class SnapshotEnricher(Protocol):
@@ -36,19 +33,39 @@ class SnapshotEnricher(Protocol):
     def merge(self, snapshot: JobSnapshot) -> JobSnapshot: ...
 
 
-STATUS_STYLES: dict[str, str] = {
-    "QUEUED": "grey62",
-    "IN_PROGRESS": "cyan",
-    "SUCCEEDED": "green",
-    "FAILED": "bold red",
-    "TIMED_OUT": "magenta",
-    "REJECTED": "yellow",
-    "REMOVED": "grey42",
-    "CANCELED": "dark_orange",
-    "NONE": "grey42",
+STATUS_STYLES: dict[ThingStatus, str] = {
+    ExecutionStatus.QUEUED: "grey62",
+    ExecutionStatus.IN_PROGRESS: "cyan",
+    ExecutionStatus.SUCCEEDED: "green",
+    ExecutionStatus.FAILED: "bold red",
+    ExecutionStatus.TIMED_OUT: "magenta",
+    ExecutionStatus.REJECTED: "yellow",
+    ExecutionStatus.REMOVED: "grey42",
+    ExecutionStatus.CANCELED: "dark_orange",
+    NoExecution.NONE: "grey42",
 }
 # Table order: what needs attention first.
-ROW_ORDER = ("FAILED", "TIMED_OUT", "REJECTED", "IN_PROGRESS", "QUEUED", "NONE", "CANCELED")
+ROW_ORDER: tuple[ThingStatus, ...] = (
+    ExecutionStatus.FAILED,
+    ExecutionStatus.TIMED_OUT,
+    ExecutionStatus.REJECTED,
+    ExecutionStatus.IN_PROGRESS,
+    ExecutionStatus.QUEUED,
+    NoExecution.NONE,
+    ExecutionStatus.CANCELED,
+)
+# Counts always shown, even at zero.
+ALWAYS_COUNTED = (
+    ExecutionStatus.QUEUED,
+    ExecutionStatus.IN_PROGRESS,
+    ExecutionStatus.SUCCEEDED,
+    ExecutionStatus.FAILED,
+)
+JOB_STYLES: dict[SeenJobStatus, str] = {
+    JobStatus.COMPLETED: "green",
+    JobStatus.CANCELED: "red",
+    JobUnseen.NOT_FOUND: "red",
+}
 BAR_WIDTH = 60
 DEFAULT_STALL_SEC = 30.0
 
@@ -74,7 +91,7 @@ def last_activity(thing: ThingState) -> float | None:
 
 def is_stalled(thing: ThingState, now: float, stall_after_sec: float) -> bool:
     """IN_PROGRESS with no activity for ``stall_after_sec`` seconds."""
-    if thing.status != "IN_PROGRESS":
+    if thing.status != ExecutionStatus.IN_PROGRESS:
         return False
     seen = last_activity(thing)
     return seen is not None and now - seen >= stall_after_sec
@@ -94,21 +111,21 @@ def progress_text(thing: ThingState) -> str:
 def eta_seconds(snapshot: JobSnapshot, now: float) -> float | None:
     """Remaining time at the average completion rate since the job was created."""
     total = snapshot.total or len(snapshot.things)
-    done = sum(n for s, n in snapshot.counts.items() if s in TERMINAL_EXECUTION_STATUSES)
+    done = sum(n for s, n in snapshot.counts.items() if s in TERMINAL_EXECUTION)
     if not total or not done or snapshot.created_at is None or done >= total:
         return 0.0 if total and done >= total else None
     elapsed = max(0.0, now - snapshot.created_at)
     return elapsed * (total - done) / done
 
 
-def status_bar(counts: dict[str, int], width: int = BAR_WIDTH) -> Text:
+def status_bar(counts: dict[ExecutionStatus, int], width: int = BAR_WIDTH) -> Text:
     """A stacked bar: one segment per status, proportional to its count."""
     total = sum(counts.values())
     bar = Text()
     if not total:
         return bar.append("·" * width, style="grey35")
     used = 0
-    statuses = [s for s in EXECUTION_STATUSES if counts.get(s)]
+    statuses = [s for s in ExecutionStatus if counts.get(s)]
     for i, status in enumerate(statuses):
         cells = (
             width - used
@@ -126,10 +143,7 @@ def _header(snapshot: JobSnapshot, now: float) -> Text:
     head.append("job ", style="bold")
     head.append(snapshot.job_id, style="bold cyan")
     head.append("  ")
-    job_style = {"COMPLETED": "green", "CANCELED": "red", "NOT_FOUND": "red"}.get(
-        snapshot.job_status, "yellow"
-    )
-    head.append(snapshot.job_status, style=job_style)
+    head.append(snapshot.job_status, style=JOB_STYLES.get(snapshot.job_status, "yellow"))
     if snapshot.round_number is not None:
         of = f" of {snapshot.rounds}" if snapshot.rounds else ""
         head.append(f"  round {snapshot.round_number}{of}", style="bold")
@@ -142,11 +156,11 @@ def _header(snapshot: JobSnapshot, now: float) -> Text:
 def _counts(snapshot: JobSnapshot, now: float) -> Group:
     counts = snapshot.counts
     total = snapshot.total or len(snapshot.things)
-    done = sum(n for s, n in counts.items() if s in TERMINAL_EXECUTION_STATUSES)
+    done = sum(n for s, n in counts.items() if s in TERMINAL_EXECUTION)
     line = Text()
-    for status in EXECUTION_STATUSES:
+    for status in ExecutionStatus:
         n = counts.get(status, 0)
-        if n or status in ("QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED"):
+        if n or status in ALWAYS_COUNTED:
             line.append(f"{status} {n}", style=STATUS_STYLES[status])
             line.append("  ")
     pct = (100.0 * done / total) if total else 0.0
@@ -208,7 +222,7 @@ def render(
     downloading = sum(
         1
         for t in snapshot.things.values()
-        if t.status == "IN_PROGRESS" and (t.blocks_received or 0) > 0
+        if t.status == ExecutionStatus.IN_PROGRESS and (t.blocks_received or 0) > 0
     )
     parts: list[RenderableType] = [_header(snapshot, now), _counts(snapshot, now)]
     if downloading or stalled:

@@ -44,24 +44,28 @@ from datetime import datetime
 from typing import Any
 
 from ota_deploy.core.clock import Clock
-from ota_deploy.monitor.snapshot import (
-    EXECUTION_STATUSES,
-    JobSnapshot,
-    ThingState,
+from ota_deploy.core.observed import (
+    JobUnseen,
+    NoExecution,
+    SeenJobStatus,
+    ThingStatus,
+    seen_job_status,
 )
+from ota_deploy.core.status import ExecutionStatus, parse_execution_status
+from ota_deploy.monitor.snapshot import JobSnapshot, ThingState
 
 log = logging.getLogger(__name__)
 
-# jobProcessDetails member -> execution status
-PROCESS_DETAIL_KEYS: dict[str, str] = {
-    "numberOfQueuedThings": "QUEUED",
-    "numberOfInProgressThings": "IN_PROGRESS",
-    "numberOfSucceededThings": "SUCCEEDED",
-    "numberOfFailedThings": "FAILED",
-    "numberOfTimedOutThings": "TIMED_OUT",
-    "numberOfRejectedThings": "REJECTED",
-    "numberOfRemovedThings": "REMOVED",
-    "numberOfCanceledThings": "CANCELED",
+# jobProcessDetails member (the wire format) -> execution status
+PROCESS_DETAIL_KEYS: dict[str, ExecutionStatus] = {
+    "numberOfQueuedThings": ExecutionStatus.QUEUED,
+    "numberOfInProgressThings": ExecutionStatus.IN_PROGRESS,
+    "numberOfSucceededThings": ExecutionStatus.SUCCEEDED,
+    "numberOfFailedThings": ExecutionStatus.FAILED,
+    "numberOfTimedOutThings": ExecutionStatus.TIMED_OUT,
+    "numberOfRejectedThings": ExecutionStatus.REJECTED,
+    "numberOfRemovedThings": ExecutionStatus.REMOVED,
+    "numberOfCanceledThings": ExecutionStatus.CANCELED,
 }
 THROTTLING_CODES = frozenset(
     {"ThrottlingException", "TooManyRequestsException", "Throttling", "RequestLimitExceeded"}
@@ -69,7 +73,12 @@ THROTTLING_CODES = frozenset(
 NOT_FOUND_CODES = frozenset({"ResourceNotFoundException"})
 # Order in which the details budget is spent: failures first, then live progress. Other
 # statuses' statusDetails (SUCCEEDED, CANCELED, QUEUED) are not worth a call per thing.
-DETAIL_PRIORITY = ("FAILED", "TIMED_OUT", "REJECTED", "IN_PROGRESS")
+DETAIL_PRIORITY = (
+    ExecutionStatus.FAILED,
+    ExecutionStatus.TIMED_OUT,
+    ExecutionStatus.REJECTED,
+    ExecutionStatus.IN_PROGRESS,
+)
 MAX_PAGE = 250
 
 
@@ -136,7 +145,7 @@ class JobPoller:
         self.throttle_count = 0
         self.last: JobSnapshot | None = None
         self._expected: list[str] = list(expected_things or [])
-        self._listed: dict[str, int] = {}  # status -> members seen in its last listing
+        self._listed: dict[ExecutionStatus, int] = {}  # status -> members in its last listing
         self._things: dict[str, ThingState] = {}
         self._details_pending: set[str] = set()
         self._backoff_until = 0.0
@@ -179,7 +188,7 @@ class JobPoller:
             log.warning("throttled while polling %s; backing off %.1fs", self.job_id, self._backoff)
             if self.last is not None:
                 return replace(self.last, api_calls=self.api_calls - calls_before)
-            return self._placeholder(now, "UNKNOWN", self.api_calls - calls_before)
+            return self._placeholder(now, JobUnseen.UNKNOWN, self.api_calls - calls_before)
         self._backoff = 0.0
         snap.api_calls = self.api_calls - calls_before
         self.last = snap
@@ -195,13 +204,13 @@ class JobPoller:
                 raise _Throttled() from err
             raise
 
-    def _placeholder(self, now: float, status: str, calls: int) -> JobSnapshot:
-        things = {n: ThingState(thing_name=n, status="NONE") for n in self._expected}
+    def _placeholder(self, now: float, status: SeenJobStatus, calls: int) -> JobSnapshot:
+        things = {n: ThingState(thing_name=n, status=NoExecution.NONE) for n in self._expected}
         return JobSnapshot(
             job_id=self.job_id,
             job_status=status,
             taken_at=now,
-            counts={s: 0 for s in EXECUTION_STATUSES},
+            counts=dict.fromkeys(ExecutionStatus, 0),
             things=things,
             api_calls=calls,
         )
@@ -215,29 +224,31 @@ class JobPoller:
             if error_code(err) in NOT_FOUND_CODES:
                 self._listed.clear()
                 self._things.clear()
-                return self._placeholder(now, "NOT_FOUND", 0)
+                return self._placeholder(now, JobUnseen.NOT_FOUND, 0)
             raise
         details = dict(job.get("jobProcessDetails") or {})
-        counts = {s: 0 for s in EXECUTION_STATUSES}
+        counts = dict.fromkeys(ExecutionStatus, 0)
         for key, status in PROCESS_DETAIL_KEYS.items():
             counts[status] = int(details.get(key) or 0)
 
         # Work on copies; commit only when the whole poll succeeded (throttling aborts it).
         things = {n: replace(t) for n, t in self._things.items()}
         listed = dict(self._listed)
-        changed = {s for s in EXECUTION_STATUSES if counts[s] != listed.get(s, 0)}
-        to_list: set[str] = set(changed)
-        if sum(counts.values()) != sum(listed.values()) and counts["QUEUED"]:
-            to_list.add("QUEUED")  # new executions (CONTINUOUS job, group grew) enter QUEUED
-        if self.watch_in_progress and counts["IN_PROGRESS"]:
-            to_list.add("IN_PROGRESS")
+        changed = {s for s in ExecutionStatus if counts[s] != listed.get(s, 0)}
+        to_list: set[ExecutionStatus] = set(changed)
+        if sum(counts.values()) != sum(listed.values()) and counts[ExecutionStatus.QUEUED]:
+            to_list.add(
+                ExecutionStatus.QUEUED
+            )  # new executions (CONTINUOUS job, group grew) enter QUEUED
+        if self.watch_in_progress and counts[ExecutionStatus.IN_PROGRESS]:
+            to_list.add(ExecutionStatus.IN_PROGRESS)
 
         touched: set[str] = set()  # things whose status / lastUpdatedAt changed
-        done: set[str] = set()
+        done: set[ExecutionStatus] = set()
         unresolved: set[str] = set()  # left a listed status, not yet found in another
         while to_list:
             seen: set[str] = set()
-            for status in [s for s in EXECUTION_STATUSES if s in to_list]:
+            for status in [s for s in ExecutionStatus if s in to_list]:
                 members = self._list_status(status)
                 listed[status] = len(members)
                 for name, summary in members.items():
@@ -251,16 +262,16 @@ class JobPoller:
             unresolved -= seen
             # Where did they go? List every other status that may hold them.
             to_list = (
-                {s for s in EXECUTION_STATUSES if s not in done and (counts[s] or listed.get(s))}
+                {s for s in ExecutionStatus if s not in done and (counts[s] or listed.get(s))}
                 if unresolved
                 else set()
             )
         for name in unresolved:  # execution gone (job deleting, or thing left the group)
-            things[name].status = "NONE"
+            things[name].status = NoExecution.NONE
             touched.add(name)
 
         for name in self._expected:
-            things.setdefault(name, ThingState(thing_name=name, status="NONE"))
+            things.setdefault(name, ThingState(thing_name=name, status=NoExecution.NONE))
 
         pending = self._fetch_details(things, self._details_pending | touched)
 
@@ -269,7 +280,7 @@ class JobPoller:
         self._details_pending = pending
         return JobSnapshot(
             job_id=str(job.get("jobId", self.job_id)),
-            job_status=str(job.get("status", "UNKNOWN")),
+            job_status=seen_job_status(job.get("status")),
             taken_at=now,
             counts=counts,
             things={
@@ -281,7 +292,7 @@ class JobPoller:
             process_details=details,
         )
 
-    def _list_status(self, status: str) -> dict[str, dict[str, Any]]:
+    def _list_status(self, status: ExecutionStatus) -> dict[str, dict[str, Any]]:
         """All executions of the job in ``status``: thing name -> jobExecutionSummary."""
         members: dict[str, dict[str, Any]] = {}
         token: str | None = None
@@ -303,14 +314,17 @@ class JobPoller:
 
     @staticmethod
     def _merge(
-        things: dict[str, ThingState], name: str, status: str, summary: dict[str, Any]
+        things: dict[str, ThingState],
+        name: str,
+        status: ExecutionStatus,
+        summary: dict[str, Any],
     ) -> bool:
         """Fold one listing row into ``things``; True when status or lastUpdatedAt moved."""
-        listed_status = str(summary.get("status") or status)
+        listed_status = parse_execution_status(summary.get("status")) or status
         updated = to_epoch(summary.get("lastUpdatedAt"))
         state = things.get(name)
         if state is None:
-            state = ThingState(thing_name=name, status="NONE")
+            state = ThingState(thing_name=name, status=NoExecution.NONE)
             things[name] = state
         moved = state.status != listed_status or state.last_updated_at != updated
         number = summary.get("executionNumber")
@@ -333,7 +347,7 @@ class JobPoller:
             return set()
         if self.details_budget <= 0:  # remembered for poll_final
             return {n for n in pending if n in things}
-        rank = {s: i for i, s in enumerate(DETAIL_PRIORITY)}
+        rank: dict[ThingStatus, int] = {s: i for i, s in enumerate(DETAIL_PRIORITY)}
         order = sorted(
             (n for n in pending if n in things and things[n].status in rank),
             key=lambda n: (rank.get(things[n].status, len(rank)), n),

@@ -22,11 +22,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ota_deploy.core.clock import Clock
+from ota_deploy.core.observed import JobUnseen, SeenJobStatus
+from ota_deploy.core.status import FINISHED_JOB, JobStatus
 from ota_deploy.monitor.poller import NOT_FOUND_CODES, JobPoller, error_code
 from ota_deploy.monitor.snapshot import JobSnapshot
 
 log = logging.getLogger(__name__)
-ENDED_JOB_STATUSES = frozenset({"COMPLETED", "CANCELED", "NOT_FOUND", "DELETION_IN_PROGRESS"})
+# A job in one of these runs no more: time to look for the next round's.
+ENDED_JOB_STATUSES: frozenset[SeenJobStatus] = FINISHED_JOB | {
+    JobUnseen.NOT_FOUND,
+    JobStatus.DELETION_IN_PROGRESS,
+}
 
 
 class SnapshotEnricher(Protocol):

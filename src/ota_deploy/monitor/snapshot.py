@@ -3,6 +3,8 @@
 Produced by ``monitor.poller.JobPoller`` (DescribeJob + ListJobExecutionsForJob by status),
 enriched by the MQTT event watcher (download progress), consumed by the live view's pure
 ``render(snapshot)``, by ``monitor --json`` and by the round runner when it judges a round.
+Statuses are ``core.status`` members, or ``core.observed``'s NONE / NOT_FOUND / UNKNOWN where
+AWS has none to give.
 """
 
 from __future__ import annotations
@@ -10,25 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-EXECUTION_STATUSES = (
-    "QUEUED",
-    "IN_PROGRESS",
-    "SUCCEEDED",
-    "FAILED",
-    "TIMED_OUT",
-    "REJECTED",
-    "REMOVED",
-    "CANCELED",
-)
-TERMINAL_EXECUTION_STATUSES = frozenset(
-    {"SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED"}
-)
+from ota_deploy.core.observed import SeenJobStatus, ThingStatus
+from ota_deploy.core.status import TERMINAL_EXECUTION, ExecutionStatus
 
 
 @dataclass
 class ThingState:
     thing_name: str
-    status: str  # execution status, or "NONE" before the job reached the thing
+    status: ThingStatus  # the execution's status, or NONE before the job reached the thing
     status_details: dict[str, str] = field(default_factory=dict)
     queued_at: float | None = None
     started_at: float | None = None
@@ -42,9 +33,9 @@ class ThingState:
 @dataclass
 class JobSnapshot:
     job_id: str
-    job_status: str  # IN_PROGRESS, COMPLETED, CANCELED, DELETION_IN_PROGRESS, or NOT_FOUND
+    job_status: SeenJobStatus  # the job's status, or NOT_FOUND / UNKNOWN
     taken_at: float
-    counts: dict[str, int] = field(default_factory=dict)  # execution status -> count
+    counts: dict[ExecutionStatus, int] = field(default_factory=dict)
     things: dict[str, ThingState] = field(default_factory=dict)
     target_selection: str | None = None
     created_at: float | None = None
@@ -59,7 +50,7 @@ class JobSnapshot:
         return sum(self.counts.values())
 
     def all_terminal(self) -> bool:
-        return all(t.status in TERMINAL_EXECUTION_STATUSES for t in self.things.values())
+        return all(t.status in TERMINAL_EXECUTION for t in self.things.values())
 
     def to_json_dict(self) -> dict[str, Any]:
         return {

@@ -9,37 +9,40 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ota_deploy.core.observed import NoExecution, ThingStatus
+from ota_deploy.core.status import ExecutionStatus, RoundStatus
 from ota_deploy.report.model import CountsSample, RoundReport
 from ota_deploy.report.svg import Plot, nice_ceiling
 
-STATUS_COLORS: dict[str, str] = {
-    "QUEUED": "#9e9e9e",
-    "IN_PROGRESS": "#17a2b8",
-    "SUCCEEDED": "#28a745",
-    "FAILED": "#dc3545",
-    "TIMED_OUT": "#b04ad6",
-    "REJECTED": "#e0a800",
-    "REMOVED": "#616161",
-    "CANCELED": "#fd7e14",
-    "NONE": "#cfcfcf",
+STATUS_COLORS: dict[ThingStatus, str] = {
+    ExecutionStatus.QUEUED: "#9e9e9e",
+    ExecutionStatus.IN_PROGRESS: "#17a2b8",
+    ExecutionStatus.SUCCEEDED: "#28a745",
+    ExecutionStatus.FAILED: "#dc3545",
+    ExecutionStatus.TIMED_OUT: "#b04ad6",
+    ExecutionStatus.REJECTED: "#e0a800",
+    ExecutionStatus.REMOVED: "#616161",
+    ExecutionStatus.CANCELED: "#fd7e14",
+    NoExecution.NONE: "#cfcfcf",
 }
-ROUND_COLORS: dict[str, str] = {
-    "SUCCEEDED": "#28a745",
-    "FAILED": "#dc3545",
-    "CANCELED": "#fd7e14",
-    "TIMED_OUT": "#b04ad6",
-    "ERROR": "#6f42c1",
-    "SKIPPED": "#9e9e9e",
+ROUND_COLORS: dict[RoundStatus, str] = {
+    RoundStatus.SUCCEEDED: "#28a745",
+    RoundStatus.FAILED: "#dc3545",
+    RoundStatus.CANCELED: "#fd7e14",
+    RoundStatus.TIMED_OUT: "#b04ad6",
+    RoundStatus.ERROR: "#6f42c1",
+    RoundStatus.SKIPPED: "#9e9e9e",
 }
+# Stacking order of the rollout chart: finished executions at the bottom.
 STATUS_ORDER = (
-    "SUCCEEDED",
-    "FAILED",
-    "TIMED_OUT",
-    "REJECTED",
-    "CANCELED",
-    "REMOVED",
-    "IN_PROGRESS",
-    "QUEUED",
+    ExecutionStatus.SUCCEEDED,
+    ExecutionStatus.FAILED,
+    ExecutionStatus.TIMED_OUT,
+    ExecutionStatus.REJECTED,
+    ExecutionStatus.CANCELED,
+    ExecutionStatus.REMOVED,
+    ExecutionStatus.IN_PROGRESS,
+    ExecutionStatus.QUEUED,
 )
 
 

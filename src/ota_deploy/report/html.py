@@ -14,10 +14,22 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ota_deploy.core.observed import NoExecution, ThingStatus
+from ota_deploy.core.status import ExecutionStatus, RoundStatus
 from ota_deploy.report import charts
 from ota_deploy.report.model import RoundReport, RunReport, ThingResult
 
-THING_ORDER = ("FAILED", "TIMED_OUT", "REJECTED", "CANCELED", "REMOVED", "NONE", "IN_PROGRESS")
+# Table order: failures first, then what never finished; the rest (SUCCEEDED) after them.
+THING_ORDER: tuple[ThingStatus, ...] = (
+    ExecutionStatus.FAILED,
+    ExecutionStatus.TIMED_OUT,
+    ExecutionStatus.REJECTED,
+    ExecutionStatus.CANCELED,
+    ExecutionStatus.REMOVED,
+    NoExecution.NONE,
+    ExecutionStatus.IN_PROGRESS,
+)
+INTERRUPTED = "INTERRUPTED"  # the run's verdict when Ctrl-C / SIGTERM ended it
 MAX_THINGS_PER_TABLE = 5000
 
 CSS = """
@@ -69,12 +81,12 @@ def sorted_things(things: Iterable[ThingResult]) -> list[ThingResult]:
 
 def overall_status(report: RunReport) -> str:
     if report.interrupted:
-        return "INTERRUPTED"
+        return INTERRUPTED
     if report.summary.failed or any(
-        r.status not in ("SUCCEEDED", "SKIPPED") for r in report.rounds
+        r.status not in (RoundStatus.SUCCEEDED, RoundStatus.SKIPPED) for r in report.rounds
     ):
-        return "FAILED"
-    return "SUCCEEDED"
+        return RoundStatus.FAILED
+    return RoundStatus.SUCCEEDED
 
 
 def _summary(report: RunReport) -> str:
@@ -99,7 +111,7 @@ def _summary(report: RunReport) -> str:
     return f'<div class="card"><table class="kv">{body}</table></div>'
 
 
-def _counts_table(counts: dict[str, int]) -> str:
+def _counts_table(counts: dict[ExecutionStatus, int]) -> str:
     if not counts:
         return '<span class="muted">no executions</span>'
     cells = "".join(
@@ -116,7 +128,7 @@ def _things_table(rnd: RoundReport) -> str:
         return '<p class="muted">no per-thing results</p>'
     rows = []
     for t in things[:MAX_THINGS_PER_TABLE]:
-        bad = ' class="bad"' if t.status != "SUCCEEDED" else ""
+        bad = ' class="bad"' if t.status != ExecutionStatus.SUCCEEDED else ""
         details = "; ".join(f"{k}={v}" for k, v in sorted(t.status_details.items()))
         rows.append(
             f"<tr{bad}><td>{_e(t.thing_name)}</td><td>{_e(t.status)}</td>"
@@ -126,7 +138,7 @@ def _things_table(rnd: RoundReport) -> str:
     more = ""
     if len(things) > MAX_THINGS_PER_TABLE:
         more = f'<p class="muted">… {len(things) - MAX_THINGS_PER_TABLE} more things</p>'
-    failed = sum(1 for t in things if t.status != "SUCCEEDED")
+    failed = sum(1 for t in things if t.status != ExecutionStatus.SUCCEEDED)
     is_open = " open" if failed else ""
     return (
         f"<details{is_open}><summary>things ({len(things)}, {failed} not succeeded)</summary>"

@@ -14,9 +14,10 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ota_deploy.core.status import ExecutionStatus, RoundStatus
 from ota_deploy.report.model import RoundReport, RunReport, ThingResult
 
-FAILURE_STATUSES = frozenset({"FAILED", "CANCELED", "TIMED_OUT"})
+FAILURE_STATUSES = frozenset({RoundStatus.FAILED, RoundStatus.CANCELED, RoundStatus.TIMED_OUT})
 MAX_THINGS_IN_MESSAGE = 20
 
 
@@ -27,7 +28,7 @@ def _thing_line(t: ThingResult) -> str:
 
 def failure_message(rnd: RoundReport) -> str:
     """``reason; N of M things did not succeed: a FAILED (reason=x), b TIMED_OUT, ...``."""
-    bad = [t for t in rnd.things if t.status != "SUCCEEDED"]
+    bad = [t for t in rnd.things if t.status != ExecutionStatus.SUCCEEDED]
     parts = []
     if rnd.reason:
         parts.append(rnd.reason)
@@ -52,11 +53,13 @@ def _testcase(suite: ET.Element, rnd: RoundReport, classname: str) -> None:
     )
     if rnd.status in FAILURE_STATUSES:
         el = ET.SubElement(case, "failure", message=failure_message(rnd), type=rnd.status)
-        el.text = "\n".join(_thing_line(t) for t in rnd.things if t.status != "SUCCEEDED")
-    elif rnd.status == "ERROR":
-        el = ET.SubElement(case, "error", message=failure_message(rnd), type="ERROR")
+        el.text = "\n".join(
+            _thing_line(t) for t in rnd.things if t.status != ExecutionStatus.SUCCEEDED
+        )
+    elif rnd.status == RoundStatus.ERROR:
+        el = ET.SubElement(case, "error", message=failure_message(rnd), type=RoundStatus.ERROR)
         el.text = rnd.reason or ""
-    elif rnd.status == "SKIPPED":
+    elif rnd.status == RoundStatus.SKIPPED:
         ET.SubElement(case, "skipped", message=rnd.reason or "skipped after an earlier failure")
     counts = ", ".join(f"{k}={v}" for k, v in rnd.counts.items() if v)
     out = ET.SubElement(case, "system-out")
@@ -76,15 +79,15 @@ def build_junit(report: RunReport) -> ET.Element:
                     round=n,
                     job_id="-",
                     stream_id="-",
-                    status="SKIPPED",
+                    status=RoundStatus.SKIPPED,
                     reason="not run",
                     start=report.started,
                 )
             )
     rounds.sort(key=lambda r: r.round)
     failures = sum(1 for r in rounds if r.status in FAILURE_STATUSES)
-    errors = sum(1 for r in rounds if r.status == "ERROR")
-    skipped = sum(1 for r in rounds if r.status == "SKIPPED")
+    errors = sum(1 for r in rounds if r.status == RoundStatus.ERROR)
+    skipped = sum(1 for r in rounds if r.status == RoundStatus.SKIPPED)
     total_time = sum(r.duration_sec or 0.0 for r in rounds)
     suite = ET.SubElement(
         suites,

@@ -2,6 +2,8 @@
 
 Times are epoch seconds (float). ``samples`` is the rollout curve: the counts of executions by
 status observed at each poll, so report.html can chart executions by status over time.
+Statuses are ``core.status`` / ``core.observed`` members; they are ``StrEnum``s, so the JSON
+holds AWS's strings (``"SUCCEEDED"``, and ``"NONE"`` for a thing the job never reached).
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-RoundStatus = Literal["SUCCEEDED", "FAILED", "CANCELED", "TIMED_OUT", "ERROR", "SKIPPED"]
+from ota_deploy.core.observed import ThingStatus
+from ota_deploy.core.status import ExecutionStatus, RoundStatus
 
 
 class ThingResult(BaseModel):
     thing_name: str
-    status: str  # final execution status (SUCCEEDED, FAILED, ..., or NONE if never created)
+    status: ThingStatus  # final execution status, or NONE if the execution was never created
     queued_at: float | None = None
     started_at: float | None = None
     finished_at: float | None = None
@@ -27,7 +30,7 @@ class ThingResult(BaseModel):
 
 class CountsSample(BaseModel):
     t: float
-    counts: dict[str, int]  # execution status -> number of things
+    counts: dict[ExecutionStatus, int]  # execution status -> number of things
 
 
 class RoundReport(BaseModel):
@@ -39,7 +42,7 @@ class RoundReport(BaseModel):
     start: float
     end: float | None = None
     duration_sec: float | None = None
-    counts: dict[str, int] = Field(default_factory=dict)  # by execution status
+    counts: dict[ExecutionStatus, int] = Field(default_factory=dict)  # by execution status
     things: list[ThingResult] = Field(default_factory=list)
     samples: list[CountsSample] = Field(default_factory=list)
     api_calls: int = 0

@@ -16,16 +16,19 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from ota_deploy.core.status import RoundStatus
 from ota_deploy.report.html import write_html
 from ota_deploy.report.model import RoundReport, RunReport, Summary
 
 log = logging.getLogger(__name__)
 
-FAILED_STATUSES = frozenset({"FAILED", "CANCELED", "TIMED_OUT", "ERROR"})
+FAILED_STATUSES = frozenset(
+    {RoundStatus.FAILED, RoundStatus.CANCELED, RoundStatus.TIMED_OUT, RoundStatus.ERROR}
+)
 
 
 def summarize(rounds: list[RoundReport], planned: int) -> Summary:
-    succeeded = sum(1 for r in rounds if r.status == "SUCCEEDED")
+    succeeded = sum(1 for r in rounds if r.status == RoundStatus.SUCCEEDED)
     failed = sum(1 for r in rounds if r.status in FAILED_STATUSES)
     return Summary(
         total=planned, succeeded=succeeded, failed=failed, skipped=planned - succeeded - failed
