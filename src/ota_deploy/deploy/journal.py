@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 Kind = Literal["s3_object", "stream", "job", "thing_group", "thing"]
 JOURNAL_NAME = "journal.json"
@@ -136,9 +136,6 @@ class Journal:
             if res.present and (res.kind, res.id) not in seen:
                 seen.add((res.kind, res.id))
                 yield res
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self.data)
 
 
 def ota_home() -> Path:

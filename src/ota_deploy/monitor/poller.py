@@ -142,7 +142,6 @@ class JobPoller:
         self.backoff_initial_sec = backoff_initial_sec
         self.backoff_max_sec = backoff_max_sec
         self.api_calls = 0  # total calls made by this poller
-        self.throttle_count = 0
         self.last: JobSnapshot | None = None
         self._expected: list[str] = list(expected_things or [])
         self._listed: dict[ExecutionStatus, int] = {}  # status -> members in its last listing
@@ -178,7 +177,6 @@ class JobPoller:
         try:
             snap = self._poll_once(now)
         except _Throttled:
-            self.throttle_count += 1
             self._backoff = (
                 self.backoff_initial_sec
                 if self._backoff == 0
