@@ -209,8 +209,7 @@ class DownloadFlow:
         if spec.file_size is not None and size != spec.file_size:
             host.finish(
                 FAILED,
-                f"size mismatch: stream file is {size} bytes, job document says "
-                f"{spec.file_size}",
+                f"size mismatch: stream file is {size} bytes, job document says {spec.file_size}",
                 {},
             )
             return

@@ -3,7 +3,11 @@
 See ``fleet.runner`` for the flow: events (timers, HTTP results, connection changes, and
 messages that arrive while the task is busy) go through the device queue to the device task;
 messages that arrive while it is idle with nothing queued are handled at once in the MQTT
-client's data callback (``_Device._deliver``), with the actions that need no waiting.
+client's data callback (``Device._deliver``), with the actions that need no waiting.
+
+A device knows its fleet only through ``DeviceContext``: the settings every device shares and
+the few services the fleet offers (connect slots and pacing, HTTP GET, result recording,
+background tasks, the shared counters). ``Fleet`` builds one context for all its devices.
 """
 
 from __future__ import annotations
@@ -12,61 +16,91 @@ import asyncio
 import contextlib
 import logging
 import random
+import ssl as ssl_module
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from ota_deploy.core.clock import Clock
 from ota_deploy.fleet.agent import DeviceAgent
+from ota_deploy.fleet.behaviour import BehaviourChooser
 from ota_deploy.fleet.events import (
     Action,
     CancelTimer,
     Connected,
     ConnectionLost,
     DropConnection,
+    HttpCompleted,
     HttpGet,
     JobFinished,
+    JobResult,
     Publish,
     StartTimer,
     Subscribe,
+    TimerFired,
 )
+from ota_deploy.fleet.options import FleetOptions
+from ota_deploy.fleet.stats import FleetStats
 from ota_deploy.mqtt.client import Message, MqttClient
 from ota_deploy.mqtt.errors import MqttError
 
-if TYPE_CHECKING:
-    from ota_deploy.fleet.runner import Fleet
-
-log = logging.getLogger("ota_deploy.fleet.runner")
+log = logging.getLogger(__name__)
 
 RECONNECT_MAX_DELAY = 30.0
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceContext:
+    """What every device of one fleet shares: settings, and the fleet's services."""
+
+    options: FleetOptions
+    clock: Clock
+    public_key: ec.EllipticCurvePublicKey | None
+    chooser: BehaviourChooser | None  # exact fleet-wide fault shares
+    mqtt_host: str
+    mqtt_port: int
+    keepalive: int
+    server_hostname: str | None
+    ssl_for: Callable[[str], ssl_module.SSLContext | None]  # the thing's TLS context, if any
+    connect_slots: asyncio.Semaphore  # CONNECTs in progress at once
+    pace_connect: Callable[[], Awaitable[None]]  # waits for this device's turn to CONNECT
+    counters: FleetStats  # live counters, shared by the fleet's devices
+    http_get: Callable[[str], Awaitable[HttpCompleted]]
+    record: Callable[[JobResult], None]  # an agent finished an execution
+    spawn: Callable[[Coroutine[Any, Any, Any]], None]  # a background task the fleet owns
+
+
+@dataclass(frozen=True, slots=True)
 class _Actions:
-    """Actions left for the device task by ``_Device._deliver`` (from one that must wait)."""
+    """Actions left for the device task by ``Device._deliver`` (from one that must wait)."""
 
     actions: list[Action]
 
 
-class _Device:
+class Device:
     """Drives one agent with one MQTT client."""
 
-    def __init__(self, fleet: Fleet, thing: str) -> None:
-        self.fleet = fleet
+    def __init__(self, ctx: DeviceContext, thing: str) -> None:
+        self.ctx = ctx
         self.thing = thing
+        self.counters = ctx.counters
         self.agent = DeviceAgent(
             thing,
-            fleet.options,
-            clock=fleet.clock,
-            public_key=fleet.public_key,
-            chooser=fleet.chooser,
+            ctx.options,
+            clock=ctx.clock,
+            public_key=ctx.public_key,
+            chooser=ctx.chooser,
         )
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
         self.client = MqttClient(
             thing,
-            host=fleet.mqtt_host,
-            port=fleet.mqtt_port,
-            ssl=fleet.ssl_for(thing) if fleet.ssl_for is not None else fleet.ssl,
-            keepalive=fleet.keepalive,
-            server_hostname=fleet.server_hostname,
+            host=ctx.mqtt_host,
+            port=ctx.mqtt_port,
+            ssl=ctx.ssl_for(thing),
+            keepalive=ctx.keepalive,
+            server_hostname=ctx.server_hostname,
         )
         self.client.messages = self.queue  # queued messages land in the device queue directly
         self.client.on_message = self._deliver
@@ -86,23 +120,23 @@ class _Device:
         """Connect (retrying with backoff), then queue ``Connected`` for the agent."""
         if delay:
             await asyncio.sleep(delay)
-        fleet = self.fleet
+        ctx, counters = self.ctx, self.counters
         while not self._closing:
             try:
-                async with fleet.connect_slots:
-                    await fleet.pace_connect()
+                async with ctx.connect_slots:
+                    await ctx.pace_connect()
                     await self.client.connect()
             except (TimeoutError, OSError, MqttError) as err:
                 self.failures += 1
-                fleet.counters.connect_failures += 1
+                counters.connect_failures += 1
                 if self.failures == 3:
                     log.warning("%s: cannot connect (%s); still trying", self.thing, err)
                     self.ready.set()  # do not hold up Fleet.start for an unreachable device
                 await asyncio.sleep(min(RECONNECT_MAX_DELAY, 0.5 * 2 ** min(self.failures, 6)))
                 continue
             self.failures = 0
-            fleet.counters.connects += 1
-            fleet.counters.connected += 1
+            counters.connects += 1
+            counters.connected += 1
             self.up = True
             self._watch = asyncio.create_task(self._watch_close())
             self.queue.put_nowait(Connected())
@@ -112,13 +146,13 @@ class _Device:
         await self.client.closed.wait()
         if self.up:
             self.up = False
-            self.fleet.counters.connected -= 1
+            self.counters.connected -= 1
         self.queue.put_nowait(ConnectionLost())
 
     def _schedule_reconnect(self, delay: float) -> None:
         if self._closing:
             return
-        self.fleet.counters.reconnects += 1
+        self.counters.reconnects += 1
         self._reconnect = asyncio.create_task(self.connect(delay))
 
     async def close(self) -> None:
@@ -137,7 +171,7 @@ class _Device:
             await asyncio.wait_for(self.client.disconnect(), 5)
         if self.up:
             self.up = False
-            self.fleet.counters.connected -= 1
+            self.counters.connected -= 1
 
     # -- event loop --------------------------------------------------------------------
 
@@ -147,7 +181,7 @@ class _Device:
         if self._busy or self._closing or self.task is None or not self.queue.empty():
             self.queue.put_nowait(msg)
             return
-        self.fleet.counters.messages_in += 1
+        self.counters.messages_in += 1
         try:
             actions = self.agent.handle_message(msg.topic, msg.payload)
         except Exception:  # a bug must not silence the device for good: log, go on
@@ -164,7 +198,7 @@ class _Device:
                 return
 
     async def run(self) -> None:
-        agent, queue, stats = self.agent, self.queue, self.fleet.counters
+        agent, queue, stats = self.agent, self.queue, self.counters
         dropping: float | None = None
         while True:
             item = await queue.get()
@@ -207,14 +241,14 @@ class _Device:
             assert isinstance(action, Publish)
             if not self.client.publish_nowait(action.topic, action.payload):
                 return False  # link down or buffer full: _perform awaits (or drops) it
-            self.fleet.counters.messages_out += 1
+            self.counters.messages_out += 1
         elif kind is StartTimer:
             assert isinstance(action, StartTimer)
             old = self.timers.pop(action.name, None)
             if old is not None:
                 old.cancel()
             self.timers[action.name] = asyncio.get_running_loop().call_later(
-                action.delay, self.queue.put_nowait, self.fleet.timer_event(action)
+                action.delay, self.queue.put_nowait, TimerFired(action.name, action.token)
             )
         elif kind is CancelTimer:
             assert isinstance(action, CancelTimer)
@@ -223,10 +257,10 @@ class _Device:
                 handle.cancel()
         elif kind is HttpGet:
             assert isinstance(action, HttpGet)
-            self.fleet.spawn(self._http_get(action.url))
+            self.ctx.spawn(self._http_get(action.url))
         elif kind is JobFinished:
             assert isinstance(action, JobFinished)
-            self.fleet.record(action.result)
+            self.ctx.record(action.result)
         else:
             return False  # Subscribe, DropConnection
         return True
@@ -234,7 +268,7 @@ class _Device:
     async def _perform(self, action: Action) -> None:
         """The actions that wait: a publish that could not be written now, SUBSCRIBE."""
         if isinstance(action, Publish):
-            self.fleet.counters.messages_out += 1
+            self.counters.messages_out += 1
             with contextlib.suppress(MqttError):
                 await self.client.publish(action.topic, action.payload, 0)
         elif isinstance(action, Subscribe):
@@ -247,5 +281,5 @@ class _Device:
             raise TypeError(f"unknown action {action!r}")
 
     async def _http_get(self, url: str) -> None:
-        event = await self.fleet.http_get(url)
+        event = await self.ctx.http_get(url)
         self.queue.put_nowait(event)

@@ -10,7 +10,7 @@ agent sees one ordered stream of events and its actions are performed in order::
 
 The hot path skips the queue: a message that arrives while the device task is idle with an
 empty queue (the usual case during a download: one block answers one request) is handled
-right in the client's data callback (``_Device._deliver``), and the actions that need no
+right in the client's data callback (``Device._deliver``), and the actions that need no
 waiting (QoS 0 publish while the socket buffer has room, timers, results) are performed there
 too; from the first action that must be awaited (SUBSCRIBE, disconnect, a full buffer) the
 rest goes to the task through the queue, and later messages queue behind it. That spares a
@@ -19,7 +19,8 @@ queue hop and a task switch per block while keeping the order the agent sees.
 No threads per device: a thousand devices are a thousand tasks on one loop. Connects go
 through a semaphore (and an optional rate limit for real AWS) so the gateway's accept backlog
 is never flooded. The client id is the thing name, as AWS IoT policies expect.
-``FleetThread`` runs a ``Fleet`` on a private loop in a background thread for synchronous
+Devices see the fleet only through one ``DeviceContext`` (``fleet.device``).
+``FleetThread`` runs a ``Fleet`` on a ``LoopThread`` (``ota_deploy.runtime``) for synchronous
 callers (``run --local``, ``demo``, tests).
 """
 
@@ -29,24 +30,17 @@ import asyncio
 import contextlib
 import logging
 import ssl as ssl_module
-import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from ota_deploy.core.clock import Clock, SystemClock
 from ota_deploy.fleet.behaviour import BehaviourChooser
-from ota_deploy.fleet.device import _Device
-from ota_deploy.fleet.events import (
-    Event,
-    HttpCompleted,
-    JobResult,
-    StartTimer,
-    TimerFired,
-)
+from ota_deploy.fleet.device import Device, DeviceContext
+from ota_deploy.fleet.events import HttpCompleted, JobResult
 from ota_deploy.fleet.options import FleetOptions
 from ota_deploy.fleet.stats import FleetStats
 from ota_deploy.fleet.verify import load_public_key
+from ota_deploy.runtime.loop_thread import LoopThread
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +71,7 @@ class Fleet:
         self.mqtt_host = mqtt_host
         self.mqtt_port = mqtt_port
         self.options = options or FleetOptions.model_validate({})
-        self.ssl = ssl
-        self.ssl_for = ssl_for  # per-thing TLS context (mutual TLS: one certificate per thing)
         self.clock: Clock = clock or SystemClock()
-        self.server_hostname = server_hostname
-        self.keepalive = keepalive
         self.connects_per_second = connects_per_second
         self.on_result = on_result
         self.public_key = (
@@ -89,19 +79,36 @@ class Fleet:
         )
         self.chooser = BehaviourChooser(self.options, self.things)  # exact fault shares
         self.counters = FleetStats(devices=len(self.things))  # live; stats() copies it
-        self.devices: dict[str, _Device] = {}
+        self.devices: dict[str, Device] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._http: Any = None  # aiohttp.ClientSession, made in start()
+        self._http: Any = None  # aiohttp.ClientSession, made on the first GET
         self._next_connect = 0.0
-        self.connect_slots = asyncio.Semaphore(MAX_CONCURRENT_CONNECTS)
+        self.context = DeviceContext(
+            options=self.options,
+            clock=self.clock,
+            public_key=self.public_key,
+            chooser=self.chooser,
+            mqtt_host=mqtt_host,
+            mqtt_port=mqtt_port,
+            keepalive=keepalive,
+            server_hostname=server_hostname,
+            # per-thing TLS context (mutual TLS: one certificate per thing), else one for all
+            ssl_for=ssl_for if ssl_for is not None else (lambda thing: ssl),
+            connect_slots=asyncio.Semaphore(MAX_CONCURRENT_CONNECTS),
+            pace_connect=self._pace_connect,
+            counters=self.counters,
+            http_get=self._http_get,
+            record=self._record,
+            spawn=self._spawn,
+        )
 
     async def start(self, *, ready_timeout: float = 120.0) -> None:
         """Connect every device; returns once each is subscribed (or failing to connect)."""
         for thing in self.things:
-            dev = _Device(self, thing)
+            dev = Device(self.context, thing)
             self.devices[thing] = dev
             dev.task = asyncio.create_task(dev.run(), name=f"device-{thing}")
-            self.spawn(dev.connect())
+            self._spawn(dev.connect())
         waits = [dev.ready.wait() for dev in self.devices.values()]
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.gather(*waits), ready_timeout)
@@ -131,14 +138,14 @@ class Fleet:
             results=list(s.results),
         )
 
-    # -- services for devices -----------------------------------------------------------
+    # -- services for devices (through the DeviceContext) --------------------------------
 
-    def spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def record(self, result: JobResult) -> None:
+    def _record(self, result: JobResult) -> None:
         self.counters.results.append(result)
         if self.on_result is not None:
             try:
@@ -146,11 +153,7 @@ class Fleet:
             except Exception:
                 log.exception("on_result callback failed")
 
-    @staticmethod
-    def timer_event(action: StartTimer) -> Event:
-        return TimerFired(action.name, action.token)
-
-    async def pace_connect(self) -> None:
+    async def _pace_connect(self) -> None:
         """Space CONNECTs out to ``connects_per_second`` (AWS IoT limits the connect rate)."""
         if not self.connects_per_second:
             return
@@ -161,7 +164,7 @@ class Fleet:
         if slot > now:
             await asyncio.sleep(slot - now)
 
-    async def http_get(self, url: str) -> HttpCompleted:
+    async def _http_get(self, url: str) -> HttpCompleted:
         if self._http is None:  # made on first use: building its TLS context takes a while
             import aiohttp
 
@@ -188,8 +191,7 @@ class FleetThread:
         self.things = list(things)
         self.kwargs = kwargs
         self.fleet: Fleet | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop = LoopThread("fleet")
 
     def __enter__(self) -> FleetThread:
         self.start()
@@ -199,50 +201,32 @@ class FleetThread:
         self.stop()
 
     def start(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="fleet", daemon=True)
-        self._thread.start()
+        self._loop.start()
 
         async def boot() -> None:
             self.fleet = Fleet(self.things, **self.kwargs)
             await self.fleet.start()
 
         try:
-            asyncio.run_coroutine_threadsafe(boot(), self._loop).result(timeout=300)
+            self._loop.run(boot, timeout=300)
         except BaseException:
-            self._shutdown()
+            self._loop.stop()
             raise
 
     def stop(self) -> None:
-        if self._loop is None:
+        if not self._loop.running:
             return
-        if self.fleet is not None:
+        fleet = self.fleet
+        if fleet is not None:
             try:
-                asyncio.run_coroutine_threadsafe(self.fleet.stop(), self._loop).result(60)
+                self._loop.run(fleet.stop, timeout=60)
             except Exception:
                 log.exception("stopping the fleet failed")
-        self._shutdown()
-
-    def _shutdown(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None:
-            return
-        loop.call_soon_threadsafe(loop.stop)
-        if thread is not None:
-            thread.join(timeout=10)
-        if not loop.is_running():
-            loop.close()
-        self._loop = None
-        self._thread = None
+        self._loop.stop()
 
     def stats(self) -> FleetStats:
         """A consistent snapshot, taken on the fleet's loop."""
-        if self._loop is None or self.fleet is None:
-            return FleetStats(devices=len(self.things))
         fleet = self.fleet
-
-        async def snap() -> FleetStats:
-            return fleet.stats()
-
-        fut: Future[FleetStats] = asyncio.run_coroutine_threadsafe(snap(), self._loop)
-        return fut.result(timeout=30)
+        if not self._loop.running or fleet is None:
+            return FleetStats(devices=len(self.things))
+        return self._loop.run(fleet.stats, timeout=30)
