@@ -1,4 +1,9 @@
-"""The device agent driven through whole OTA flows by an in-memory peer and a fake clock."""
+"""The device agent driven through whole OTA flows against the real local AWS IoT in memory.
+
+Each test pairs the real ``DeviceAgent`` with the real reserved-topic handlers and a real
+``LocalIotService`` on a fake clock (``tests/support/device_pair.py``); faults are thin
+interception on the message path (lost or rejected requests) or real service operations.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from tests.support.device_pair import BUCKET, PRESIGN, S3_ENDPOINT, DevicePair
 
 from ota_deploy.fleet.behaviour import BehaviourChooser, Fault, choose_behaviour
 from ota_deploy.fleet.events import HttpCompleted, HttpGet, MessageReceived, Publish
@@ -33,19 +39,19 @@ def doc(image: bytes = IMAGE, **extra: Any) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
-def setup(make_harness: Any, image: bytes = IMAGE, **opts: Any) -> Any:
-    h = make_harness("dev-1", FleetOptions(**opts))
-    h.streams["s1"] = (1, {7: image})
+def setup(image: bytes = IMAGE, **opts: Any) -> DevicePair:
+    h = DevicePair("dev-1", FleetOptions(**opts))
+    h.add_stream("s1", {7: image})
     return h
 
 
-def updates(h: Any) -> list[dict[str, Any]]:
-    return [req for topic, req in h.sent if topic.endswith("/update")]
+def updates(h: DevicePair) -> list[dict[str, Any]]:
+    return h.requests("UpdateJobExecution")
 
 
 @pytest.mark.parametrize("protocol", ["cbor", "json"])
-def test_downloads_verifies_and_succeeds(make_harness: Any, protocol: str) -> None:
-    h = setup(make_harness, protocol=protocol, progress_every_pct=25)
+def test_downloads_verifies_and_succeeds(protocol: str) -> None:
+    h = setup(protocol=protocol, progress_every_pct=25)
     h.connect()
     assert any("$aws/things/dev-1/jobs/notify-next" in t for t in h.subscriptions[0])
     ex = h.add_job("job1", doc())
@@ -64,8 +70,8 @@ def test_downloads_verifies_and_succeeds(make_harness: Any, protocol: str) -> No
     assert ex.details["progress"] == "100%"
 
 
-def test_goes_on_to_the_next_job(make_harness: Any) -> None:
-    h = setup(make_harness)
+def test_goes_on_to_the_next_job() -> None:
+    h = setup()
     h.connect()
     a = h.add_job("a", doc())
     b = h.add_job("b", doc())
@@ -74,24 +80,19 @@ def test_goes_on_to_the_next_job(make_harness: Any) -> None:
     assert [r.job_id for r in h.finished] == ["a", "b"]
 
 
-def test_bitmap_rerequests_only_missing_blocks(make_harness: Any) -> None:
+def test_bitmap_rerequests_only_missing_blocks() -> None:
     image = os.urandom(4096 * 8)
-    h = setup(make_harness, image, blocks_per_request=4, request_timeout_sec=5)
+    h = setup(image, blocks_per_request=4, request_timeout_sec=5)
     h.connect()
     h.add_job("j", doc(image))
-    orig = h._on_stream
-    dropped: list[int] = []
+    data: list[str] = []
 
-    def lossy(stream_id: str, verb: str, req: dict[str, Any]) -> None:
-        before = len(h.inbox)
-        orig(stream_id, verb, req)
-        if verb == "get" and not dropped:  # lose blocks 1 and 2 of the first window
-            msgs = list(h.inbox)[before:]
-            for m in msgs[1:3]:
-                h.inbox.remove(m)
-                dropped.append(1)
+    def lossy(topic: str, payload: bytes) -> bool:  # lose blocks 1 and 2 of the first window
+        if "/data/" in topic:
+            data.append(topic)
+        return len(data) not in (2, 3)
 
-    h._on_stream = lossy
+    h.reply_filter = lossy
     h.run()
     assert h.finished[0].status == "SUCCEEDED"
     reqs = h.stream_requests()
@@ -101,9 +102,9 @@ def test_bitmap_rerequests_only_missing_blocks(make_harness: Any) -> None:
     assert reqs[2]["o"] == 5 and reqs[2]["b"] == b"\x07"
 
 
-def test_request_timeout_retries_then_succeeds(make_harness: Any) -> None:
-    h = setup(make_harness, request_timeout_sec=10, max_retries=3)
-    h.lose_gets = 3
+def test_request_timeout_retries_then_succeeds() -> None:
+    h = setup(request_timeout_sec=10, max_retries=3)
+    h.lose("GetStream", 3)
     h.connect()
     h.add_job("j", doc())
     start = h.clock.now()
@@ -113,9 +114,9 @@ def test_request_timeout_retries_then_succeeds(make_harness: Any) -> None:
     assert h.finished[0].requests == 3 + 3
 
 
-def test_gives_up_after_max_retries_with_reason(make_harness: Any) -> None:
-    h = setup(make_harness, request_timeout_sec=1, max_retries=2)
-    h.lose_gets = 100
+def test_gives_up_after_max_retries_with_reason() -> None:
+    h = setup(request_timeout_sec=1, max_retries=2)
+    h.lose("GetStream", 100)
     h.connect()
     ex = h.add_job("j", doc())
     h.run()
@@ -123,25 +124,25 @@ def test_gives_up_after_max_retries_with_reason(make_harness: Any) -> None:
     assert "no response to GetStream after 3 attempts" in ex.details["reason"]
 
 
-def test_stream_rejection_fails_with_code(make_harness: Any) -> None:
-    h = setup(make_harness)
-    h.reject_gets_with = "BlockSizeOutOfBounds"
+def test_stream_rejection_fails_with_code() -> None:
+    h = setup()
+    h.reject("GetStream", "BlockSizeOutOfBounds", 100)
     h.connect()
     ex = h.add_job("j", doc())
     h.run()
     assert ex.status == "FAILED" and "BlockSizeOutOfBounds" in ex.details["reason"]
 
 
-def test_missing_stream_fails(make_harness: Any) -> None:
-    h = setup(make_harness)
+def test_missing_stream_fails() -> None:
+    h = setup()
     h.connect()
     ex = h.add_job("j", doc(streamId="nope"))
     h.run()
     assert ex.status == "FAILED" and "ResourceNotFound" in ex.details["reason"]
 
 
-def test_reject_profile_rejects_without_downloading(make_harness: Any) -> None:
-    h = setup(make_harness, reject_rate=1.0)
+def test_reject_profile_rejects_without_downloading() -> None:
+    h = setup(reject_rate=1.0)
     h.connect()
     ex = h.add_job("j", doc())
     h.run()
@@ -149,8 +150,8 @@ def test_reject_profile_rejects_without_downloading(make_harness: Any) -> None:
     assert h.stream_requests() == [] and h.finished[0].bytes_received == 0
 
 
-def test_fail_profile_downloads_then_fails(make_harness: Any) -> None:
-    h = setup(make_harness, fail_rate=1.0)
+def test_fail_profile_downloads_then_fails() -> None:
+    h = setup(fail_rate=1.0)
     h.connect()
     ex = h.add_job("j", doc())
     h.run()
@@ -158,15 +159,14 @@ def test_fail_profile_downloads_then_fails(make_harness: Any) -> None:
     assert h.finished[0].bytes_received == len(IMAGE)
 
 
-def test_hang_profile_stays_in_progress_until_the_service_times_it_out(
-    make_harness: Any,
-) -> None:
-    h = setup(make_harness, hang_rate=1.0)
+def test_hang_profile_stays_in_progress_until_the_service_times_it_out() -> None:
+    h = setup(hang_rate=1.0)
     h.connect()
-    ex = h.add_job("j", doc())
+    ex = h.add_job("j", doc(), timeoutConfig={"inProgressTimeoutInMinutes": 1})
     h.run()
     assert ex.status == "IN_PROGRESS" and updates(h) == [] and h.finished == []
-    h.end_execution(ex, "TIMED_OUT")
+    h.advance(60)  # the service's in-progress timer ends it
+    assert ex.status == "TIMED_OUT"
     h.run()
     assert [(r.status, r.fault) for r in h.finished] == [("TIMED_OUT", "hang")]
     # and it asked for more work afterwards
@@ -176,8 +176,8 @@ def test_hang_profile_stays_in_progress_until_the_service_times_it_out(
     ]
 
 
-def test_corrupt_block_is_caught_by_md5(make_harness: Any) -> None:
-    h = setup(make_harness, corrupt_rate=1.0)
+def test_corrupt_block_is_caught_by_md5() -> None:
+    h = setup(corrupt_rate=1.0)
     h.connect()
     ex = h.add_job("j", doc())
     h.run()
@@ -185,9 +185,9 @@ def test_corrupt_block_is_caught_by_md5(make_harness: Any) -> None:
     assert h.finished[0].md5_hex != hashlib.md5(IMAGE).hexdigest()
 
 
-def test_disconnect_resumes_from_the_blocks_it_has(make_harness: Any) -> None:
+def test_disconnect_resumes_from_the_blocks_it_has() -> None:
     image = os.urandom(4096 * 20)
-    h = setup(make_harness, image, disconnect_rate=1.0)
+    h = setup(image, disconnect_rate=1.0)
     h.connect()
     ex = h.add_job("j", doc(image))
     h.run()
@@ -199,7 +199,7 @@ def test_disconnect_resumes_from_the_blocks_it_has(make_harness: Any) -> None:
     assert any(t.endswith("/j/get") for t, _ in h.sent)  # re-synced the execution
 
 
-def test_disconnect_and_corruption_are_per_device_and_seeded(make_harness: Any) -> None:
+def test_disconnect_and_corruption_are_per_device_and_seeded() -> None:
     opts = FleetOptions(disconnect_rate=0.5, corrupt_rate=0.3, seed=9)
     picks = [choose_behaviour(opts, f"t{i}", "job") for i in range(400)]
     drops = sum(p.disconnect_at is not None for p in picks)
@@ -208,43 +208,41 @@ def test_disconnect_and_corruption_are_per_device_and_seeded(make_harness: Any) 
     assert picks == [choose_behaviour(opts, f"t{i}", "job") for i in range(400)]
 
 
-def test_job_cancelled_mid_download_is_abandoned(make_harness: Any) -> None:
+def test_job_cancelled_mid_download_is_abandoned() -> None:
     image = os.urandom(4096 * 10)
-    h = setup(make_harness, image)
+    h = setup(image)
     h.connect()
     ex = h.add_job("j", doc(image))
     for _ in range(12):  # part of the download
-        h.feed(h.inbox.popleft())
-    h.end_execution(ex, "CANCELED")
+        h.step()
+    assert ex.status == "IN_PROGRESS" and h.finished == []
+    h.cancel_execution("j")
     h.run()
     assert [r.status for r in h.finished] == ["CANCELED"]
     assert ex.status == "CANCELED"
 
 
-def test_lost_update_is_resent(make_harness: Any) -> None:
-    h = setup(make_harness, request_timeout_sec=5, progress_every_pct=100)
-    h.lose_updates = 1
+def test_lost_update_is_resent() -> None:
+    h = setup(request_timeout_sec=5, progress_every_pct=100)
+    h.lose("UpdateJobExecution", 1)
     h.connect()
     ex = h.add_job("j", doc())
     h.run()
     assert ex.status == "SUCCEEDED"
 
 
-def test_version_mismatch_adopts_the_service_version(make_harness: Any) -> None:
-    h = setup(make_harness)
+def test_version_mismatch_adopts_the_service_version() -> None:
+    h = setup()
     h.connect()
     ex = h.add_job("j", doc())
-    orig = h._on_jobs
-
-    def bump(parts: list[str], req: dict[str, Any]) -> None:
-        if parts[-1] == "update" and not getattr(h, "_bumped", False):
-            h._bumped = True
-            ex.version += 1  # someone else updated it
-        orig(parts, req)
-
-    h._on_jobs = bump
+    someone_else = {"thingName": "dev-1", "jobId": "j", "status": "IN_PROGRESS"}
+    h.before(  # someone else updates the execution just before the device's first update
+        "UpdateJobExecution",
+        lambda: h.svc.call("iot-jobs-data", "UpdateJobExecution", someone_else),
+    )
     h.run()
     assert ex.status == "SUCCEEDED"
+    assert any(t.endswith("/j/update/rejected") for t, _ in h.received)  # VersionMismatch
 
 
 @pytest.mark.parametrize(
@@ -255,24 +253,24 @@ def test_version_mismatch_adopts_the_service_version(make_harness: Any) -> None:
         ({"command": "fota", "streamId": "s", "fileId": 300}, "outside 0-255"),
     ],
 )
-def test_unusable_document_is_rejected(make_harness: Any, document: Any, reason: str) -> None:
-    h = setup(make_harness)
+def test_unusable_document_is_rejected(document: Any, reason: str) -> None:
+    h = setup()
     h.connect()
     ex = h.add_job("j", document)
     h.run()
     assert ex.status == "REJECTED" and reason in ex.details["reason"]
 
 
-def test_unverifiable_image_is_never_succeeded(make_harness: Any) -> None:
-    h = setup(make_harness)
+def test_unverifiable_image_is_never_succeeded() -> None:
+    h = setup()
     h.connect()
     ex = h.add_job("j", doc(md5sum=None))
     h.run()
     assert ex.status == "FAILED" and "cannot be verified" in ex.details["reason"]
 
 
-def test_size_mismatch_fails(make_harness: Any) -> None:
-    h = setup(make_harness)
+def test_size_mismatch_fails() -> None:
+    h = setup()
     h.connect()
     ex = h.add_job("j", doc(fileSize=len(IMAGE) + 1))
     h.run()
@@ -291,13 +289,13 @@ def _keys(tmp_path: Path) -> tuple[ec.EllipticCurvePrivateKey, Path]:
 
 
 @pytest.mark.parametrize("good_key", [True, False])
-def test_signed_image(make_harness: Any, tmp_path: Path, good_key: bool) -> None:
+def test_signed_image(tmp_path: Path, good_key: bool) -> None:
     key, pem = _keys(tmp_path)
     sig = key.sign(IMAGE, ec.ECDSA(hashes.SHA256()))
     if not good_key:
         _, pem = _keys(tmp_path / ".." / tmp_path.name)  # another key pair
-    h = make_harness("dev-1", FleetOptions(public_key=pem), public_key=load_public_key(pem))
-    h.streams["s1"] = (1, {7: IMAGE})
+    h = DevicePair("dev-1", FleetOptions(public_key=pem), public_key=load_public_key(pem))
+    h.add_stream("s1", {7: IMAGE})
     h.connect()
     d = doc(
         md5sum=None, signature=base64.b64encode(sig).decode(), signatureAlgorithm="SHA256withECDSA"
@@ -310,26 +308,27 @@ def test_signed_image(make_harness: Any, tmp_path: Path, good_key: bool) -> None
         assert ex.status == "FAILED" and "signature" in ex.details["reason"]
 
 
-def test_signed_image_without_key_fails(make_harness: Any) -> None:
-    h = setup(make_harness)
+def test_signed_image_without_key_fails() -> None:
+    h = setup()
     h.connect()
     ex = h.add_job("j", doc(md5sum=None, signature=base64.b64encode(b"x" * 70).decode()))
     h.run()
     assert ex.status == "FAILED" and "no public key" in ex.details["reason"]
 
 
-def test_https_download_from_presigned_url(make_harness: Any) -> None:
-    h = setup(make_harness)
-    h.urls["https://b.s3/x?sig=1"] = IMAGE
+def test_https_download_from_presigned_url() -> None:
+    h = setup()
+    url = h.put_object("fw/x.bin", IMAGE)  # a presigned-URL placeholder the service fills in
     h.connect()
-    ex = h.add_job("j", doc(streamId=None, url="https://b.s3/x?sig=1"))
+    ex = h.add_job("j", doc(streamId=None, url=url), presignedUrlConfig=PRESIGN)
     h.run()
     assert ex.status == "SUCCEEDED" and h.finished[0].transport == "http"
-    assert h.stream_requests() == [] and h.http_gets == ["https://b.s3/x?sig=1"]
+    presigned = f"{S3_ENDPOINT}/{BUCKET}/fw/x.bin?X-Amz-Expires=3600"
+    assert h.stream_requests() == [] and h.http_gets == [presigned]
 
 
-def test_https_failure_falls_back_to_the_stream(make_harness: Any) -> None:
-    h = setup(make_harness, max_retries=1)
+def test_https_failure_falls_back_to_the_stream() -> None:
+    h = setup(max_retries=1)
     h.connect()
     ex = h.add_job("j", doc(url="https://b.s3/x?expired"))
     h.run()
@@ -337,16 +336,16 @@ def test_https_failure_falls_back_to_the_stream(make_harness: Any) -> None:
     assert len(h.http_gets) == 2
 
 
-def test_unsubstituted_placeholder_uses_the_stream(make_harness: Any) -> None:
-    h = setup(make_harness)
+def test_unsubstituted_placeholder_uses_the_stream() -> None:
+    h = setup()
     h.connect()
     ex = h.add_job("j", doc(url="${aws:iot:s3-presigned-url:https://b.s3.amazonaws.com/k}"))
     h.run()
     assert ex.status == "SUCCEEDED" and h.http_gets == []
 
 
-def test_slow_link_paces_requests(make_harness: Any) -> None:
-    h = setup(make_harness, slow_link_bps=1000)
+def test_slow_link_paces_requests() -> None:
+    h = setup(slow_link_bps=1000)
     h.connect()
     h.add_job("j", doc())
     start = h.clock.now()
@@ -355,11 +354,11 @@ def test_slow_link_paces_requests(make_harness: Any) -> None:
     assert h.clock.now() - start >= 0.999 * len(IMAGE) / 1000
 
 
-def test_slow_link_https(make_harness: Any) -> None:
-    h = setup(make_harness, slow_link_bps=2000)
-    h.urls["https://u"] = IMAGE
+def test_slow_link_https() -> None:
+    h = setup(slow_link_bps=2000)
+    url = h.put_object("fw/u.bin", IMAGE)
     h.connect()
-    h.add_job("j", doc(url="https://u"))
+    h.add_job("j", doc(url=url), presignedUrlConfig=PRESIGN)
     start = h.clock.now()
     h.run()
     assert (
@@ -367,8 +366,8 @@ def test_slow_link_https(make_harness: Any) -> None:
     )
 
 
-def test_notify_next_wakes_an_idle_device(make_harness: Any) -> None:
-    h = setup(make_harness)
+def test_notify_next_wakes_an_idle_device() -> None:
+    h = setup()
     h.connect()
     h.run()
     assert [t for t, _ in h.sent] == ["$aws/things/dev-1/jobs/start-next"]
@@ -377,8 +376,8 @@ def test_notify_next_wakes_an_idle_device(make_harness: Any) -> None:
     assert ex.status == "SUCCEEDED"
 
 
-def test_ignores_foreign_and_malformed_messages(make_harness: Any) -> None:
-    h = setup(make_harness)
+def test_ignores_foreign_and_malformed_messages() -> None:
+    h = setup()
     h.connect()
     acts = h.agent.handle(MessageReceived("$aws/things/other/jobs/notify-next", b"{}"))
     acts += h.agent.handle(MessageReceived("$aws/things/dev-1/jobs/notify-next", b"\xff"))
@@ -386,8 +385,8 @@ def test_ignores_foreign_and_malformed_messages(make_harness: Any) -> None:
     assert acts == []
 
 
-def test_stale_http_result_is_ignored(make_harness: Any) -> None:
-    h = setup(make_harness)
+def test_stale_http_result_is_ignored() -> None:
+    h = setup()
     h.connect()
     assert h.agent.handle(HttpCompleted("https://x", 200, b"abc")) == []
 
@@ -406,8 +405,8 @@ def test_same_seed_same_faults() -> None:
     assert other != a
 
 
-def test_publish_payloads_are_bytes(make_harness: Any) -> None:
-    h = setup(make_harness)
+def test_publish_payloads_are_bytes() -> None:
+    h = setup()
     acts = h.agent.handle(__import__("ota_deploy.fleet.events").fleet.events.Connected())
     pubs = [a for a in acts if isinstance(a, Publish)]
     assert pubs and all(isinstance(p.payload, bytes) for p in pubs)
@@ -441,11 +440,11 @@ def test_chooser_gives_exact_shares_reproducibly(n: int) -> None:
     assert chooser.choose("stranger", "job-9") == choose_behaviour(opts, "stranger", "job-9")
 
 
-def test_agent_uses_the_fleet_chooser(make_harness: Any) -> None:
+def test_agent_uses_the_fleet_chooser() -> None:
     opts = FleetOptions(reject_rate=0.5, seed=1)
     chooser = BehaviourChooser(opts, ["dev-1", "dev-2"])
-    h = make_harness("dev-1", opts, chooser=chooser)
-    h.streams["s1"] = (1, {7: IMAGE})
+    h = DevicePair("dev-1", opts, chooser=chooser)
+    h.add_stream("s1", {7: IMAGE})
     h.connect()
     ex = h.add_job("j", doc())
     h.run()

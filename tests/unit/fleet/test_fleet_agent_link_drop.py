@@ -14,7 +14,9 @@ import hashlib
 import os
 from typing import Any
 
-from ota_deploy.fleet.events import Action, ConnectionLost, DropConnection, Event, TimerFired
+from tests.support.device_pair import DevicePair
+
+from ota_deploy.fleet.events import Action, DropConnection, Event
 from ota_deploy.fleet.options import FleetOptions
 
 IMAGE = os.urandom(4096 * 8)  # one GetStream window of 8 blocks
@@ -35,7 +37,7 @@ class _LateDrop:
     """Holds back the agent's ``DropConnection`` so the test decides when the link goes, as
     the runner does (it closes the socket after the messages already read)."""
 
-    def __init__(self, h: Any) -> None:
+    def __init__(self, h: DevicePair) -> None:
         self.drops: list[DropConnection] = []
         handle = h.agent.handle
 
@@ -47,41 +49,27 @@ class _LateDrop:
         h.agent.handle = held  # type: ignore[method-assign]
 
 
-def _step(h: Any) -> None:
-    """One harness step: a queued message, else the earliest timer."""
-    if h.inbox:
-        h.feed(h.inbox.popleft())
-        return
-    name, (when, token) = min(h.timers.items(), key=lambda kv: kv[1][0])
-    del h.timers[name]
-    h.clock.set(max(when, h.clock.now()))
-    h.feed(TimerFired(name, token))
-
-
-def _drop_and_reconnect(h: Any) -> None:
-    h.connected = False
-    h.inbox.clear()  # whatever was still on the wire is lost with the link
-    h.feed(ConnectionLost())
-    h.clock.advance(0.2)
+def _drop_and_reconnect(h: DevicePair) -> None:
+    h.disconnect()  # whatever was still on the wire is lost with the link
+    h.advance(0.2)
     h.connect()
 
 
-def test_drop_after_the_last_block_arrived_still_succeeds(make_harness: Any) -> None:
-    h = make_harness(
+def test_drop_after_the_last_block_arrived_still_succeeds() -> None:
+    h = DevicePair(
         "dev-1",
         FleetOptions(disconnect_rate=1.0, blocks_per_request=8, slow_link_bps=64 * 1024, seed=3),
     )
-    h.streams["s1"] = (1, {7: IMAGE})
+    h.add_stream("s1", {7: IMAGE})
     late = _LateDrop(h)
     h.connect()
     ex = h.add_job("j", _doc())
     # the agent asks to drop mid-window; the rest of the window is already on the wire
     while not late.drops:
-        _step(h)
+        assert h.step()
     job = h.agent.job
     assert job is not None and job.assembler is not None and not job.assembler.complete
-    while h.inbox:
-        h.feed(h.inbox.popleft())
+    h.deliver()
     assert job.assembler.complete and job.phase == "link-pacing"
     assert ex.status == "IN_PROGRESS"
     # only now does the runner see the link go; it reconnects after the drop's delay
@@ -95,13 +83,13 @@ def test_drop_after_the_last_block_arrived_still_succeeds(make_harness: Any) -> 
     assert len(h.stream_requests()) == 1
 
 
-def test_drop_during_the_http_retry_backoff_still_finishes(make_harness: Any) -> None:
-    h = make_harness("dev-1", FleetOptions(max_retries=2))
-    h.streams["s1"] = (1, {7: IMAGE})
+def test_drop_during_the_http_retry_backoff_still_finishes() -> None:
+    h = DevicePair("dev-1", FleetOptions(max_retries=2))
+    h.add_stream("s1", {7: IMAGE})
     h.connect()
     ex = h.add_job("j", _doc(url="https://denied"))  # 403: retry with backoff, then MQTT
     while "stream" not in h.timers:
-        _step(h)
+        assert h.step()
     job = h.agent.job
     assert job is not None and job.phase == "http"
     _drop_and_reconnect(h)

@@ -13,6 +13,8 @@ import json
 import os
 from typing import Any
 
+from tests.support.device_pair import DevicePair
+
 from ota_deploy.fleet.events import MessageReceived
 from ota_deploy.fleet.options import FleetOptions
 
@@ -30,13 +32,13 @@ def _doc() -> dict[str, Any]:
     }
 
 
-def _sent(h: Any, verb: str) -> list[dict[str, Any]]:
+def _sent(h: DevicePair, verb: str) -> list[dict[str, Any]]:
     return [req for topic, req in h.sent if "/jobs/" in topic and topic.endswith("/" + verb)]
 
 
-def _two_requests_outstanding(h: Any) -> Any:
+def _two_requests_outstanding(h: DevicePair) -> Any:
     """Start job "j"; leave its first update and a resync ``get`` both outstanding."""
-    h.streams["s1"] = (1, {7: IMAGE})
+    h.add_stream("s1", {7: IMAGE})
     h.connect()
     ex = h.add_job("j", _doc())
     while h.agent.job is None:  # start-next/accepted: the IN_PROGRESS update goes out
@@ -51,14 +53,14 @@ def _two_requests_outstanding(h: Any) -> Any:
     return ex
 
 
-def test_lost_update_is_resent_after_the_resync_reply(make_harness: Any) -> None:
-    h = make_harness("dev-1", FleetOptions(request_timeout_sec=TIMEOUT, progress_every_pct=100))
-    h.lose_updates = 1  # the update's reply is lost, the link stays up
+def test_lost_update_is_resent_after_the_resync_reply() -> None:
+    h = DevicePair("dev-1", FleetOptions(request_timeout_sec=TIMEOUT, progress_every_pct=100))
+    h.lose("UpdateJobExecution", 1)  # lost on the way, the link stays up
     ex = _two_requests_outstanding(h)
     job = h.agent.job
+    assert job is not None
     start = h.clock.now()
-    while h.inbox:  # the get/accepted arrives (and the download runs on, on the wire)
-        h.feed(h.inbox.popleft())
+    h.deliver()  # the get/accepted arrives (and the download runs on, on the wire)
     assert job.resync_token is None and job.in_flight is not None
     assert len(_sent(h, "update")) == 1  # nothing resent before the timeout
     h.run()  # time passes beyond the request timeout
@@ -73,10 +75,11 @@ def test_lost_update_is_resent_after_the_resync_reply(make_harness: Any) -> None
     assert res.status == "SUCCEEDED" and res.md5_hex == hashlib.md5(IMAGE).hexdigest()
 
 
-def test_lost_resync_reply_is_resent_after_the_update_reply(make_harness: Any) -> None:
-    h = make_harness("dev-1", FleetOptions(request_timeout_sec=TIMEOUT, progress_every_pct=100))
+def test_lost_resync_reply_is_resent_after_the_update_reply() -> None:
+    h = DevicePair("dev-1", FleetOptions(request_timeout_sec=TIMEOUT, progress_every_pct=100))
     ex = _two_requests_outstanding(h)
     job = h.agent.job
+    assert job is not None
     # the get/accepted is lost on the way; the update/accepted arrives
     lost = [
         e for e in h.inbox if isinstance(e, MessageReceived) and e.topic.endswith("/get/accepted")
@@ -84,8 +87,7 @@ def test_lost_resync_reply_is_resent_after_the_update_reply(make_harness: Any) -
     assert len(lost) == 1
     h.inbox.remove(lost[0])
     start = h.clock.now()
-    while h.inbox:
-        h.feed(h.inbox.popleft())
+    h.deliver()
     assert job.in_flight is None and job.resync_token is not None
     h.run()
     assert h.clock.now() - start >= TIMEOUT
