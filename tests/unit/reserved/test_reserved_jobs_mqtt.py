@@ -1,4 +1,4 @@
-"""The Jobs MQTT API handler against an in-test service: topics, payload shapes, error codes."""
+"""The Jobs MQTT API handler against the real local AWS IoT: topics, payload shapes, codes."""
 
 from __future__ import annotations
 
@@ -32,9 +32,9 @@ class Replies:
 
 
 @pytest.fixture
-def handler(fake_service: Any, clock: FakeClock) -> JobsMqttHandler:
-    fake_service.things.add(T)
-    return JobsMqttHandler(fake_service, clock)
+def handler(iot: Any, clock: FakeClock) -> JobsMqttHandler:
+    iot.add_thing(T)
+    return JobsMqttHandler(iot, clock)
 
 
 def ask(h: JobsMqttHandler, topic: str, body: Any = None, raw: bytes | None = None):
@@ -61,10 +61,10 @@ def test_handles_request_topics_only(handler: JobsMqttHandler) -> None:
     assert not handler.handles("plain/topic")
 
 
-def test_get_pending_lists_in_progress_and_queued(handler, fake_service, clock) -> None:
-    fake_service.add_job("j1", T, DOC)
+def test_get_pending_lists_in_progress_and_queued(handler, iot, clock) -> None:
+    iot.add_job("j1", T, DOC)
     clock.advance(5)
-    fake_service.add_job("j2", T, DOC)
+    iot.add_job("j2", T, DOC)
     ask(handler, f"{BASE}/start-next")
     topic, body = ask(handler, f"{BASE}/get", {"clientToken": "tok"})
     assert topic == f"{BASE}/get/accepted"
@@ -78,8 +78,8 @@ def test_get_pending_lists_in_progress_and_queued(handler, fake_service, clock) 
     assert isinstance(body["inProgressJobs"][0]["startedAt"], int)
 
 
-def test_start_next_returns_execution_with_document_object(handler, fake_service) -> None:
-    fake_service.add_job("j1", T, DOC)
+def test_start_next_returns_execution_with_document_object(handler, iot) -> None:
+    iot.add_job("j1", T, DOC)
     topic, body = ask(
         handler,
         f"{BASE}/start-next",
@@ -95,7 +95,7 @@ def test_start_next_returns_execution_with_document_object(handler, fake_service
     assert ex["versionNumber"] == 2
     assert isinstance(ex["queuedAt"], int) and isinstance(ex["startedAt"], int)
     assert body["clientToken"] == "c1"
-    _, _, params = fake_service.calls[-1]
+    _, _, params = iot.calls[-1]
     assert params == {
         "thingName": T,
         "statusDetails": {"step": "download"},
@@ -110,8 +110,8 @@ def test_start_next_with_nothing_pending_has_no_execution(handler) -> None:
     assert body["clientToken"] == "x"
 
 
-def test_describe_includes_document_by_default(handler, fake_service) -> None:
-    fake_service.add_job("j1", T, DOC)
+def test_describe_includes_document_by_default(handler, iot) -> None:
+    iot.add_job("j1", T, DOC)
     topic, body = ask(handler, f"{BASE}/j1/get")
     assert topic == f"{BASE}/j1/get/accepted"
     assert body["execution"]["jobDocument"] == DOC
@@ -119,17 +119,17 @@ def test_describe_includes_document_by_default(handler, fake_service) -> None:
     assert "jobDocument" not in body["execution"]
 
 
-def test_describe_next(handler, fake_service) -> None:
+def test_describe_next(handler, iot) -> None:
     _, body = ask(handler, f"{BASE}/$next/get")
     assert "execution" not in body  # nothing pending: accepted, empty
-    fake_service.add_job("j9", T, DOC)
+    iot.add_job("j9", T, DOC)
     topic, body = ask(handler, f"{BASE}/$next/get", {"clientToken": "n"})
     assert topic == f"{BASE}/$next/get/accepted"
     assert body["execution"]["jobId"] == "j9"
 
 
-def test_update_accepted_with_state_and_document(handler, fake_service) -> None:
-    fake_service.add_job("j1", T, DOC)
+def test_update_accepted_with_state_and_document(handler, iot) -> None:
+    iot.add_job("j1", T, DOC)
     ask(handler, f"{BASE}/start-next")
     topic, body = ask(
         handler,
@@ -157,14 +157,14 @@ def test_update_accepted_with_state_and_document(handler, fake_service) -> None:
     assert body["executionState"]["status"] == "SUCCEEDED"
 
 
-def test_update_minimal_accepted_payload(handler, fake_service) -> None:
-    fake_service.add_job("j1", T, DOC)
+def test_update_minimal_accepted_payload(handler, iot) -> None:
+    iot.add_job("j1", T, DOC)
     _, body = ask(handler, f"{BASE}/j1/update", {"status": "IN_PROGRESS"})
     assert set(body) == {"timestamp"}
 
 
-def test_version_mismatch_carries_execution_state(handler, fake_service) -> None:
-    fake_service.add_job("j1", T, DOC)
+def test_version_mismatch_carries_execution_state(handler, iot) -> None:
+    iot.add_job("j1", T, DOC)
     topic, body = ask(
         handler,
         f"{BASE}/j1/update",
@@ -188,7 +188,12 @@ def test_version_mismatch_carries_execution_state(handler, fake_service) -> None
             b'{"status": "IN_PROGRESS", "expectedVersion": "1"}',
             "InvalidRequest",
         ),
-        (f"{BASE}/j1/update", b'{"status": "X", "statusDetails": {"a": 1}}', "InvalidRequest"),
+        (
+            f"{BASE}/j1/update",
+            b'{"status": "IN_PROGRESS", "statusDetails": {"a": 1}}',
+            "InvalidRequest",
+        ),
+        (f"{BASE}/j1/update", b'{"status": "DONE"}', "InvalidRequest"),  # no such status
         (f"{BASE}/j1/get", b'{"includeJobDocument": "yes"}', "InvalidRequest"),
         (f"{BASE}/get", b'{"clientToken": 5}', "InvalidRequest"),
         (f"{BASE}/nope/get", b"{}", "ResourceNotFound"),
@@ -196,20 +201,20 @@ def test_version_mismatch_carries_execution_state(handler, fake_service) -> None
         (f"{BASE}/notify-next/x", b"{}", "InvalidTopic"),
     ],
 )
-def test_rejections(handler, fake_service, topic: str, payload: bytes, code: str) -> None:
-    fake_service.add_job("j1", T, DOC)
+def test_rejections(handler, iot, topic: str, payload: bytes, code: str) -> None:
+    iot.add_job("j1", T, DOC)
     got_topic, body = ask(handler, topic, raw=payload)
     assert got_topic == f"{topic}/rejected"
     assert body["code"] == code
     assert "executionState" not in body
 
 
-def test_unknown_thing_is_resource_not_found(handler, fake_service) -> None:
+def test_unknown_thing_is_resource_not_found(handler, iot) -> None:
     topic, body = ask(handler, "$aws/things/ghost/jobs/get", {"clientToken": "g"})
     assert topic == "$aws/things/ghost/jobs/get/rejected"
     assert body["code"] == "ResourceNotFound"
     assert body["clientToken"] == "g"
-    assert not [c for c in fake_service.calls if c[0] == "iot-jobs-data"]
+    assert not [c for c in iot.calls if c[0] == "iot-jobs-data"]
 
 
 @pytest.mark.parametrize(
@@ -222,26 +227,26 @@ def test_unknown_thing_is_resource_not_found(handler, fake_service) -> None:
         ("SomethingElse", "InternalError"),
     ],
 )
-def test_service_error_codes(handler, fake_service, aws_code: str, mqtt_code: str) -> None:
-    fake_service.add_job("j1", T, DOC)
+def test_service_error_codes(handler, iot, aws_code: str, mqtt_code: str) -> None:
+    iot.add_job("j1", T, DOC)
 
     def failing(service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         if service == "iot":
             return {}
         raise AwsError(aws_code, "boom", 400, executionState={"status": "QUEUED"})
 
-    fake_service.call = failing
+    iot.call = failing
     _, body = ask(handler, f"{BASE}/j1/get", {"clientToken": "e"})
     assert body["code"] == mqtt_code
     assert body["message"] == "boom"
     assert "executionState" not in body
 
 
-def test_unexpected_exception_is_internal_error(handler, fake_service) -> None:
+def test_unexpected_exception_is_internal_error(handler, iot) -> None:
     def broken(service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError("bug")
 
-    fake_service.call = broken
+    iot.call = broken
     topic, body = ask(handler, f"{BASE}/get", {"clientToken": "i"})
     assert topic.endswith("/rejected")
     assert body["code"] == "InternalError"
@@ -293,14 +298,11 @@ def test_job_document_becomes_the_object(doc: dict[str, Any]) -> None:
 
 @settings(deadline=None)
 @given(payload=st.binary(max_size=64))
-def test_arbitrary_payloads_never_crash(payload: bytes) -> None:
-    clock = FakeClock()
-
-    class NoService:
-        def call(self, service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-            return {}
-
-    h = JobsMqttHandler(NoService(), clock)
+def test_arbitrary_payloads_never_crash(make_iot: Any, payload: bytes) -> None:
+    iot = make_iot(FakeClock())
+    iot.add_thing(T)
+    iot.add_job("j1", T, DOC)
+    h = JobsMqttHandler(iot, iot.clock)
     ok, body = h.respond(f"{BASE}/j1/update", payload)
     assert isinstance(body["timestamp"], int)
     if not ok:
@@ -308,8 +310,8 @@ def test_arbitrary_payloads_never_crash(payload: bytes) -> None:
     json.dumps(body)
 
 
-def test_update_passes_every_field_to_the_service(handler, fake_service) -> None:
-    fake_service.add_job("j1", T, DOC)
+def test_update_passes_every_field_to_the_service(handler, iot) -> None:
+    iot.add_job("j1", T, DOC)
     request = {
         "status": "IN_PROGRESS",
         "statusDetails": {"a": "b"},
@@ -323,17 +325,17 @@ def test_update_passes_every_field_to_the_service(handler, fake_service) -> None
     }
     topic, body = ask(handler, f"{BASE}/j1/update", request)
     assert topic.endswith("/accepted")
-    service, operation, params = fake_service.calls[-1]
+    service, operation, params = iot.calls[-1]
     assert (service, operation) == ("iot-jobs-data", "UpdateJobExecution")
     expected = {k: v for k, v in request.items() if k not in ("clientToken", "unknownField")}
     assert params == {"thingName": T, "jobId": "j1", **expected}
     assert body == {"timestamp": body["timestamp"], "clientToken": "all"}
 
 
-def test_describe_passes_execution_number(handler, fake_service) -> None:
-    fake_service.add_job("j1", T, DOC)
+def test_describe_passes_execution_number(handler, iot) -> None:
+    iot.add_job("j1", T, DOC)
     ask(handler, f"{BASE}/j1/get", {"executionNumber": 1, "clientToken": "n"})
-    assert fake_service.calls[-1][2] == {
+    assert iot.calls[-1][2] == {
         "thingName": T,
         "jobId": "j1",
         "executionNumber": 1,

@@ -1,7 +1,8 @@
 """The GetStream hot path: the plain-request parser, one-block selection and the stream cache.
 
-The cache is exercised with the real ``LocalIotService``: DescribeStream is asked only when
-the service's stream revision changed, and an UpdateStream is seen by the very next request.
+The cache is exercised with the real ``LocalIotService`` (``conftest.Iot`` counts the calls):
+DescribeStream is asked only when the service's stream revision changed, and an UpdateStream
+is seen by the very next request.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import cbor2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ota_deploy.core.clock import FakeClock
-from ota_deploy.local.iot import LocalIotService
 from ota_deploy.local.reserved.streams_codec import bitmap_blocks
 from ota_deploy.local.reserved.streams_mqtt import StreamsMqttHandler
 from ota_deploy.local.reserved.streams_protocol import (
@@ -80,37 +79,6 @@ def test_select_blocks_matches_the_bitmap_reading(
 # ---------------------------------------------------------------------------------------------
 
 
-class Service:
-    """The real LocalIotService (fake clock), counting the DescribeStream calls it answers."""
-
-    def __init__(self) -> None:
-        self.inner = LocalIotService(
-            clock=FakeClock(),
-            region="us-east-1",
-            account="123456789012",
-            publish=lambda topic, payload: None,
-            read_blob=lambda bucket, key, version: IMAGE,
-            presign=lambda bucket, key, expires: "",
-            mqtt_endpoint="127.0.0.1:1883",
-        )
-        self.describes = 0
-
-    def call(self, service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        if (service, operation) == ("iot", "DescribeStream"):
-            self.describes += 1
-        return self.inner.call(service, operation, params)
-
-    def stream_revision(self, stream_id: str) -> int | None:
-        return self.inner.stream_revision(stream_id)
-
-    def create_stream(self, stream_id: str) -> None:
-        files = [{"fileId": 1, "s3Location": {"bucket": "b", "key": "k"}}]
-        role = "arn:aws:iam::123456789012:role/ota"
-        self.inner.call(
-            "iot", "CreateStream", {"streamId": stream_id, "files": files, "roleArn": role}
-        )
-
-
 def get(h: StreamsMqttHandler, body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     out: list[tuple[str, dict[str, Any]]] = []
     topic = "$aws/things/d/streams/s1/get/cbor"
@@ -124,10 +92,9 @@ def get(h: StreamsMqttHandler, body: dict[str, Any]) -> list[tuple[str, dict[str
     return out
 
 
-def test_stream_cache_follows_the_services_records() -> None:
-    svc = Service()
-    svc.create_stream("s1")
-    h = StreamsMqttHandler(svc, lambda b, k, v: IMAGE)
+def test_stream_cache_follows_the_services_records(iot: Any) -> None:
+    iot.add_stream("s1", {1: ("b", "k")})
+    h = StreamsMqttHandler(iot, lambda b, k, v: IMAGE)
     req = {"c": "t", "s": 1, "f": 1, "l": 4096, "o": 0, "n": 1, "b": b"\x01"}
     assert [k for k, _ in get(h, req)] == ["data"]  # first one reads S3 (general path)
     for i in range(3):
@@ -136,20 +103,22 @@ def test_stream_cache_follows_the_services_records() -> None:
             "data",
             {"c": "t", "f": 1, "l": 4096, "i": i, "p": IMAGE[i * 4096 :][:4096]},
         )
-    assert svc.describes == 1 and h.blob_reads == 1  # while the record is unchanged
+    assert iot.count("DescribeStream") == 1 and h.blob_reads == 1  # while the record is unchanged
 
-    svc.call("iot", "UpdateStream", {"streamId": "s1"})  # seen by the very next request
+    iot.call("iot", "UpdateStream", {"streamId": "s1"})  # seen by the very next request
     [(kind, msg)] = get(h, req)
     assert kind == "rejected" and msg["o"] == "VersionMismatch" and msg["c"] == "t"
-    assert svc.describes == 2
+    assert iot.count("DescribeStream") == 2
     assert [k for k, _ in get(h, {**req, "s": 2})] == ["data"]
-    assert svc.describes == 2 and h.blob_reads == 2  # the new version's bytes: from S3 again
+    assert (
+        iot.count("DescribeStream") == 2 and h.blob_reads == 2
+    )  # the new version's bytes: from S3 again
 
-    svc.call("iot", "DeleteStream", {"streamId": "s1"})
-    svc.create_stream("s1")  # deleted and created again: a new record
+    iot.call("iot", "DeleteStream", {"streamId": "s1"})
+    iot.add_stream("s1", {1: ("b", "k")})  # deleted and created again: a new record
     assert [k for k, _ in get(h, req)] == ["data"]
-    assert svc.describes == 3
+    assert iot.count("DescribeStream") == 3
 
-    svc.call("iot", "DeleteStream", {"streamId": "s1"})
+    iot.call("iot", "DeleteStream", {"streamId": "s1"})
     [(kind, msg)] = get(h, req)
     assert kind == "rejected" and msg["o"] == "ResourceNotFound" and msg["c"] == "t"

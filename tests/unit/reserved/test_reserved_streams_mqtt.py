@@ -1,4 +1,4 @@
-"""MQTT file delivery handler against an in-test service and an in-memory blob store."""
+"""MQTT file delivery handler against the real local AWS IoT and an in-memory blob store."""
 
 from __future__ import annotations
 
@@ -59,9 +59,9 @@ def blobs() -> Blobs:
 
 
 @pytest.fixture
-def handler(fake_service: Any, blobs: Blobs) -> StreamsMqttHandler:
-    fake_service.add_stream(S, {0: ("bkt", "fw.bin"), 3: ("bkt", "other.bin")}, "firmware")
-    return StreamsMqttHandler(fake_service, blobs)
+def handler(iot: Any, blobs: Blobs) -> StreamsMqttHandler:
+    iot.add_stream(S, {0: ("bkt", "fw.bin"), 3: ("bkt", "other.bin")}, "firmware")
+    return StreamsMqttHandler(iot, blobs)
 
 
 async def serve(h: StreamsMqttHandler, *args: Any) -> None:
@@ -111,9 +111,9 @@ async def test_describe(handler: StreamsMqttHandler, fmt: str) -> None:
     }
 
 
-async def test_describe_reflects_update_stream(handler, fake_service, blobs) -> None:
+async def test_describe_reflects_update_stream(handler, iot, blobs) -> None:
     await ask(handler, "describe", "json", {})
-    fake_service.call("iot", "UpdateStream", {"streamId": S})
+    iot.call("iot", "UpdateStream", {"streamId": S})
     r = await ask(handler, "describe", "json", {})
     assert r.items[0][1]["s"] == 2
     assert "c" not in r.items[0][1]
@@ -167,10 +167,10 @@ async def test_bitmap_request(handler: StreamsMqttHandler) -> None:
     assert r.items[0][1]["p"] == FILE0[31 * 256 : 32 * 256]
 
 
-async def test_at_most_128_kib_per_request(fake_service, blobs) -> None:
+async def test_at_most_128_kib_per_request(iot, blobs) -> None:
     blobs.objects[("bkt", "big.bin")] = bytes(300 * 1024)
-    fake_service.add_stream("big", {0: ("bkt", "big.bin")})
-    h = StreamsMqttHandler(fake_service, blobs)
+    iot.add_stream("big", {0: ("bkt", "big.bin")})
+    h = StreamsMqttHandler(iot, blobs)
     replies = Replies("cbor")
     await serve(
         h,
@@ -257,12 +257,12 @@ async def test_invalid_topic(handler) -> None:
     assert body["o"] == "InvalidTopic"
 
 
-async def test_unknown_stream_and_missing_object(fake_service, blobs) -> None:
-    h = StreamsMqttHandler(fake_service, blobs)
+async def test_unknown_stream_and_missing_object(iot, blobs) -> None:
+    h = StreamsMqttHandler(iot, blobs)
     replies = Replies("json")
     await serve(h, "c", "$aws/things/T/streams/none/describe/json", b"{}", replies)
     assert replies.items[0][1]["o"] == "ResourceNotFound"
-    fake_service.add_stream("gone", {0: ("bkt", "missing.bin")})
+    iot.add_stream("gone", {0: ("bkt", "missing.bin")})
     replies = Replies("json")
     await serve(h, "c", "$aws/things/T/streams/gone/get/json", b'{"f":0,"l":256,"n":1}', replies)
     assert replies.items[0][1]["o"] == "ResourceNotFound"
@@ -291,9 +291,9 @@ async def test_one_s3_read_for_a_fleet(handler, blobs) -> None:
     assert len(got) == 1000
 
 
-async def test_failed_read_is_not_cached(fake_service, blobs) -> None:
-    fake_service.add_stream("late", {0: ("bkt", "late.bin")})
-    h = StreamsMqttHandler(fake_service, blobs)
+async def test_failed_read_is_not_cached(iot, blobs) -> None:
+    iot.add_stream("late", {0: ("bkt", "late.bin")})
+    h = StreamsMqttHandler(iot, blobs)
     topic = "$aws/things/T/streams/late/get/json"
     replies = Replies("json")
     await serve(h, "c", topic, b'{"f":0,"l":256,"n":1}', replies)
@@ -304,29 +304,30 @@ async def test_failed_read_is_not_cached(fake_service, blobs) -> None:
     assert replies.items[0][1]["p"] == b"now here"
 
 
-async def test_service_failure_is_internal_error(handler, fake_service) -> None:
+async def test_service_failure_is_internal_error(handler, iot) -> None:
     def broken(service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError("bug")
 
-    fake_service.call = broken
+    iot.call = broken
     r = await ask(handler, "describe", "cbor", {"c": "z"})
     assert r.items == [
         (f"{BASE}/rejected/cbor", {"o": "InternalError", "m": r.items[0][1]["m"], "c": "z"})
     ]
 
 
-async def test_recreated_stream_is_read_again(fake_service, blobs, clock) -> None:
+async def test_recreated_stream_is_read_again(iot, blobs, clock) -> None:
     """A new round deletes and re-creates the stream (version 1 again) over new bytes."""
-    fake_service.add_stream("round", {0: ("bkt", "r.bin")})
+    iot.add_stream("round", {0: ("bkt", "r.bin")})
     blobs.objects[("bkt", "r.bin")] = b"round one"
-    h = StreamsMqttHandler(fake_service, blobs)
+    h = StreamsMqttHandler(iot, blobs)
     topic = "$aws/things/T/streams/round/get/json"
     replies = Replies("json")
     await serve(h, "c", topic, b'{"f":0,"l":256,"n":1}', replies)
     assert replies.items[0][1]["p"] == b"round one"
     clock.advance(1)
     blobs.objects[("bkt", "r.bin")] = b"round two"
-    fake_service.add_stream("round", {0: ("bkt", "r.bin")})
+    iot.call("iot", "DeleteStream", {"streamId": "round"})
+    iot.add_stream("round", {0: ("bkt", "r.bin")})
     replies = Replies("json")
     await serve(h, "c", topic, b'{"s":1,"f":0,"l":256,"n":1}', replies)
     assert replies.items[0][1]["p"] == b"round two"

@@ -23,6 +23,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from ota_deploy.core.status import parse_execution_status
 from ota_deploy.local.contracts import AwsError
 
 JOBS_PREFIX = "$aws/things/"
@@ -178,6 +179,10 @@ def build_params(topic: JobsTopic, doc: dict[str, Any]) -> dict[str, Any]:
         status = doc.get("status")
         if not isinstance(status, str) or not status:
             raise MqttJobsError("InvalidRequest", "status is required and must be a string")
+        if parse_execution_status(status) is None:  # JobExecutionStatus, API_iot-jobs-data_
+            raise MqttJobsError(  # UpdateJobExecution.html (the MQTT path skips botocore)
+                "InvalidRequest", f"status {status!r} is not a job execution status"
+            )
         optional = {
             "jobId": topic.job_id,
             "status": status,
