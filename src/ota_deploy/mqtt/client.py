@@ -11,6 +11,12 @@ water mark (or for the PUBACK at QoS 1). ``closed`` is set when the link drops; 
 call then raises :class:`ConnectionClosed`. A client object may ``connect()`` again after it
 was closed (same ``messages`` queue).
 
+Keep-alive is decided by the connection on the injected ``clock``: one loop timer is armed
+for ``ClientConnection.deadline()``; when it fires, ``handle_timer()`` gives a PINGREQ to
+write, or says the server went silent (the link is aborted). The clock's ``scale`` converts
+its seconds to the loop's (a scaled clock makes keep-alive run faster: tests only, since the
+server counts keep-alive in real seconds).
+
 Usage::
 
     async with MqttClient("thing-1", host="127.0.0.1", port=port) as c:
@@ -24,20 +30,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import ssl as ssl_module
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, NamedTuple
 
-from ota_deploy.mqtt.codec import encode_publish
-from ota_deploy.mqtt.errors import ConnectionClosed, ConnectionRefused, MqttError, ProtocolError
+from ota_deploy.core.clock import SystemClock, TimeSource
+from ota_deploy.mqtt.errors import (
+    ConnectionClosed,
+    ConnectionRefused,
+    KeepAliveTimeout,
+    MqttError,
+    ProtocolError,
+)
 from ota_deploy.mqtt.packets import (
+    CONNACK_ACCEPTED,
     Connack,
     Connect,
     Disconnect,
     Packet,
-    Pingreq,
     Puback,
     Pubcomp,
     Publish,
@@ -50,6 +61,7 @@ from ota_deploy.mqtt.packets import (
 )
 from ota_deploy.mqtt.properties import SESSION_EXPIRY_INTERVAL
 from ota_deploy.mqtt.session import ClientConnection, State
+from ota_deploy.mqtt.transport import call_at_deadline, stream_transport
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +83,7 @@ class _Protocol(asyncio.Protocol):
         self.can_write.set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.transport = stream_transport(transport)
 
     def data_received(self, data: bytes) -> None:
         self.client._on_data(self, data)
@@ -108,6 +115,7 @@ class MqttClient:
         password: bytes | None = None,
         connect_timeout: float = 30.0,
         session_expiry: int | None = None,
+        clock: TimeSource | None = None,
     ) -> None:
         if protocol not in (4, 5):
             raise ValueError("protocol must be 4 (MQTT 3.1.1) or 5 (MQTT 5)")
@@ -133,13 +141,11 @@ class MqttClient:
         self.closed = asyncio.Event()
         self.closed.set()
         self.session_present = False
-        self._conn = ClientConnection(protocol)
+        self.clock: TimeSource = clock if clock is not None else SystemClock()
+        self._conn = ClientConnection(protocol, clock=self.clock)
         self._proto: _Protocol | None = None
         self._waiters: dict[Any, asyncio.Future[Any]] = {}
-        self._ping_handle: asyncio.TimerHandle | None = None
-        self._sent = False
-        self._received = False
-        self._ping_outstanding = False
+        self._timer: asyncio.TimerHandle | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -148,7 +154,7 @@ class MqttClient:
         if self._proto is not None and not self.closed.is_set():
             raise MqttError("already connected")
         loop = asyncio.get_running_loop()
-        self._conn = ClientConnection(self.protocol)
+        self._conn = ClientConnection(self.protocol, clock=self.clock)
         self.closed.clear()
         hostname = self.server_hostname or (self.host if self.ssl is not None else None)
         try:
@@ -187,13 +193,11 @@ class MqttClient:
         except BaseException:
             self._abort()
             raise
-        if ack.return_code != 0:
+        if ack.return_code != CONNACK_ACCEPTED:
             self._abort()
             raise ConnectionRefused(ack.return_code)
         self.session_present = ack.session_present
-        self._ping_outstanding = False
-        if self.keepalive:
-            self._ping_handle = loop.call_later(self.keepalive / 2, self._ping)
+        self._arm_timer()
         return ack.session_present
 
     async def disconnect(self) -> None:
@@ -247,10 +251,7 @@ class MqttClient:
             proto = self._live()
         if qos == 0:
             assert proto.transport is not None
-            proto.transport.write(
-                encode_publish(topic, payload, 0, False, False, None, self.protocol)
-            )
-            self._sent = True
+            proto.transport.write(self._conn.publish_bytes(topic, payload))
             return
         if qos != 1:
             raise ValueError("only QoS 0 and 1 are supported")
@@ -271,8 +272,7 @@ class MqttClient:
             or not proto.can_write.is_set()
         ):
             return False
-        proto.transport.write(encode_publish(topic, payload, 0, False, False, None, self.protocol))
-        self._sent = True
+        proto.transport.write(self._conn.publish_bytes(topic, payload))
         return True
 
     # -- internals ---------------------------------------------------------------------------
@@ -299,25 +299,26 @@ class MqttClient:
         proto = self._live()
         assert proto.transport is not None
         proto.transport.write(data)
-        self._sent = True
 
-    def _ping(self) -> None:
-        """Every keepalive/2: send PINGREQ unless something was sent since the last check; a
-        PINGREQ with nothing at all received by the next check means the link is dead."""
+    def _arm_timer(self) -> None:
+        """One loop timer for the connection's next keep-alive check (none when it has no
+        deadline: keep-alive 0, or not connected)."""
+        self._timer = call_at_deadline(self.clock, self._conn.deadline(), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
         if self.closed.is_set():
             return
-        if self._ping_outstanding and not self._received:
+        try:
+            ping = self._conn.handle_timer()
+        except KeepAliveTimeout as exc:
+            log.debug("%s: %s", self.client_id, exc)
             self._abort()
             return
-        self._ping_outstanding = False
-        if not self._sent:
+        if ping:
             with contextlib.suppress(MqttError):
-                self._write(self._conn.send(Pingreq()))
-                self._ping_outstanding = True
-        self._sent = False
-        self._received = False
-        loop = asyncio.get_running_loop()
-        self._ping_handle = loop.call_later(self.keepalive / 2, self._ping)
+                self._write(ping)
+        self._arm_timer()
 
     def _abort(self) -> None:
         if self._proto is not None and self._proto.transport is not None:
@@ -347,7 +348,7 @@ class MqttClient:
                 except Exception:  # never let a consumer's bug kill the connection
                     log.exception("on_message callback failed on %s", packet.topic)
             if packet.qos == 1 and packet.packet_id is not None:
-                self._write(b"\x40\x02" + packet.packet_id.to_bytes(2, "big"))
+                self._write(self._conn.puback_bytes(packet.packet_id))
             elif packet.qos == 2 and packet.packet_id is not None:
                 self._write(self._conn.send(Pubrec(packet.packet_id)))
             return
@@ -375,9 +376,9 @@ class MqttClient:
         if proto is not self._proto:
             return
         self.closed.set()
-        if self._ping_handle is not None:
-            self._ping_handle.cancel()
-            self._ping_handle = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         waiters, self._waiters = self._waiters, {}
         for fut in waiters.values():
             if not fut.done():

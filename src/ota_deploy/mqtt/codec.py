@@ -8,7 +8,7 @@ share the 3.1.1 layout, 5 adds properties and reason codes. CONNECT carries its 
 a server decodes it before it knows the version.
 
 ``encode_publish`` is the fast path used for fan-out: it builds PUBLISH bytes without creating
-a packet object.
+a packet object; ``encode_puback`` likewise for the PUBACK that answers a QoS 1 PUBLISH.
 """
 
 from __future__ import annotations
@@ -81,6 +81,12 @@ def encode_publish(
     else:
         fixed = bytes((first,)) + encode_varint(remaining)
     return b"".join((fixed, head, payload))
+
+
+def encode_puback(packet_id: int) -> bytes:
+    """A success PUBACK: the 3.1.1 layout, which MQTT 5 also accepts when the reason code is
+    0 and there are no properties (MQTT 5 section 3.4.2.1)."""
+    return b"\x40\x02" + packet_id.to_bytes(2, "big")
 
 
 def _ack(first: int, p: Puback | Pubrec | Pubrel | Pubcomp, version: int) -> bytes:

@@ -1,7 +1,9 @@
 """Errors of the MQTT protocol package.
 
 The codec and the session state machines raise :class:`ProtocolError` for malformed or
-out-of-order packets (the socket layer closes the connection); the client raises
+out-of-order packets (the socket layer closes the connection) and, from their timer check,
+:class:`KeepAliveTimeout` / :class:`ConnectTimeout` when the peer was silent too long; the
+client raises
 :class:`ConnectionRefused` when the server answers CONNECT with a failure code and
 :class:`MqttError`/:class:`ConnectionClosed` when the link is gone.
 """
@@ -40,3 +42,12 @@ class ConnectionRefused(MqttError):
 
 class ConnectionClosed(MqttError, ConnectionError):
     """The network link dropped or was closed before the operation finished."""
+
+
+class KeepAliveTimeout(MqttError):
+    """The peer was silent too long: a server heard nothing for 1.5x the keep-alive, or a
+    client's PINGREQ went unanswered (MQTT 3.1.1 section 3.1.2.10). Drop the link."""
+
+
+class ConnectTimeout(MqttError):
+    """A server waited its connect timeout for a CONNECT that never came. Drop the link."""

@@ -1,12 +1,21 @@
 """Sans-I/O MQTT connection state machines for the server and the client side (h11 style).
 
-Neither class touches a socket. The socket layer hands received bytes to ``receive(data)``,
-gets back the packets in order (already checked against the connection's state: CONNECT
-first and only once, no packet types the role may not receive, valid topic names), and turns
-the packets it wants to send into bytes with ``send(packet)``.
+Neither class touches a socket, and time comes only from the injected clock. The socket layer
+hands received bytes to ``receive(data)``, gets back the packets in order (already checked
+against the connection's state: CONNECT first and only once, no packet types the role may not
+receive, valid topic names), and turns the packets it wants to send into bytes with
+``send(packet)``.
 
     bytes from the socket --receive()--> [Packet, ...]  --> application logic
     application logic --send(Packet)--> bytes --> socket
+
+Timing is decided here too, on the injected :class:`~ota_deploy.core.clock.Clock` (aioquic's
+``get_timer``/``handle_timer`` pattern): the socket layer arms one timer for ``deadline()``
+and, when it fires, calls ``handle_timer()``, which raises :class:`KeepAliveTimeout` (server:
+the client was silent for 1.5x its keep-alive; client: a PINGREQ went unanswered) or
+:class:`ConnectTimeout` (server: no CONNECT in time), and on the client returns the PINGREQ
+bytes to write when one is due. Then it re-arms for the new ``deadline()``. A keep-alive of
+0 turns keep-alive off on both sides.
 
 Persistent-session data that outlives a connection (subscriptions, queued QoS 1 messages,
 unacknowledged deliveries) is :class:`ServerSessionState`; the gateway keeps one per client id
@@ -20,8 +29,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from ota_deploy.mqtt.codec import encode, encode_publish
-from ota_deploy.mqtt.errors import ProtocolError
+from ota_deploy.core.clock import Clock, SystemClock
+from ota_deploy.mqtt.codec import encode, encode_puback, encode_publish
+from ota_deploy.mqtt.errors import ConnectTimeout, KeepAliveTimeout, ProtocolError
 from ota_deploy.mqtt.packets import (
     Auth,
     Connack,
@@ -80,10 +90,15 @@ _CLIENT_RECEIVES = (
 
 
 class _Connection:
-    def __init__(self, receives: tuple[type, ...], version: int, max_packet_size: int) -> None:
+    def __init__(
+        self, receives: tuple[type, ...], version: int, max_packet_size: int, clock: Clock | None
+    ) -> None:
         self._receives = receives
         self.parser = StreamParser(version, max_packet_size)
         self.state = State.AWAIT_CONNECT
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.keepalive = 0  # seconds, from the CONNECT; 0: keep-alive off
+        self._sent = False  # bytes produced since the last keep-alive check (client)
 
     @property
     def version(self) -> int:
@@ -92,7 +107,13 @@ class _Connection:
     def send(self, packet: Packet) -> bytes:
         if isinstance(packet, Disconnect):
             self.state = State.CLOSED
+        self._sent = True
         return encode(packet, self.version)
+
+    def puback_bytes(self, packet_id: int) -> bytes:
+        """PUBACK (success) bytes for a received QoS 1 PUBLISH (no packet object)."""
+        self._sent = True
+        return encode_puback(packet_id)
 
     def publish_bytes(
         self,
@@ -104,6 +125,7 @@ class _Connection:
         packet_id: int | None = None,
     ) -> bytes:
         """PUBLISH bytes for this connection's protocol version (no packet object)."""
+        self._sent = True
         return encode_publish(topic, payload, qos, retain, dup, packet_id, self.version)
 
     def _check(self, packet: Packet) -> None:
@@ -119,12 +141,25 @@ class ServerConnection(_Connection):
     ``max_qos`` is the highest PUBLISH QoS accepted from the client; AWS IoT does not support
     QoS 2 and drops the connection of a client that publishes with it
     (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt-differences).
+
+    Timers: a connection that sends no CONNECT within ``connect_timeout`` seconds of being
+    opened, or that is silent for 1.5x the keep-alive its CONNECT asked for (MQTT 3.1.1
+    section 3.1.2.10), is to be dropped; ``deadline()`` says when to check next.
     """
 
-    def __init__(self, max_packet_size: int = 268_435_455, max_qos: int = 1) -> None:
-        super().__init__(_SERVER_RECEIVES, 4, max_packet_size)
+    def __init__(
+        self,
+        max_packet_size: int = 268_435_455,
+        max_qos: int = 1,
+        *,
+        clock: Clock | None = None,
+        connect_timeout: float = 30.0,
+    ) -> None:
+        super().__init__(_SERVER_RECEIVES, 4, max_packet_size, clock)
         self.max_qos = max_qos
         self.connect: Connect | None = None
+        self.connect_timeout = connect_timeout
+        self.opened_at = self.last_heard = self.clock.now()
 
     def receive(self, data: bytes | bytearray | memoryview) -> list[Packet]:
         if self.state is State.CLOSED:
@@ -136,7 +171,29 @@ class ServerConnection(_Connection):
             exc.packets = self._validate(exc.packets)
             self.state = State.CLOSED
             raise
-        return self._validate(packets)
+        packets = self._validate(packets)
+        self.last_heard = self.clock.now()
+        return packets
+
+    def deadline(self) -> float | None:
+        """When ``handle_timer`` has something to check (clock seconds), or None."""
+        if self.state is State.AWAIT_CONNECT:
+            return self.opened_at + self.connect_timeout
+        if self.state is State.CONNECTED and self.keepalive:
+            return self.last_heard + self.keepalive * 1.5
+        return None
+
+    def handle_timer(self) -> None:
+        """Raise :class:`ConnectTimeout` or :class:`KeepAliveTimeout` (and close) when the
+        deadline has passed; otherwise nothing is due yet (re-arm for ``deadline()``)."""
+        deadline = self.deadline()
+        if deadline is None or self.clock.now() < deadline:
+            return
+        waiting_for_connect = self.state is State.AWAIT_CONNECT
+        self.state = State.CLOSED
+        if waiting_for_connect:
+            raise ConnectTimeout(f"no CONNECT within {self.connect_timeout:g} s")
+        raise KeepAliveTimeout(f"nothing received for 1.5 x {self.keepalive} s")
 
     def _validate(self, packets: list[Packet]) -> list[Packet]:
         connected = self.state is State.CONNECTED
@@ -169,6 +226,7 @@ class ServerConnection(_Connection):
             if not isinstance(packet, Connect):
                 raise ProtocolError("first packet is not CONNECT", 0x82)
             self.connect = packet
+            self.keepalive = packet.keepalive
             self.state = State.CONNECTED
         elif isinstance(packet, Connect):
             raise ProtocolError("second CONNECT", 0x82)
@@ -180,18 +238,50 @@ class ClientConnection(_Connection):
     """A client's view of its connection: CONNECT out, CONNACK in, then traffic.
 
     Allocates packet identifiers for QoS 1 PUBLISH, SUBSCRIBE and UNSUBSCRIBE.
+
+    Keep-alive: from the CONNACK on, a check every keepalive/2 seconds sends a PINGREQ unless
+    something was sent since the previous check; a PINGREQ followed by nothing at all received
+    by the next check means the server is gone (:class:`KeepAliveTimeout`).
     """
 
-    def __init__(self, version: int = 4, max_packet_size: int = 268_435_455) -> None:
-        super().__init__(_CLIENT_RECEIVES, version, max_packet_size)
+    def __init__(
+        self, version: int = 4, max_packet_size: int = 268_435_455, *, clock: Clock | None = None
+    ) -> None:
+        super().__init__(_CLIENT_RECEIVES, version, max_packet_size, clock)
         self._next_id = 0
         self.in_use: set[int] = set()
+        self._next_check: float | None = None
+        self._received = False  # bytes received since the last keep-alive check
+        self._ping_outstanding = False
 
     def start(self, connect: Connect) -> bytes:
         if self.state is not State.AWAIT_CONNECT:
             raise RuntimeError("CONNECT already sent")
         self.state = State.CONNECTING
+        self.keepalive = connect.keepalive
+        self._sent = True
         return encode(connect, connect.protocol_level)
+
+    def deadline(self) -> float | None:
+        """When the next keep-alive check is due (clock seconds), or None (keep-alive off,
+        not connected)."""
+        return self._next_check if self.state is State.CONNECTED else None
+
+    def handle_timer(self) -> bytes:
+        """Run the keep-alive check if it is due: the bytes to write now (a PINGREQ, or
+        nothing); raises :class:`KeepAliveTimeout` (and closes) when the last PINGREQ got no
+        answer."""
+        deadline = self.deadline()
+        now = self.clock.now()
+        if deadline is None or now < deadline:
+            return b""
+        if self._ping_outstanding and not self._received:
+            self.state = State.CLOSED
+            raise KeepAliveTimeout(f"PINGREQ unanswered for {self.keepalive / 2:g} s")
+        self._ping_outstanding = not self._sent
+        self._sent = self._received = False
+        self._next_check = now + self.keepalive / 2
+        return encode(Pingreq()) if self._ping_outstanding else b""
 
     def next_packet_id(self) -> int:
         for _ in range(65535):
@@ -207,6 +297,7 @@ class ClientConnection(_Connection):
     def receive(self, data: bytes | bytearray | memoryview) -> list[Packet]:
         if self.state is State.CLOSED:
             return []
+        self._received = True
         packets = self.parser.feed(data)
         connected = self.state is State.CONNECTED
         for i, packet in enumerate(packets):
@@ -221,6 +312,8 @@ class ClientConnection(_Connection):
                     if packet.return_code < 0x80 and (self.version >= 5 or packet.return_code == 0)
                     else State.CLOSED
                 )
+                if self.state is State.CONNECTED and self.keepalive:
+                    self._next_check = self.clock.now() + self.keepalive / 2
             elif isinstance(packet, Connack):
                 raise ProtocolError("second CONNACK", 0x82)
             if isinstance(packet, Disconnect) or self.state is State.CLOSED:
