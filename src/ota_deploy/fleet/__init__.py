@@ -8,10 +8,14 @@ Modules, in the order data flows through them:
 - ``blocks``    block bookkeeping, bitmaps of missing blocks, incremental digests (pure).
 - ``verify``    size, md5 and ECDSA P-256 signature checks.
 - ``events``    the agent's events (in) and actions (out).
-- ``agent``     DeviceAgent: the sans-I/O OTA state machine, combining ``agent_state``
-                (state, timers, action helpers), ``agent_jobs`` (Jobs MQTT API side) and
+- ``phase``     the agent's phase within one execution and the one table of its moves.
+- ``agent``     DeviceAgent: the sans-I/O OTA state machine. It owns the state
+                (``agent_state``: the JobRun, tokens, timers) and composes two flows, each
+                seeing it through a small Protocol: ``agent_jobs`` (Jobs MQTT API side) and
                 ``agent_download`` (file delivery / presigned URL, verification).
-- ``runner``    Fleet / FleetThread: agents on real MQTT connections (ota_deploy.mqtt.client),
-                timers, HTTP downloads (aiohttp); FleetStats in ``stats``.
+- ``device``    one agent on a real MQTT connection (ota_deploy.mqtt.client) with its timers
+                and HTTP downloads; it sees its fleet only through a ``DeviceContext``.
+- ``runner``    Fleet / FleetThread: the devices of a thing list, connect pacing, aiohttp;
+                FleetStats in ``stats``.
 - ``tls``       mutual-TLS contexts for real AWS IoT.
 """

@@ -50,10 +50,6 @@ class BlockAssembler:
     def complete(self) -> bool:
         return self.received_blocks == self.total_blocks
 
-    @property
-    def missing_count(self) -> int:
-        return self.total_blocks - self.received_blocks
-
     def add(self, index: int, data: bytes) -> bool:
         """Store block ``index``; False if it was already held. Raises ``BlockError``."""
         if not 0 <= index < self.total_blocks:

@@ -32,9 +32,7 @@ import cbor2
 Protocol = Literal["cbor", "json"]
 
 PRESIGNED_PLACEHOLDER = "${aws:iot:s3-presigned-url:"
-MAX_CLIENT_TOKEN = 64
 MAX_BYTES_PER_REQUEST = 131072  # AWS: at most 128 KiB of blocks per GetStream request
-MAX_BITMAP_BYTES = 12288
 
 
 # --------------------------------------------------------------------------- topics
@@ -206,13 +204,6 @@ def make_bitmap(indices: list[int], offset: int) -> bytes:
         bit = i - offset
         out[bit >> 3] |= 1 << (bit & 7)
     return bytes(out)
-
-
-def bitmap_indices(bitmap: bytes, offset: int) -> list[int]:
-    """Inverse of ``make_bitmap``: the block indices a bitmap asks for."""
-    return [
-        offset + (n << 3) + b for n, byte in enumerate(bitmap) for b in range(8) if byte >> b & 1
-    ]
 
 
 # --------------------------------------------------------------------------- job documents

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from ota_deploy.core.status import ExecutionStatus
 from ota_deploy.fleet.events import JobResult
 
 
@@ -26,22 +27,15 @@ class FleetStats:
     results: list[JobResult] = field(default_factory=list)
 
     def by_status(self, job_id: str | None = None) -> dict[str, int]:
-        return dict(Counter(r.status for r in self.results if job_id in (None, r.job_id)))
-
-    def for_job(self, job_id: str) -> dict[str, JobResult]:
-        """Last result per thing for one job (a retried execution replaces the earlier one)."""
-        out: dict[str, JobResult] = {}
-        for r in self.results:
-            if r.job_id == job_id:
-                out[r.thing] = r
-        return out
+        """How many results ended in each status (plain strings: they are printed as JSON)."""
+        return dict(Counter(str(r.status) for r in self.results if job_id in (None, r.job_id)))
 
     @property
     def bytes_received(self) -> int:
         return sum(r.bytes_received for r in self.results)
 
     def summary(self) -> dict[str, Any]:
-        done = [r for r in self.results if r.status == "SUCCEEDED"]
+        done = [r for r in self.results if r.status == ExecutionStatus.SUCCEEDED]
         durations = sorted(r.duration for r in done)
 
         def pct(p: float) -> float | None:
