@@ -1,4 +1,5 @@
-"""Makes this folder's helper module (fakes_deploy) importable under --import-mode=importlib."""
+"""Makes this folder's helper modules (pair_deploy, fakes_deploy) importable under
+--import-mode=importlib."""
 
 from __future__ import annotations
 

@@ -1,14 +1,13 @@
-"""Test doubles for boto3's iot client (not one of our components) and a scripted poller."""
+"""A boto3 iot client double, left for test_deploy_retry.py until it moves to the real pair
+(tests/support/aws_pair.py); the runner's tests use pair_deploy.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from ota_deploy.core.clock import FakeClock
-from ota_deploy.monitor.snapshot import JobSnapshot, ThingState
 
 
 def client_error(code: str, operation: str, status: int = 400) -> ClientError:
@@ -95,52 +94,3 @@ class FakeIot:
 
     def ops(self) -> list[str]:
         return [op for op, _ in self.calls]
-
-
-class ScriptedPoller:
-    """Returns the snapshots ``script(job_id, poll_number, clock)`` makes."""
-
-    def __init__(
-        self,
-        job_id: str,
-        clock: FakeClock,
-        script: Callable[[str, int, FakeClock], dict[str, str]],
-        job_status: Callable[[str, dict[str, str]], str] | None = None,
-    ) -> None:
-        self.job_id = job_id
-        self.clock = clock
-        self.script = script
-        self.job_status = job_status
-        self.api_calls = 0
-        self.n = 0
-
-    def poll(self) -> JobSnapshot:
-        self.api_calls += 1
-        statuses = self.script(self.job_id, self.n, self.clock)
-        self.n += 1
-        counts: dict[str, int] = {}
-        for s in statuses.values():
-            counts[s] = counts.get(s, 0) + 1
-        terminal = all(
-            s in ("SUCCEEDED", "FAILED", "REJECTED", "TIMED_OUT") for s in statuses.values()
-        )
-        status = (
-            self.job_status(self.job_id, statuses)
-            if self.job_status
-            else ("COMPLETED" if terminal else "IN_PROGRESS")
-        )
-        return JobSnapshot(
-            job_id=self.job_id,
-            job_status=status,
-            taken_at=self.clock.now(),
-            counts=counts,
-            things={
-                n: ThingState(
-                    thing_name=n,
-                    status=s,
-                    started_at=self.clock.now() - 5,
-                    last_updated_at=self.clock.now(),
-                )
-                for n, s in statuses.items()
-            },
-        )

@@ -7,98 +7,71 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from fakes_deploy import FakeIot, ScriptedPoller
 from hypothesis import given
 from hypothesis import strategies as st
+from pair_deploy import World, make_world, plan_for, record_calls, thing_arn
+from tests.support.aws_pair import AwsPair
 
-from ota_deploy.aws.iot_ops import IotOps
-from ota_deploy.core.clock import FakeClock
-from ota_deploy.core.errors import AwsServiceError
-from ota_deploy.deploy.runner import RoundCalls, RoundRunner, RunnerConfig, add_sample
-from ota_deploy.monitor.snapshot import JobSnapshot
+from ota_deploy.deploy.runner import add_sample
+from ota_deploy.local.faults import FaultConfig
+from ota_deploy.monitor.poller import JobPoller
 from ota_deploy.report.model import CountsSample
 
-THINGS = ["d1", "d2", "d3"]
+
+def d2_fails(job_id: str, thing: str) -> str:
+    return "FAILED" if thing == "d2" else "SUCCEEDED"
 
 
-def plan_for(n: int) -> RoundCalls:
-    return RoundCalls(
-        round_number=n,
-        job_id=f"J-{n}",
-        stream_id=f"S-{n}",
-        create_stream={"streamId": f"S-{n}", "files": [], "roleArn": "arn:aws:iam::1:role/r"},
-        create_job={"jobId": f"J-{n}", "targets": ["arn"], "document": "{}"},
+def said(job_id: str, thing: str) -> dict[str, str]:
+    return {"reason": f"{thing} said no"} if thing == "d2" else {"v": "1"}
+
+
+def world(tmp_path: Path, rounds: int = 2, pair: AwsPair | None = None) -> World:
+    """Devices work six of the runner's pauses, then d2 fails (with a reason) and the others
+    succeed; the poller fetches no statusDetails while waiting (details budget 0)."""
+    return make_world(
+        tmp_path,
+        outcome=d2_fails,
+        details=said,
+        work_steps=6,
+        rounds=rounds,
+        delay=0,
+        pair=pair,
     )
-
-
-class FinalPoller(ScriptedPoller):
-    """A scripted poller whose ``poll_final`` adds the failed things' statusDetails."""
-
-    finals: list[str] = []
-    fail_final = False
-
-    def poll_final(self) -> JobSnapshot:
-        FinalPoller.finals.append(self.job_id)
-        if FinalPoller.fail_final:
-            raise AwsServiceError("throttled for good", operation="DescribeJobExecution")
-        snap = self.poll()
-        for thing in snap.things.values():
-            if thing.status == "FAILED":
-                thing.status_details = {"reason": f"{thing.thing_name} said no"}
-        return snap
-
-
-def run_rounds(tmp_path: Path, script: Any, rounds: int = 2) -> Any:
-    clock = FakeClock()
-
-    def sleep(s: float) -> None:
-        clock.advance(s)
-
-    fake = FakeIot(clock)
-    runner = RoundRunner(
-        IotOps(fake, clock=clock, sleep=sleep),
-        RunnerConfig(rounds=rounds, clean_up=True, default_delay_sec=0, round_timeout_sec=600),
-        poller_factory=lambda job_id: FinalPoller(job_id, clock, script),
-        expected_things=THINGS,
-        clock=clock,
-        sleep=sleep,
-    )
-    return runner.run(plan_for)
-
-
-def slow_script(job_id: str, n: int, clock: FakeClock) -> dict[str, str]:
-    if n < 6:
-        return {t: "IN_PROGRESS" for t in THINGS}
-    return {"d1": "SUCCEEDED", "d2": "FAILED", "d3": "SUCCEEDED"}
 
 
 def test_poll_final_once_per_round_puts_failure_details_in_the_report(tmp_path: Path) -> None:
-    FinalPoller.finals, FinalPoller.fail_final = [], False
-    result = run_rounds(tmp_path, slow_script)
+    w = world(tmp_path)
+    calls: list[tuple[str, dict[str, Any]]] = []
+    record_calls(w.poll_client, calls)
+    result = w.runner.run(plan_for)
     assert [r.status for r in result.rounds] == ["FAILED", "SKIPPED"]
-    assert FinalPoller.finals == ["J-1"]  # once, when the round ended; not for skipped rounds
+    # poll_final is the poller's only DescribeJobExecution caller (budget 0): once, when the
+    # round ended (for the failed thing); not for skipped rounds
+    finals = [p["jobId"] for op, p in calls if op == "DescribeJobExecution"]
+    assert finals == ["J-1"]
     things = {t.thing_name: t for t in result.rounds[0].things}
     assert things["d2"].status_details == {"reason": "d2 said no"}
     assert things["d1"].status_details == {}
 
 
 def test_a_failing_final_poll_keeps_the_judged_round(tmp_path: Path) -> None:
-    FinalPoller.finals, FinalPoller.fail_final = [], True
-    try:
-        result = run_rounds(tmp_path, slow_script, rounds=1)
-    finally:
-        FinalPoller.fail_final = False
+    # statusDetails cannot be fetched at all: DescribeJobExecution is throttled for good
+    pair = AwsPair(
+        faults=FaultConfig(throttle_rate=1.0, operations=frozenset({"DescribeJobExecution"}))
+    )
+    result = world(tmp_path, rounds=1, pair=pair).runner.run(plan_for)
     assert result.rounds[0].status == "FAILED" and result.error is None
     assert {t.thing_name: t.status for t in result.rounds[0].things}["d2"] == "FAILED"
 
 
 def test_every_poll_is_a_sample_but_repeats_collapse(tmp_path: Path) -> None:
-    FinalPoller.finals, FinalPoller.fail_final = [], False
-    result = run_rounds(tmp_path, slow_script, rounds=1)
+    result = world(tmp_path, rounds=1).runner.run(plan_for)
     samples = result.rounds[0].samples
-    # 6 identical IN_PROGRESS polls -> first and latest; then the final counts (twice: the
-    # deciding poll and poll_final, kept as the step's start and end).
-    assert [s.counts.get("IN_PROGRESS", 0) for s in samples] == [3, 3, 0, 0]
+    # The first poll sees the executions QUEUED; then 6 identical IN_PROGRESS polls -> first
+    # and latest; then the final counts (twice: the deciding poll and poll_final, kept as the
+    # step's start and end).
+    assert [s.counts.get("IN_PROGRESS", 0) for s in samples] == [0, 3, 3, 0, 0]
     assert samples[1].t > samples[0].t and samples == sorted(samples, key=lambda s: s.t)
 
 
@@ -123,54 +96,28 @@ def test_dedup_keeps_the_step_function(values: list[int]) -> None:
     assert len(kept) <= 2 * runs
 
 
-class _JobsApi:
-    """A boto3 iot client double (not one of our components) for one job: executions move as
-    the test says; DescribeJobExecution answers their current statusDetails."""
-
-    def __init__(self) -> None:
-        self.executions: dict[str, tuple[str, dict[str, str]]] = {}
-        self.updated = 0.0
-
-    def set(self, thing: str, status: str, details: dict[str, str]) -> None:
-        self.executions[thing] = (status, details)
-        self.updated += 1
-
-    def describe_job(self, jobId: str) -> dict[str, Any]:
-        counts: dict[str, int] = {}
-        for status, _ in self.executions.values():
-            counts[status] = counts.get(status, 0) + 1
-        keys = {"IN_PROGRESS": "numberOfInProgressThings", "SUCCEEDED": "numberOfSucceededThings"}
-        keys["FAILED"] = "numberOfFailedThings"
-        details = {keys[s]: n for s, n in counts.items()}
-        return {"job": {"jobId": jobId, "status": "IN_PROGRESS", "jobProcessDetails": details}}
-
-    def list_job_executions_for_job(self, jobId: str, status: str, **_: Any) -> dict[str, Any]:
-        rows = [
-            {
-                "thingArn": f"arn:aws:iot:us-east-1:1:thing/{name}",
-                "jobExecutionSummary": {"status": s, "lastUpdatedAt": self.updated},
-            }
-            for name, (s, _) in self.executions.items()
-            if s == status
-        ]
-        return {"executionSummaries": rows}
-
-    def describe_job_execution(self, jobId: str, thingName: str) -> dict[str, Any]:
-        status, details = self.executions[thingName]
-        return {"execution": {"status": status, "statusDetails": {"detailsMap": details}}}
-
-
 def test_live_poller_shows_progress_and_drops_stale_details() -> None:
-    from ota_deploy.monitor.poller import JobPoller
+    pair = AwsPair()
+    for thing in ("d1", "d2"):
+        pair.call("iot", "CreateThing", thingName=thing)
+    targets = [thing_arn("d1"), thing_arn("d2")]
+    pair.call("iot", "CreateJob", jobId="J", targets=targets, document="{}")
 
-    api = _JobsApi()
-    poller = JobPoller(api, "J", clock=FakeClock(), details_budget=10, watch_in_progress=True)
-    api.set("d1", "IN_PROGRESS", {"progress": "50%"})
-    api.set("d2", "IN_PROGRESS", {"progress": "25%"})
+    def report(thing: str, status: str, details: dict[str, str] | None = None) -> None:
+        params: dict[str, Any] = {"jobId": "J", "thingName": thing, "status": status}
+        if details is not None:
+            params["statusDetails"] = details
+        pair.call("iot-jobs-data", "UpdateJobExecution", **params)
+        pair.clock.advance(1)
+
+    client = pair.client("iot", max_attempts=1)
+    poller = JobPoller(client, "J", clock=pair.clock, details_budget=10, watch_in_progress=True)
+    report("d1", "IN_PROGRESS", {"progress": "50%"})
+    report("d2", "IN_PROGRESS", {"progress": "25%"})
     snap = poller.poll()
     assert snap.things["d1"].status_details == {"progress": "50%"}
-    api.set("d1", "SUCCEEDED", {})  # succeeded: no new details fetched for it (not worth a call)
-    api.set("d2", "FAILED", {"reason": "bad image"})
+    report("d1", "SUCCEEDED")  # succeeded: no new details fetched for it (not worth a call)
+    report("d2", "FAILED", {"reason": "bad image"})
     snap = poller.poll()
     assert snap.things["d1"].status_details == {}  # not the stale "progress 50%"
     assert snap.things["d2"].status_details == {"reason": "bad image"}
