@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ota_deploy.core.clock import FakeClock
 from ota_deploy.local.gateway.broker import Broker
 from ota_deploy.mqtt.packets import Connect, Publish
 from ota_deploy.mqtt.parser import StreamParser
@@ -156,14 +157,14 @@ def test_mqtt5_receive_maximum_limits_inflight_then_flushes_on_puback() -> None:
 
 
 def test_offline_persistent_sessions_expire() -> None:
-    now = [1000.0]
-    b = Broker(clock=lambda: now[0], session_expiry=3600)
+    clock = FakeClock()
+    b = Broker(clock=clock, session_expiry=3600)
     a = connect(b, "a", clean=False)
     b.subscribe(a, [("t", 1)])
     b.detach(a)
-    now[0] += 3599
+    clock.advance(3599)
     assert b.expire_sessions() == 0
-    now[0] += 1
+    clock.advance(1)
     assert b.expire_sessions() == 1
     assert "a" not in b.sessions and b.route("t", b"x", 1) == 0
 

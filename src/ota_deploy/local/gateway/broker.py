@@ -1,9 +1,11 @@
 """Routing state of the gateway, free of sockets: sessions, subscriptions, retained messages.
 
-A live connection is a :class:`Link` (anything that can write bytes and close). The socket
-layer (:mod:`.connection`) calls ``attach`` after a CONNECT, ``detach`` when the link ends,
-``subscribe``/``unsubscribe``/``acknowledge`` for the client's packets and ``route`` for every
-PUBLISH to be fanned out; the service side calls ``route`` (its ``publish``) and ``reply``.
+The sans-I/O core the server drives. A live connection is a :class:`Link` (anything that can
+write bytes and close). The socket layer (:mod:`.connection`) calls ``attach`` after a CONNECT,
+``detach`` when the link ends, ``subscribe``/``unsubscribe``/``acknowledge`` for the client's
+packets; the server (:mod:`.server`) calls ``publish`` for a client's ordinary PUBLISH (retain,
+then route), ``route`` for the service side's and the lifecycle events, ``reply`` for a
+reserved-topic answer and ``expire_sessions`` now and then. Time comes from the injected clock.
 
 Fan-out: subscribers matching a topic come from a :class:`SubscriptionIndex` (exact filters by
 dict lookup, wildcard filters by a trie walk), merged per client id with the highest granted
@@ -16,11 +18,11 @@ queued and sent (with in-flight ones re-sent, DUP set) when the client reconnect
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ota_deploy.core.clock import Clock, SystemClock
 from ota_deploy.mqtt.codec import encode_publish
 from ota_deploy.mqtt.packets import SUBACK_FAILURE, Connect, Properties
 from ota_deploy.mqtt.properties import RECEIVE_MAXIMUM, SESSION_EXPIRY_INTERVAL
@@ -57,15 +59,13 @@ class BrokerStats:
 
 
 class Broker:
-    """``clock`` gives seconds (monotonic) for persistent-session expiry; ``session_expiry``
-    is how long an offline 3.1.1 persistent session is kept (AWS IoT's default is one hour,
+    """``clock`` times persistent-session expiry; ``session_expiry`` is how long an offline
+    3.1.1 persistent session is kept (AWS IoT's default is one hour,
     https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt-persistent-sessions);
     MQTT 5 clients choose theirs with the Session Expiry Interval."""
 
-    def __init__(
-        self, *, clock: Callable[[], float] = time.monotonic, session_expiry: float = 3600.0
-    ) -> None:
-        self.clock = clock
+    def __init__(self, *, clock: Clock | None = None, session_expiry: float = 3600.0) -> None:
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self.session_expiry = session_expiry
         self.sessions: dict[str, ServerSessionState] = {}
         self.links: dict[str, Link] = {}
@@ -139,13 +139,13 @@ class Broker:
         session = self.sessions.get(cid)
         if session is not None:
             if session.persistent and session.expiry > 0:
-                session.disconnected_at = self.clock()
+                session.disconnected_at = self.clock.now()
             else:
                 self._drop_session(session)
 
     def expire_sessions(self) -> int:
         """Drop offline persistent sessions older than their expiry; returns how many."""
-        now = self.clock()
+        now = self.clock.now()
         expired = [
             s
             for s in self.sessions.values()
@@ -172,7 +172,6 @@ class Broker:
         session = self.sessions[link.client_id]
         v5 = link.version >= 5
         granted: list[int] = []
-        accepted: list[tuple[str, int]] = []
         for topic_filter, options in requests:
             qos = options & 0x03
             if not valid_topic_filter(topic_filter) or topic_filter.startswith("$share/"):
@@ -184,7 +183,6 @@ class Broker:
             session.subscriptions[topic_filter] = qos
             self.index.add(topic_filter, link.client_id, qos)
             granted.append(qos)
-            accepted.append((topic_filter, qos))
         return granted
 
     def retained_for(self, filters: Iterable[tuple[str, int]]) -> list[QueuedMessage]:
@@ -221,6 +219,20 @@ class Broker:
                 self._flush(link, session)
 
     # -- publishing --------------------------------------------------------------------------
+
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int = 0,
+        retain: bool = False,
+        properties: Properties | None = None,
+    ) -> int:
+        """A client's PUBLISH (or will): kept as the topic's retained message when flagged,
+        then routed; returns the number of deliveries."""
+        if retain:
+            self.retain(topic, payload, qos, properties)
+        return self.route(topic, payload, qos, None, properties)
 
     def retain(
         self, topic: str, payload: bytes, qos: int, properties: Properties | None = None

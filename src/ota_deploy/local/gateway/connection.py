@@ -1,15 +1,22 @@
 """One client connection of the gateway: the thin socket layer over ``ServerConnection``.
 
 asyncio calls ``data_received`` with raw bytes; the sans-I/O ``ServerConnection`` turns them
-into packets (checking order and validity); this class maps each packet to a broker or
-gateway action and writes the answers with ``transport.write`` (no per-message drain: asyncio
-buffers, and the client's request/response pacing bounds the buffer). What is written to this
-connection while its own received bytes are being dispatched (a GetStream request's several
-data blocks, acknowledgements) is gathered and written once at the end: one ``send`` instead
-of one per message; it is flushed before any close, so nothing is lost or reordered.
+into packets (checking order and validity); this class maps each packet to a broker action or
+a call on its :class:`ConnectionHost` and writes the answers with ``transport.write`` (no
+per-message drain: asyncio buffers, and the client's request/response pacing bounds the
+buffer). What is written to this connection while its own received bytes are being dispatched
+(a GetStream request's several data blocks, acknowledgements) is gathered and written once at
+the end: one ``send`` instead of one per message; it is flushed before any close, so nothing
+is lost or reordered.
 
-Keep-alive: a client silent for 1.5x its keep-alive is disconnected (MQTT 3.1.1 section
-3.1.2.10); one timer per connection, re-armed lazily from the time of the last packet.
+What a connection needs from the server that accepted it is :class:`ConnectionHost`: the
+broker, the clock, the limits, and five calls (link opened/closed, client connected/
+disconnected, a PUBLISH from the client). ``MqttGateway`` implements it; this module does not
+import the server, and neither side touches the other's private members.
+
+Timers are the session's: no CONNECT within the connect timeout, or a client silent for 1.5x
+its keep-alive (MQTT 3.1.1 section 3.1.2.10), and the link is dropped. One loop timer per
+connection, armed for ``ServerConnection.deadline()`` and re-armed lazily when it fires early.
 Protocol errors close the connection (MQTT 5 clients first get a DISCONNECT with the reason).
 """
 
@@ -18,18 +25,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import uuid
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Protocol
 
-from ota_deploy.mqtt.codec import UnsupportedProtocol
-from ota_deploy.mqtt.errors import ProtocolError
+from ota_deploy.core.clock import TimeSource
+from ota_deploy.local.gateway.broker import Broker
+from ota_deploy.mqtt.codec import UnsupportedProtocol, encode
+from ota_deploy.mqtt.errors import ConnectTimeout, KeepAliveTimeout, ProtocolError
 from ota_deploy.mqtt.packets import (
+    CONNACK_ACCEPTED,
+    CONNACK_BAD_PROTOCOL,
+    CONNACK_IDENTIFIER_REJECTED,
     Connack,
     Connect,
     Disconnect,
     Packet,
     Pingreq,
+    Pingresp,
+    Properties,
     Puback,
     Publish,
     Suback,
@@ -45,13 +59,12 @@ from ota_deploy.mqtt.properties import (
     SUBSCRIPTION_IDENTIFIER_AVAILABLE,
 )
 from ota_deploy.mqtt.session import ServerConnection, State
-
-if TYPE_CHECKING:
-    from ota_deploy.local.gateway.server import MqttGateway
+from ota_deploy.mqtt.transport import call_at_deadline, stream_transport
 
 log = logging.getLogger(__name__)
 
 MAX_CLIENT_ID = 128  # AWS IoT limit on client id length
+AWS_MAX_PAYLOAD = 128 * 1024  # https://docs.aws.amazon.com/general/latest/gr/iot-core.html
 
 # MQTT 5 reason code of a server-side close -> AWS lifecycle disconnectReason
 # (https://docs.aws.amazon.com/iot/latest/developerguide/life-cycle-events.html).
@@ -60,14 +73,77 @@ _AWS_REASONS: dict[int | None, str] = {
     0x8B: "SERVER_INITIATED_DISCONNECT",  # server shutting down
     0x8E: "DUPLICATE_CLIENTID",  # session taken over
 }
-_PINGRESP = b"\xd0\x00"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """What one connection may do: PUBLISH payload size (AWS IoT rejects larger publishes
+    and disconnects the client), seconds to send CONNECT, bytes buffered for a client that
+    does not read."""
+
+    max_payload: int
+    connect_timeout: float
+    max_write_buffer: int
+
+    @property
+    def max_packet_size(self) -> int:
+        """A PUBLISH of ``max_payload`` with the longest topic and MQTT 5 properties."""
+        return self.max_payload + 65536 + 16
+
+
+class ConnectionHost(Protocol):
+    """What a connection needs from the server that accepted it (``MqttGateway``)."""
+
+    @property
+    def broker(self) -> Broker: ...
+
+    @property
+    def clock(self) -> TimeSource: ...
+
+    @property
+    def limits(self) -> ConnectionLimits: ...
+
+    def link_opened(self, link: GatewayConnection) -> None:
+        """A socket was accepted (the server drops the open links when it stops)."""
+
+    def link_closed(self, link: GatewayConnection) -> None:
+        """The socket is gone."""
+
+    def client_connected(self, client_id: str, session_id: str, ip_address: str | None) -> int:
+        """After the CONNACK: the lifecycle event; returns this connection's versionNumber."""
+        ...
+
+    def client_disconnected(
+        self, client_id: str, session_id: str, version_number: int, reason: str
+    ) -> None:
+        """A connected client's link is gone; ``reason`` is AWS's disconnectReason."""
+
+    def client_published(
+        self,
+        client_id: str,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        properties: Properties | None = None,
+    ) -> None:
+        """A PUBLISH from the client (or its will): a reserved topic's handler, or routing."""
 
 
 class GatewayConnection(asyncio.Protocol):
-    def __init__(self, gateway: MqttGateway) -> None:
-        self.gateway = gateway
-        self.broker = gateway.broker
-        self.conn = ServerConnection(max_packet_size=gateway.max_packet_size, max_qos=1)
+    def __init__(self, host: ConnectionHost) -> None:
+        self.host = host
+        self.broker = host.broker
+        self.clock = host.clock
+        limits = host.limits
+        self._max_payload = limits.max_payload
+        self._max_write_buffer = limits.max_write_buffer
+        self.conn = ServerConnection(
+            max_packet_size=limits.max_packet_size,
+            max_qos=1,
+            clock=self.clock,
+            connect_timeout=limits.connect_timeout,
+        )
         self.client_id = ""
         self.transport: asyncio.Transport | None = None
         self.attached = False
@@ -76,12 +152,9 @@ class GatewayConnection(asyncio.Protocol):
         self.disconnect_reason: str | None = None
         self.session_id = ""
         self.version_number = 0
-        self.keepalive = 0
-        self.last_rx = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._paused = False  # the transport's write buffer is over its high-water mark
         self._corked: list[bytes] | None = None  # writes gathered during _dispatch_all
-        self._loop = asyncio.get_running_loop()
 
     @property
     def version(self) -> int:
@@ -96,11 +169,10 @@ class GatewayConnection(asyncio.Protocol):
         transport = self.transport
         if transport is not None and not transport.is_closing():
             transport.write(data)
-            if self._paused and transport.get_write_buffer_size() > self.gateway.max_write_buffer:
+            if self._paused and transport.get_write_buffer_size() > self._max_write_buffer:
                 # A client that stops reading must not make the gateway buffer without bound.
                 log.warning("closing %s: it does not read (write buffer full)", self.client_id)
-                self.set_reason("THROTTLED")
-                transport.abort()
+                self.abort("THROTTLED")
 
     def pause_writing(self) -> None:
         self._paused = True
@@ -125,22 +197,21 @@ class GatewayConnection(asyncio.Protocol):
         self.conn.state = State.CLOSED
         transport.close()
 
+    def abort(self, reason: str) -> None:
+        """Drop the link at once, nothing flushed; ``reason`` is AWS's disconnectReason."""
+        self.set_reason(reason)
+        if self.transport is not None:
+            self.transport.abort()
+
     # -- asyncio.Protocol --------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.gateway._links.add(self)
-        self.last_rx = self._loop.time()
-        # A connection that never sends CONNECT is dropped after connect_timeout.
-        self._timer = self._loop.call_later(self.gateway.connect_timeout, self._connect_timeout)
+        self.transport = stream_transport(transport)
+        self.host.link_opened(self)
+        self._arm_timer()  # the connect timeout
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.gateway._links.discard(self)
+        self.host.link_closed(self)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -149,21 +220,27 @@ class GatewayConnection(asyncio.Protocol):
         connect = self.conn.connect
         if not self.graceful and connect is not None and connect.will is not None:
             will = connect.will
-            self.gateway._publish_from_client(
+            self.host.client_published(
                 self.client_id, will.topic, will.payload, will.qos, will.retain
             )
         self.broker.detach(self)
         self.set_reason("CONNECTION_LOST")
-        self.gateway._presence(self, connected=False)
+        self.host.client_disconnected(
+            self.client_id,
+            self.session_id,
+            self.version_number,
+            self.disconnect_reason or "CONNECTION_LOST",
+        )
 
     def data_received(self, data: bytes) -> None:
         try:
             packets = self.conn.receive(data)
         except UnsupportedProtocol as exc:
-            # 3.1.1 section 3.1.2.2: answer CONNACK 0x01 and close. (0x84 for MQTT 5.)
-            code = 0x84 if exc.level == 5 else 0x01
+            # 3.1.1 section 3.1.2.2: answer CONNACK 0x01 and close. (0x84 for MQTT 5, in the
+            # same 3.1.1 layout: the client's level is not one we speak.)
+            code = 0x84 if exc.level == 5 else CONNACK_BAD_PROTOCOL
             if self.transport is not None:
-                self.transport.write(bytes((0x20, 2, 0, code)))
+                self.transport.write(encode(Connack(False, code), 4))
             self.close()
             return
         except ProtocolError as exc:
@@ -171,7 +248,6 @@ class GatewayConnection(asyncio.Protocol):
             self._dispatch_all(exc.packets)
             self.close(exc.reason_code)
             return
-        self.last_rx = self._loop.time()
         self._dispatch_all(packets)
 
     def _dispatch_all(self, packets: list[Packet]) -> None:
@@ -194,11 +270,11 @@ class GatewayConnection(asyncio.Protocol):
 
     def _dispatch(self, packet: Packet) -> None:
         if isinstance(packet, Publish):
-            if len(packet.payload) > self.gateway.max_payload:
+            if len(packet.payload) > self._max_payload:
                 # AWS IoT: publishes over 128 KB are rejected and the client disconnected.
                 self.close(0x95)
                 return
-            self.gateway._publish_from_client(
+            self.host.client_published(
                 self.client_id,
                 packet.topic,
                 packet.payload,
@@ -207,11 +283,11 @@ class GatewayConnection(asyncio.Protocol):
                 packet.properties,
             )
             if packet.qos == 1 and packet.packet_id is not None:
-                self.write(bytes((0x40, 2)) + packet.packet_id.to_bytes(2, "big"))
+                self.write(self.conn.puback_bytes(packet.packet_id))
         elif isinstance(packet, Puback):
             self.broker.acknowledge(self, packet.packet_id)
         elif isinstance(packet, Pingreq):
-            self.write(_PINGRESP)
+            self.write(self.conn.send(Pingresp()))
         elif isinstance(packet, Subscribe):
             granted = self.broker.subscribe(self, packet.subscriptions)
             self.write(self.conn.send(Suback(packet.packet_id, granted)))
@@ -242,15 +318,14 @@ class GatewayConnection(asyncio.Protocol):
         props: dict[int, object] = {}
         if not client_id:
             if not connect.clean_session and not v5:
-                self._refuse(0x02)
+                self._refuse(CONNACK_IDENTIFIER_REJECTED)
                 return
             client_id = f"auto-{uuid.uuid4().hex}"
             props[ASSIGNED_CLIENT_IDENTIFIER] = client_id
         if len(client_id) > MAX_CLIENT_ID:
-            self._refuse(0x85 if v5 else 0x02)
+            self._refuse(0x85 if v5 else CONNACK_IDENTIFIER_REJECTED)  # 0x85: id not valid
             return
         self.client_id = client_id
-        self.keepalive = connect.keepalive
         present = self.broker.attach(self, connect)
         self.attached = True
         if v5:
@@ -258,15 +333,14 @@ class GatewayConnection(asyncio.Protocol):
             props[RETAIN_AVAILABLE] = 1
             props[SHARED_SUBSCRIPTION_AVAILABLE] = 0
             props[SUBSCRIPTION_IDENTIFIER_AVAILABLE] = 0
-        self.write(self.conn.send(Connack(present, 0, props if v5 else {})))
+        self.write(self.conn.send(Connack(present, CONNACK_ACCEPTED, props if v5 else {})))
         self.session_id = uuid.uuid4().hex
-        self.gateway._presence(self, connected=True)
+        peer = self.transport.get_extra_info("peername") if self.transport is not None else None
+        self.version_number = self.host.client_connected(
+            client_id, self.session_id, str(peer[0]) if peer else None
+        )
         self.broker.resume(self)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self.keepalive:
-            self._timer = self._loop.call_later(self.keepalive * 1.5, self._keepalive_check)
+        self._arm_timer()  # from the connect timeout to the keep-alive (none for 0)
 
     def _refuse(self, code: int) -> None:
         self.write(self.conn.send(Connack(False, code)))
@@ -274,19 +348,22 @@ class GatewayConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    def _connect_timeout(self) -> None:
-        self._timer = None
-        if not self.attached:
-            self.close()
+    # -- timers ------------------------------------------------------------------------------
 
-    def _keepalive_check(self) -> None:
-        deadline = self.last_rx + self.keepalive * 1.5
-        now = self._loop.time()
-        if now >= deadline:
-            self._timer = None
-            log.debug("keep-alive expired for %s", self.client_id)
-            self.set_reason("MQTT_KEEP_ALIVE_TIMEOUT")
-            if self.transport is not None:
-                self.transport.abort()
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = call_at_deadline(self.clock, self.conn.deadline(), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        try:
+            self.conn.handle_timer()
+        except ConnectTimeout:
+            self.close()
             return
-        self._timer = self._loop.call_later(deadline - now, self._keepalive_check)
+        except KeepAliveTimeout as exc:
+            log.debug("closing %s: %s", self.client_id, exc)
+            self.abort("MQTT_KEEP_ALIVE_TIMEOUT")
+            return
+        self._arm_timer()

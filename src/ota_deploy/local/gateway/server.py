@@ -11,29 +11,38 @@ are logged, never fatal to the connection.
 
 The service side publishes with :meth:`MqttGateway.publish` (the ``Publisher`` contract);
 everything runs on the gateway's event loop.
+
+Who does what: :class:`Broker` (sessions, subscriptions, retained messages, fan-out) and
+:class:`Presence` (lifecycle events) are sans-I/O; each accepted socket is a
+:class:`GatewayConnection`, which asks this server for what it needs through the
+:class:`ConnectionHost` methods below (link opened/closed, client connected/disconnected,
+client published). ``clock`` times the protocol (connect timeout, keep-alive, session expiry)
+and stamps lifecycle events; the clients count keep-alive in real seconds, so only tests give
+it a scaled clock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import inspect
-import json
 import logging
 import threading
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
+from ota_deploy.core.clock import SystemClock, TimeSource
 from ota_deploy.local.contracts import ReservedTopicHandler
 from ota_deploy.local.gateway.broker import Broker
-from ota_deploy.local.gateway.connection import GatewayConnection
+from ota_deploy.local.gateway.connection import (
+    AWS_MAX_PAYLOAD,
+    ConnectionLimits,
+    GatewayConnection,
+)
+from ota_deploy.local.gateway.presence import Presence
 from ota_deploy.mqtt.packets import Properties
 
 log = logging.getLogger(__name__)
-
-AWS_MAX_PAYLOAD = 128 * 1024  # https://docs.aws.amazon.com/general/latest/gr/iot-core.html
 
 
 class MqttGateway:
@@ -47,18 +56,15 @@ class MqttGateway:
         connect_timeout: float = 30.0,
         session_expiry: float = 3600.0,
         max_write_buffer: int = 64 * 1024 * 1024,
-        wall_clock: Callable[[], float] = time.time,
+        clock: TimeSource | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.handlers: list[ReservedTopicHandler] = list(handlers)
-        self.max_payload = max_payload
-        self.max_packet_size = max_payload + 65536 + 16
-        self.connect_timeout = connect_timeout
-        self.max_write_buffer = max_write_buffer
-        self.wall_clock = wall_clock  # lifecycle-event timestamps
-        self._versions: dict[str, int] = {}  # client id -> lifecycle versionNumber
-        self.broker = Broker(session_expiry=session_expiry)
+        self.limits = ConnectionLimits(max_payload, connect_timeout, max_write_buffer)
+        self.clock: TimeSource = clock if clock is not None else SystemClock()
+        self.broker = Broker(clock=self.clock, session_expiry=session_expiry)
+        self.presence = Presence(self.broker, self.clock)
         self.sweep_interval = 10.0
         self._sweeper: asyncio.Task[None] | None = None
         self._server: asyncio.Server | None = None
@@ -93,9 +99,7 @@ class MqttGateway:
         if self._server is not None:
             self._server.close()
         for link in list(self._links):
-            if link.transport is not None:
-                link.set_reason("SERVER_INITIATED_DISCONNECT")
-                link.transport.abort()
+            link.abort("SERVER_INITIATED_DISCONNECT")
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -143,40 +147,23 @@ class MqttGateway:
             "handler_errors": self.handler_errors,
         }
 
-    # -- called by connections ---------------------------------------------------------------
+    # -- ConnectionHost: what the connections call ---------------------------------------------
 
-    def _presence(self, link: GatewayConnection, *, connected: bool) -> None:
-        """Publish AWS IoT's lifecycle event for a connect or disconnect, if anyone listens:
-        ``$aws/events/presence/{connected|disconnected}/{clientId}``
-        (https://docs.aws.amazon.com/iot/latest/developerguide/life-cycle-events.html)."""
-        cid = link.client_id
-        if "+" in cid or "#" in cid:  # AWS sends no lifecycle events for these client ids
-            return
-        event = "connected" if connected else "disconnected"
-        topic = f"$aws/events/presence/{event}/{cid}"
-        if connected:
-            self._versions[cid] = link.version_number = self._versions.get(cid, -1) + 1
-        if not self.broker.index.lookup(topic):
-            return
-        body: dict[str, Any] = {
-            "clientId": cid,
-            "timestamp": int(self.wall_clock() * 1000),
-            "eventType": event,
-            "sessionIdentifier": link.session_id,
-            "principalIdentifier": hashlib.sha256(cid.encode()).hexdigest(),
-        }
-        if connected:
-            peer = link.transport.get_extra_info("peername") if link.transport else None
-            if peer:
-                body["ipAddress"] = str(peer[0])
-        else:
-            reason = link.disconnect_reason or "CONNECTION_LOST"
-            body["clientInitiatedDisconnect"] = reason == "CLIENT_INITIATED_DISCONNECT"
-            body["disconnectReason"] = reason
-        body["versionNumber"] = link.version_number
-        self.broker.route(topic, json.dumps(body).encode(), 1)
+    def link_opened(self, link: GatewayConnection) -> None:
+        self._links.add(link)
 
-    def _publish_from_client(
+    def link_closed(self, link: GatewayConnection) -> None:
+        self._links.discard(link)
+
+    def client_connected(self, client_id: str, session_id: str, ip_address: str | None) -> int:
+        return self.presence.connected(client_id, session_id, ip_address)
+
+    def client_disconnected(
+        self, client_id: str, session_id: str, version_number: int, reason: str
+    ) -> None:
+        self.presence.disconnected(client_id, session_id, version_number, reason)
+
+    def client_published(
         self,
         client_id: str,
         topic: str,
@@ -185,14 +172,13 @@ class MqttGateway:
         retain: bool,
         properties: Properties | None = None,
     ) -> None:
+        """``$aws/...`` topics go to the first handler that takes them; the rest are routed."""
         if topic.startswith("$aws/"):
             for handler in self.handlers:
                 if handler.handles(topic):
                     self._call_handler(handler, client_id, topic, payload)
                     return
-        if retain:
-            self.broker.retain(topic, payload, qos, properties)
-        self.broker.route(topic, payload, qos, None, properties)
+        self.broker.publish(topic, payload, qos, retain, properties)
 
     def _call_handler(
         self, handler: ReservedTopicHandler, client_id: str, topic: str, payload: bytes
