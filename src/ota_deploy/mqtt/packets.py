@@ -12,31 +12,12 @@ pairs and Subscription Identifier (0x0B) to a list of ints, because both may rep
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Any
 
 Properties = dict[int, Any]
 
 PROTOCOL_311 = 4
 PROTOCOL_5 = 5
-
-
-class PacketType(IntEnum):
-    CONNECT = 1
-    CONNACK = 2
-    PUBLISH = 3
-    PUBACK = 4
-    PUBREC = 5
-    PUBREL = 6
-    PUBCOMP = 7
-    SUBSCRIBE = 8
-    SUBACK = 9
-    UNSUBSCRIBE = 10
-    UNSUBACK = 11
-    PINGREQ = 12
-    PINGRESP = 13
-    DISCONNECT = 14
-    AUTH = 15
 
 
 @dataclass(slots=True)

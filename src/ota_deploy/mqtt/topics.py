@@ -21,7 +21,6 @@ from typing import Generic, TypeVar
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-MAX_TOPIC_BYTES = 65535
 _EMPTY: dict[object, object] = {}
 _MAX_MEMO = 65_536  # memoised lookups; the memo is simply emptied when full
 

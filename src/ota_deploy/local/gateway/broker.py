@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from ota_deploy.core.clock import Clock, SystemClock
@@ -55,7 +55,6 @@ class BrokerStats:
     bytes_out: int = 0
     connections: int = 0
     takeovers: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 class Broker:
