@@ -125,6 +125,12 @@ DOCUMENTED: dict[str, Documented] = {
     "jobs_deleting_max": Documented(
         10, "https://docs.aws.amazon.com/iot/latest/apireference/API_DeleteJob.html"
     ),
+    # policyDocument: "a minimum length of 1, with a maximum length of 2048, excluding
+    # whitespace" (the model's own limit, 404600, counts whitespace); same on
+    # API_CreatePolicyVersion.html.
+    "policy_document_chars_max": Documented(
+        2048, "https://docs.aws.amazon.com/iot/latest/apireference/API_CreatePolicy.html"
+    ),
 }
 
 
