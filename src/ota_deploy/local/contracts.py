@@ -22,8 +22,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-DEFAULT_ACCOUNT = "123456789012"
-DEFAULT_REGION = "us-east-1"
+from ota_deploy.core.defaults import DEFAULT_REGION as DEFAULT_REGION
+from ota_deploy.core.defaults import LOCAL_ACCOUNT
+
+DEFAULT_ACCOUNT = LOCAL_ACCOUNT  # the account the local AWS IoT answers as (core.defaults)
 
 
 class AwsError(Exception):

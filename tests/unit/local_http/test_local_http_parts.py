@@ -14,6 +14,7 @@ from botocore.utils import percent_encode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ota_deploy.core.aws_model import service_model
 from ota_deploy.local.contracts import AwsError
 from ota_deploy.local.faults import FaultConfig, FaultInjector
 from ota_deploy.local.http.app import RestJsonFrontEnd, router_for
@@ -21,7 +22,6 @@ from ota_deploy.local.http.javaregex import java_regex
 from ota_deploy.local.http.routes import Router, parse_request_uri
 from ota_deploy.local.http.serialize import serialize_error
 from ota_deploy.local.http.validate import validation_errors
-from ota_deploy.local.models import service_model
 
 LABEL_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30)
 

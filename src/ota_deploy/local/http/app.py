@@ -28,17 +28,15 @@ from typing import Any
 
 from aiohttp import web
 
+from ota_deploy.core.aws_model import SERVICES, service_model
 from ota_deploy.local.contracts import AwsError
 from ota_deploy.local.faults import FaultConfig, FaultInjector
 from ota_deploy.local.http.parse import parse_request
 from ota_deploy.local.http.routes import Router
 from ota_deploy.local.http.serialize import new_request_id, serialize_error, serialize_result
 from ota_deploy.local.http.validate import validate_input
-from ota_deploy.local.models import service_model
 
 log = logging.getLogger(__name__)
-
-SERVICES = ("iot", "iot-jobs-data")
 
 _ROUTERS: dict[str, Router] = {}
 

@@ -24,9 +24,9 @@ from typing import Any
 from botocore.model import Shape, StructureShape
 from botocore.validate import ParamValidator
 
+from ota_deploy.core.aws_model import service_model
 from ota_deploy.local.contracts import AwsError
 from ota_deploy.local.http.javaregex import java_regex
-from ota_deploy.local.models import service_model
 
 MAX_REPORTED = 10
 # Python types a model number accepts: integers for integer/long, any number for float/double.
