@@ -8,9 +8,9 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ota_deploy.core.status import PENDING_EXECUTION, TERMINAL_EXECUTION, ExecutionStatus
 from ota_deploy.local.contracts import AwsError
 from ota_deploy.local.iot import pagination
-from ota_deploy.local.iot.states import PENDING, TERMINAL, ExecStatus
 
 
 @given(st.text(max_size=40), st.integers(min_value=0, max_value=10**9))
@@ -111,23 +111,23 @@ def test_engine_indexes_match_recomputation(harness_factory, actions, continuous
 def _check_invariants(h) -> None:
     eng = h.svc.engine
     job = eng.jobs["j"]
-    expected: dict[ExecStatus, set[str]] = {}
+    expected: dict[ExecutionStatus, set[str]] = {}
     for thing, runs in job.executions.items():
         expected.setdefault(runs[-1].status, set()).add(thing)
-        assert all(r.status in TERMINAL for r in runs[:-1])  # only the current one is live
-    got = {s: set(things) for s, things in eng.by_status["j"].items() if things}
-    assert got == expected
+        assert all(r.status in TERMINAL_EXECUTION for r in runs[:-1])  # only the current is live
+    got = {s: set(eng.index.things_with("j", s)) for s in ExecutionStatus}
+    assert {s: things for s, things in got.items() if things} == expected
     for thing in THINGS:
         cur = job.current(thing)
-        visible = cur is not None and cur.notified and cur.status in PENDING
-        assert (eng.pending.get(thing, {}).get("j") is cur) == visible
+        visible = cur is not None and cur.notified and cur.status in PENDING_EXECUTION
+        assert any(e is cur for e in eng.index.pending_of(thing)) == visible
     counts = h.counts("j")
     assert sum(counts.values()) == len(job.executions)
     if job.target_selection == "SNAPSHOT" and job.status.value == "IN_PROGRESS":
         assert counts.get("Queued", 0) + counts.get("InProgress", 0) > 0 or job.unreleased
     # notify-next always announced the current head
     for thing in THINGS:
-        head = eng.next_pending(thing)
+        head = eng.index.next_pending(thing)
         msgs = h.messages(f"$aws/things/{thing}/jobs/notify-next")
         if head is None:
             assert not msgs or "execution" not in msgs[-1]

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import pytest
 
+from ota_deploy.core.status import TERMINAL_EXECUTION, ExecutionStatus, JobStatus
 from ota_deploy.local.iot.states import (
-    TERMINAL,
+    DELETED,
     Actor,
-    ExecStatus,
-    JobStatus,
     TransitionError,
     check_execution,
     check_job,
 )
 
-E, J = ExecStatus, JobStatus
+E, J = ExecutionStatus, JobStatus
 DEV, OP, SYS = Actor.DEVICE, Actor.OPERATOR, Actor.SYSTEM
 
 ALLOWED = [
@@ -33,12 +32,12 @@ ALLOWED = [
     (E.IN_PROGRESS, E.CANCELED, OP, True),
     (E.IN_PROGRESS, E.TIMED_OUT, SYS, False),
     (E.QUEUED, E.REMOVED, SYS, False),
-    (E.SUCCEEDED, E.DELETED, OP, False),
-    (E.IN_PROGRESS, E.DELETED, OP, True),
+    (E.SUCCEEDED, DELETED, OP, False),
+    (E.IN_PROGRESS, DELETED, OP, True),
 ]
 REFUSED = [
     (E.IN_PROGRESS, E.CANCELED, OP, False, "requires force"),
-    (E.QUEUED, E.DELETED, OP, False, "requires force"),
+    (E.QUEUED, DELETED, OP, False, "requires force"),
     (E.IN_PROGRESS, E.TIMED_OUT, DEV, False, "not allowed for device"),
     (E.QUEUED, E.TIMED_OUT, SYS, False, "transition not allowed"),
     (E.IN_PROGRESS, E.QUEUED, DEV, False, "transition not allowed"),
@@ -57,7 +56,7 @@ def test_refused_execution_transitions(current, target, actor, force, reason) ->
         check_execution(current, target, actor, force=force)
 
 
-@pytest.mark.parametrize("terminal", sorted(TERMINAL))
+@pytest.mark.parametrize("terminal", sorted(TERMINAL_EXECUTION))
 @pytest.mark.parametrize("target", [E.IN_PROGRESS, E.SUCCEEDED, E.FAILED, E.REJECTED])
 def test_terminal_executions_never_change(terminal, target) -> None:
     with pytest.raises(TransitionError) as info:

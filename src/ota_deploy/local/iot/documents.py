@@ -17,11 +17,13 @@ import json
 import re
 from urllib.parse import unquote, urlsplit
 
+from ota_deploy.core.aws_model import documented
 from ota_deploy.core.s3url import parse_s3_url
 from ota_deploy.local.contracts import BlobReader, Presigner
 from ota_deploy.local.iot.errors import invalid
 
-MAX_DOCUMENT_BYTES = 32 * 1024
+# expiresInSec "the default value is 3600 seconds"
+# (https://docs.aws.amazon.com/iot/latest/apireference/API_PresignedUrlConfig.html)
 DEFAULT_PRESIGN_SECONDS = 3600
 PLACEHOLDER = re.compile(r"\$\{aws:iot:s3-presigned-url:([^}]+)\}")
 
@@ -40,8 +42,9 @@ def s3_location(url: str) -> tuple[str, str]:
 
 
 def check_document(text: str) -> None:
-    if len(text.encode("utf-8")) > MAX_DOCUMENT_BYTES:
-        invalid(f"The job document exceeds the maximum size of {MAX_DOCUMENT_BYTES} bytes.")
+    limit = documented("job_document_bytes_max")
+    if len(text.encode("utf-8")) > limit:
+        invalid(f"The job document exceeds the maximum size of {limit} bytes.")
     try:
         parsed = json.loads(text)
     except ValueError:

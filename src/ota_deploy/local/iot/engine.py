@@ -1,66 +1,78 @@
 """The jobs engine: job and execution records, and every rule that changes them.
 
-Data flow: control-plane and data-plane operations (``jobs_api``, ``jobs_data``) call the
-methods here; each change goes through :meth:`JobsEngine._transition`, which checks the ONE
-transition table (``states``), keeps the indexes (current executions by job and status, visible
-pending executions per thing), arms or clears deadlines in a heap (``timers``) and applies the
-follow-up rules (retry, abort, SNAPSHOT completion, events). Things whose pending list changed
-are marked dirty; :meth:`flush` (called after every operation and tick) sends ``notify`` /
-``notify-next``. :meth:`tick` applies what time makes due: rollout releases, timeouts and
-deletion progress; with nothing due it is O(1).
+Data flow: control-plane and data-plane operations (``jobs_api``, ``jobs_data``) and the
+lifecycle rules (``lifecycle``: cancel, deletion, DeleteJobExecution, registry membership) call
+the public methods here. Exactly two methods check AND apply a state change, each against the
+ONE transition table (``states``):
+
+- :meth:`JobsEngine.transition` for executions (including the pseudo target DELETED, the
+  record's removal). It keeps the derived indexes (``index.ExecutionIndex``), arms or clears
+  deadlines in a heap (``timers``) and applies the follow-up rules (retry, abort, SNAPSHOT
+  completion, events);
+- :meth:`JobsEngine.set_job_status` for jobs, with the bookkeeping every job change needs (its
+  timestamps, stopping the rollout, hiding the executions of a job being deleted, removing the
+  record at the end of a deletion).
+
+Things whose pending list changed are marked dirty in the index; :meth:`flush` (called after
+every operation and tick) sends ``notify`` / ``notify-next`` through ``notifications.Announcer``.
+:meth:`tick` applies what time makes due: rollout releases, timeouts and deletion progress; with
+nothing due it is O(1).
 
 Rules and their AWS pages:
-- rollout: ``rollout.py``; abort: https://docs.aws.amazon.com/iot/latest/developerguide/jobs-configurations-details.html
-  (checked once ``minNumberOfExecutedThings`` executions are terminal; at or over
-  ``thresholdPercentage`` of those of ``failureType`` the job is CANCELED, QUEUED executions
-  are canceled, IN_PROGRESS ones left to finish, per DESIGN.md).
+- rollout: ``rollout.py``; abort: ``job_config.AbortConfig.first_met`` decides, the job is then
+  CANCELED, QUEUED executions are canceled, IN_PROGRESS ones left to finish (DESIGN.md).
 - timeouts: https://docs.aws.amazon.com/iot/latest/apireference/API_TimeoutConfig.html and
   ``stepTimeoutInMinutes`` in https://docs.aws.amazon.com/iot/latest/apireference/API_iot-jobs-data_UpdateJobExecution.html
   (a new step timer replaces the previous one, -1 clears it, never beyond the in-progress deadline).
 - retries: https://docs.aws.amazon.com/iot/latest/apireference/API_RetryCriteria.html (FAILED /
   TIMED_OUT / ALL; a retry is a new executionNumber QUEUED again; retries happen before the
   abort check, so a failure counts for abort once its retries are used up).
-Cancel, deletion and registry-driven changes live in ``lifecycle.py`` and use the same
-``transition`` and indexes.
+- deletion: https://docs.aws.amazon.com/iot/latest/apireference/API_DeleteJob.html (at most
+  ``jobs_deleting_max`` jobs DELETION_IN_PROGRESS at once, LimitExceededException; the
+  executions go a batch per tick, then the record).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
-from ota_deploy.local.contracts import AwsError
+from ota_deploy.core.aws_model import documented
+from ota_deploy.core.status import (
+    FINISHED_JOB,
+    TERMINAL_EXECUTION,
+    ExecutionStatus,
+    JobStatus,
+    TargetSelection,
+    TimerKind,
+)
 from ota_deploy.local.iot import lifecycle, rollout
-from ota_deploy.local.iot.errors import error, not_found
-from ota_deploy.local.iot.notifications import Notifier
+from ota_deploy.local.iot.errors import limit_exceeded, not_found
+from ota_deploy.local.iot.index import ExecutionIndex
+from ota_deploy.local.iot.notifications import Announcer, Notifier
 from ota_deploy.local.iot.records import Execution, Job
 from ota_deploy.local.iot.registry import Registry
 from ota_deploy.local.iot.states import (
-    PENDING,
-    TERMINAL,
+    DELETED,
     Actor,
-    ExecStatus,
-    JobStatus,
+    ExecutionTarget,
+    JobTarget,
     check_execution,
     check_job,
 )
 from ota_deploy.local.iot.timers import Timers
 
-EXECUTED = (ExecStatus.SUCCEEDED, ExecStatus.FAILED, ExecStatus.REJECTED, ExecStatus.TIMED_OUT)
-FAILURE_TYPES: dict[str, tuple[ExecStatus, ...]] = {
-    "FAILED": (ExecStatus.FAILED,),
-    "REJECTED": (ExecStatus.REJECTED,),
-    "TIMED_OUT": (ExecStatus.TIMED_OUT,),
-    "ALL": (ExecStatus.FAILED, ExecStatus.REJECTED, ExecStatus.TIMED_OUT),
-}
+DELETE_BATCH = 100  # executions removed per tick while a job is DELETION_IN_PROGRESS
+_IN_PROGRESS, _QUEUED = ExecutionStatus.IN_PROGRESS, ExecutionStatus.QUEUED
 
 
-def execution_state(e: Execution) -> dict[str, Any]:
-    return {
-        "status": e.status.value,
-        "statusDetails": dict(e.status_details),
-        "versionNumber": e.version_number,
-    }
+def _release_key(job_id: str) -> tuple[TimerKind, str]:
+    return (TimerKind.RELEASE, job_id)
+
+
+def _timeout_key(e: Execution) -> tuple[TimerKind, str, str, int]:
+    return (TimerKind.TIMEOUT, e.job_id, e.thing_name, e.execution_number)
 
 
 class JobsEngine:
@@ -71,19 +83,17 @@ class JobsEngine:
         registry: Registry,
         notifier: Notifier,
         device_document: Callable[[Job], str],
+        jobs: dict[str, Job],
     ) -> None:
         self.now = now
         self.registry = registry
         self.notifier = notifier
         self.device_document = device_document
-        self.jobs: dict[str, Job] = {}
-        self.by_status: dict[str, dict[ExecStatus, dict[str, None]]] = {}
-        self.pending: dict[str, dict[str, Execution]] = {}
+        self.jobs = jobs  # the job records (a table of the service's Records)
+        self.index = ExecutionIndex()
         self.timers = Timers()
-        self.deleting: dict[str, None] = {}
-        self._dirty: set[str] = set()
-        self._seen_keys: dict[str, frozenset[tuple[str, int]]] = {}
-        self._seen_head: dict[str, tuple[str, int]] = {}
+        self._deleting: dict[str, None] = {}  # jobs DELETION_IN_PROGRESS, oldest first
+        self._announcer = Announcer(notifier, self._head_document)
 
     # ---- lookups ----------
     def job(self, job_id: str) -> Job:
@@ -92,86 +102,106 @@ class JobsEngine:
             not_found(f"Job {job_id} cannot be found.")
         return job
 
-    def counts(self, job: Job) -> dict[ExecStatus, int]:
-        return {s: len(things) for s, things in self.by_status.get(job.job_id, {}).items()}
+    def counts(self, job: Job) -> dict[ExecutionStatus, int]:
+        return self.index.counts(job.job_id)
 
-    def things_with(self, job: Job, status: ExecStatus | None) -> list[str]:
-        index = self.by_status.get(job.job_id, {})
-        if status is not None:
-            return list(index.get(status, {}))
-        return list(job.executions)
+    def things_with(self, job: Job, status: ExecutionStatus | None) -> list[str]:
+        """Things whose current execution of ``job`` has ``status`` (None: every thing)."""
+        if status is None:
+            return list(job.executions)
+        return self.index.things_with(job.job_id, status)
 
-    def next_pending(self, thing: str) -> Execution | None:
-        runs = self.pending.get(thing)
-        if not runs:
-            return None
-        return min(runs.values(), key=_queue_order)
+    def job_event(self, job: Job, operation: str) -> None:
+        """Announce ``operation`` on ``$aws/events/job/ID/...`` (when JOB events are on)."""
+        self.notifier.job_event(job, operation, self.index.counts(job.job_id))
 
-    def pending_of(self, thing: str) -> list[Execution]:
-        return sorted(self.pending.get(thing, {}).values(), key=_queue_order)
-
-    # ---- index upkeep ----------
-    def index(self, job: Job, e: Execution, add: bool) -> None:
-        bucket = self.by_status.setdefault(job.job_id, {}).setdefault(e.status, {})
-        if add:
-            bucket[e.thing_name] = None
-        else:
-            bucket.pop(e.thing_name, None)
-
-    def sync_pending(self, job: Job, e: Execution) -> None:
-        visible = (
-            e.notified
-            and e.status in PENDING
-            and job.current(e.thing_name) is e
-            and job.status is not JobStatus.DELETION_IN_PROGRESS
-        )
-        runs = self.pending.setdefault(e.thing_name, {})
-        if visible:
-            runs[job.job_id] = e
-        elif runs.get(job.job_id) is e:
-            del runs[job.job_id]
-        if not runs:
-            self.pending.pop(e.thing_name, None)
-        self._dirty.add(e.thing_name)
-
+    # ---- derived state ----------
     def _arm(self, e: Execution) -> None:
-        key = ("timeout", e.job_id, e.thing_name, e.execution_number)
-        deadline = e.deadline if e.status is ExecStatus.IN_PROGRESS else None
+        deadline = e.deadline if e.status is _IN_PROGRESS else None
         if deadline is None:
-            self.timers.cancel(key)
+            self.timers.cancel(_timeout_key(e))
         else:
-            self.timers.schedule(key, deadline)
+            self.timers.schedule(_timeout_key(e), deadline)
 
     def rebuild_indexes(self) -> None:
-        """Recompute derived state after loading persisted records."""
-        self.by_status.clear()
-        self.pending.clear()
+        """Recompute derived state after the records were loaded."""
+        self.index.rebuild(self.jobs.values())
         self.timers = Timers()
-        self.deleting = {
+        self._deleting = {
             j.job_id: None for j in self.jobs.values() if j.status is JobStatus.DELETION_IN_PROGRESS
         }
         for job in self.jobs.values():
-            self.by_status[job.job_id] = {}
             for runs in job.executions.values():
-                e = runs[-1]
-                self.index(job, e, True)
-                self.sync_pending(job, e)
-                self._arm(e)
+                self._arm(runs[-1])
             if job.unreleased and job.status is JobStatus.IN_PROGRESS:
-                self.timers.schedule(("release", job.job_id), rollout.next_window(job))
-        self._seen_keys = {
-            t: frozenset((j, e.execution_number) for j, e in runs.items())
-            for t, runs in self.pending.items()
-        }
-        self._seen_head = {}
-        for t in self.pending:
-            head = self.next_pending(t)
-            if head is not None:
-                self._seen_head[t] = (head.job_id, head.execution_number)
-        self._dirty.clear()
+                self.timers.schedule(_release_key(job.job_id), rollout.next_window(job))
+        self._announcer.assume_told(
+            {t: self.index.pending_of(t) for t in self.index.pending_things()}
+        )
+
+    # ---- jobs ----------
+    def add_job(self, job: Job, things: list[str]) -> None:
+        """Store a new job and queue an execution for each of ``things``."""
+        self.jobs[job.job_id] = job
+        rollout.open_window(job, job.created_at)
+        self.add_targets(job, things)
+
+    def set_job_status(
+        self, job: Job, target: JobTarget, actor: Actor, *, force: bool = False
+    ) -> None:
+        """The one way a job changes state: checks the table, then applies the change with the
+        bookkeeping every job change needs. A job leaving IN_PROGRESS releases no more
+        executions; a finished one (COMPLETED, CANCELED) gets its completedAt; one being deleted
+        hides its executions from devices and joins the deletion queue; DELETED removes the
+        record. Announcing the change ($aws/events/job) is the caller's."""
+        check_job(job.status, target, actor, force=force)
+        if target is DELETED:
+            del self._deleting[job.job_id]
+            del self.jobs[job.job_id]
+            self.index.forget(job.job_id)
+            return
+        if target is JobStatus.DELETION_IN_PROGRESS and len(self._deleting) >= _deleting_max():
+            limit_exceeded(f"Only {_deleting_max()} jobs may be DELETION_IN_PROGRESS at once.")
+        now = self.now()
+        job.status = target
+        job.last_updated_at = now
+        if target in FINISHED_JOB:
+            job.completed_at = now
+        job.unreleased.clear()
+        self.timers.cancel(_release_key(job.job_id))
+        if target is JobStatus.DELETION_IN_PROGRESS:
+            for thing in self.things_with(job, _QUEUED) + self.things_with(job, _IN_PROGRESS):
+                e = job.current(thing)
+                if e is not None:
+                    self.index.sync(job, e)
+            self._deleting[job.job_id] = None
+
+    def _check_completion(self, job: Job) -> None:
+        if job.target_selection is not TargetSelection.SNAPSHOT:
+            return
+        if job.status is not JobStatus.IN_PROGRESS:
+            return
+        counts = self.index.counts(job.job_id)
+        if job.unreleased or counts.get(_QUEUED) or counts.get(_IN_PROGRESS):
+            return
+        self.set_job_status(job, JobStatus.COMPLETED, Actor.SYSTEM)
+        self.job_event(job, "completed")
+
+    def _delete_some(self, job: Job) -> None:
+        """One tick of a deletion: drop a batch of executions; the record goes with the last."""
+        for _ in range(min(DELETE_BATCH, len(job.executions))):
+            _, runs = job.executions.popitem()
+            e = runs[-1]
+            self.index.remove(e)
+            self.index.sync(job, e)
+            self.timers.cancel(_timeout_key(e))
+        if job.executions:
+            return
+        self.set_job_status(job, DELETED, Actor.SYSTEM)
+        self.notifier.job_event(job, "deleted", {}, status=DELETED)
 
     # ---- executions ----------
-    def new_execution(self, job: Job, thing: str) -> Execution:
+    def _new_execution(self, job: Job, thing: str) -> Execution:
         now = self.now()
         # executionNumber counts this thing's executions of this job (1, then +1 per retry).
         # https://docs.aws.amazon.com/iot/latest/apireference/API_JobExecution.html
@@ -186,27 +216,27 @@ class JobsEngine:
         )
         previous = job.current(thing)
         if previous is not None:
-            self.index(job, previous, False)
+            self.index.remove(previous)
         job.executions.setdefault(thing, []).append(e)
-        self.index(job, e, True)
+        self.index.add(e)
         if previous is not None:
-            self.sync_pending(job, previous)
+            self.index.sync(job, previous)
         return e
 
     def add_targets(self, job: Job, things: list[str]) -> None:
         """Queue executions for things that have none yet (or only a REMOVED one)."""
         for thing in things:
             cur = job.current(thing)
-            if cur is not None and cur.status is not ExecStatus.REMOVED:
+            if cur is not None and cur.status is not ExecutionStatus.REMOVED:
                 continue
-            self.new_execution(job, thing)
+            self._new_execution(job, thing)
             job.unreleased.append(thing)
         self.release(job)
-        self.check_completion(job)
+        self._check_completion(job)
 
     def release(self, job: Job) -> None:
         """Notify as many queued executions as the rollout allows now; re-arm for the rest."""
-        key = ("release", job.job_id)
+        key = _release_key(job.job_id)
         if job.status is not JobStatus.IN_PROGRESS or not job.unreleased:
             self.timers.cancel(key)
             return
@@ -215,13 +245,13 @@ class JobsEngine:
         while n > 0 and job.unreleased:
             thing = job.unreleased.pop(0)
             e = job.current(thing)
-            if e is None or e.status is not ExecStatus.QUEUED or e.notified:
+            if e is None or e.status is not _QUEUED or e.notified:
                 continue
             e.notified = True
             job.notified_count += 1
             job.released_in_window += 1
             n -= 1
-            self.sync_pending(job, e)
+            self.index.sync(job, e)
         if job.unreleased:
             self.timers.schedule(key, rollout.next_window(job))
         else:
@@ -231,46 +261,75 @@ class JobsEngine:
         self,
         job: Job,
         e: Execution,
-        target: ExecStatus,
+        target: ExecutionTarget,
         actor: Actor,
         *,
         force: bool = False,
+        details: dict[str, str] | None = None,
     ) -> None:
-        """The one way an execution changes state; applies every follow-up rule."""
+        """The one way an execution changes state (or, with DELETED, is removed): checks the
+        table, then applies the change and every follow-up rule. ``details`` replaces the
+        execution's statusDetails once the change is allowed."""
         check_execution(e.status, target, actor, force=force)
+        if details is not None:
+            e.status_details = dict(details)
+        if target is DELETED:
+            self._remove_execution(job, e)
+            return
         now = self.now()
         current = job.current(e.thing_name) is e
-        if current:
-            self.index(job, e, False)
-        if target is ExecStatus.IN_PROGRESS and e.status is ExecStatus.QUEUED:
+        previous = e.status
+        if target is _IN_PROGRESS and previous is _QUEUED:
             e.started_at = now
-            minutes = (job.timeout_config or {}).get("inProgressTimeoutInMinutes")
+            minutes = job.configs.timeout.in_progress_minutes if job.configs.timeout else None
             if minutes:
                 e.in_progress_deadline = now + float(minutes) * 60.0
+        if target is ExecutionStatus.CANCELED and previous is _IN_PROGRESS:
+            e.force_canceled = True  # only a forced cancel reaches an IN_PROGRESS execution
+        if target is ExecutionStatus.REMOVED and e.thing_name in job.unreleased:
+            job.unreleased.remove(e.thing_name)  # a removed thing leaves the rollout queue
         e.status = target
         e.version_number += 1
         e.last_updated_at = now
         job.last_updated_at = now
         if current:
-            self.index(job, e, True)
-        self.sync_pending(job, e)
-        if target in TERMINAL:
+            self.index.move(e, previous)
+        self.index.sync(job, e)
+        if target in TERMINAL_EXECUTION:
             e.in_progress_deadline = e.step_deadline = None
         self._arm(e)
-        if target not in TERMINAL:
+        if target not in TERMINAL_EXECUTION:
             return
         self.notifier.execution_event(
             e, self.registry.arns.thing(e.thing_name), target.value.lower()
         )
-        if target is ExecStatus.SUCCEEDED:
+        if target is ExecutionStatus.SUCCEEDED:
             job.succeeded_count += 1
         if current:
             self._maybe_retry(job, e)
             self._check_abort(job)
-            self.check_completion(job)
+            self._check_completion(job)
+
+    def _remove_execution(self, job: Job, e: Execution) -> None:
+        """DeleteJobExecution's effect: the record goes; the thing's previous one (if any)
+        becomes its current execution again."""
+        runs = job.executions[e.thing_name]
+        was_current = runs[-1] is e
+        if was_current:
+            self.index.remove(e)
+        runs.remove(e)
+        self.timers.cancel(_timeout_key(e))
+        if not runs:
+            del job.executions[e.thing_name]
+        elif was_current:
+            self.index.add(runs[-1])
+            self.index.sync(job, runs[-1])
+        self.index.sync(job, e)
+        self.notifier.execution_event(e, self.registry.arns.thing(e.thing_name), "deleted")
+        self._check_completion(job)
 
     def set_step_timeout(self, job: Job, e: Execution, minutes: int | None) -> None:
-        if minutes is None or e.status is not ExecStatus.IN_PROGRESS:
+        if minutes is None or e.status is not _IN_PROGRESS:
             return
         if minutes == -1:
             e.step_deadline = None
@@ -281,75 +340,56 @@ class JobsEngine:
         self._arm(e)
 
     def _maybe_retry(self, job: Job, e: Execution) -> None:
-        cfg = job.retry_config
-        if not cfg or job.status is not JobStatus.IN_PROGRESS:
+        cfg = job.configs.retry
+        if cfg is None or job.status is not JobStatus.IN_PROGRESS:
             return
-        if e.status not in (ExecStatus.FAILED, ExecStatus.TIMED_OUT):
+        if e.status not in (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT):
             return
-        crits = cfg.get("criteriaList") or []
-        crit = next((c for c in crits if c["failureType"] == e.status.value), None) or next(
-            (c for c in crits if c["failureType"] == "ALL"), None
-        )
+        crit = cfg.criterion_for(e.status)
         if crit is None:
             return
-        key = crit["failureType"]
+        key = crit.failure_type.value
         used = e.retries_used.get(key, 0)
-        if used >= int(crit["numberOfRetries"]):
+        if used >= crit.retries:
             return
-        retry = self.new_execution(job, e.thing_name)
+        retry = self._new_execution(job, e.thing_name)
         retry.retry_attempt = e.retry_attempt + 1
         retry.retries_used = {**e.retries_used, key: used + 1}
         retry.notified = True  # the thing was already released by the rollout
-        self.sync_pending(job, retry)
+        self.index.sync(job, retry)
 
     def _check_abort(self, job: Job) -> None:
-        cfg = job.abort_config
-        if not cfg or job.status is not JobStatus.IN_PROGRESS:
+        cfg = job.configs.abort
+        if cfg is None or job.status is not JobStatus.IN_PROGRESS:
             return
-        counts = self.counts(job)
-        executed = sum(counts.get(s, 0) for s in EXECUTED)
-        for crit in cfg.get("criteriaList") or []:
-            if executed < int(crit["minNumberOfExecutedThings"]) or executed == 0:
-                continue
-            failures = sum(counts.get(s, 0) for s in FAILURE_TYPES[crit["failureType"]])
-            if failures * 100.0 >= float(crit["thresholdPercentage"]) * executed:
-                pct = round(failures * 100.0 / executed, 2)
-                lifecycle.cancel(
-                    self,
-                    job,
-                    force=False,
-                    actor=Actor.SYSTEM,
-                    reason_code=None,
-                    comment=f"Job aborted: {pct}% of {executed} executed things "
-                    f"ended {crit['failureType']} (threshold "
-                    f"{crit['thresholdPercentage']}%).",
-                )
-                return
-
-    def check_completion(self, job: Job) -> None:
-        if job.target_selection != "SNAPSHOT" or job.status is not JobStatus.IN_PROGRESS:
+        met = cfg.first_met(self.index.counts(job.job_id))
+        if met is None:
             return
-        counts = self.counts(job)
-        if job.unreleased or counts.get(ExecStatus.QUEUED) or counts.get(ExecStatus.IN_PROGRESS):
-            return
-        check_job(job.status, JobStatus.COMPLETED, Actor.SYSTEM)
-        job.status = JobStatus.COMPLETED
-        job.completed_at = job.last_updated_at = self.now()
-        self.notifier.job_event(job, "completed", self.counts(job))
+        crit, failures, executed = met
+        pct = round(failures * 100.0 / executed, 2)
+        lifecycle.cancel(
+            self,
+            job,
+            force=False,
+            actor=Actor.SYSTEM,
+            reason_code=None,
+            comment=f"Job aborted: {pct}% of {executed} executed things ended "
+            f"{crit.failure_type} (threshold {crit.threshold_percentage}%).",
+        )
 
     # ---- time ----------
     def tick(self) -> None:
         now = self.now()
         for key in list(self.timers.due(now)):
             assert isinstance(key, tuple)
-            if key[0] == "release":
+            if key[0] is TimerKind.RELEASE:
                 job = self.jobs.get(key[1])
                 if job is not None:
                     self.release(job)
-            elif key[0] == "timeout":
+            elif key[0] is TimerKind.TIMEOUT:
                 self._fire_timeout(key[1], key[2], key[3], now)
-        for job_id in list(self.deleting):
-            lifecycle.deletion_step(self, job_id)
+        for job_id in list(self._deleting):
+            self._delete_some(self.jobs[job_id])
         self.flush()
 
     def _fire_timeout(self, job_id: str, thing: str, number: int, now: float) -> None:
@@ -357,7 +397,7 @@ class JobsEngine:
         if job is None or job.status is JobStatus.DELETION_IN_PROGRESS:
             return
         e = job.current(thing)
-        if e is None or e.execution_number != number or e.status is not ExecStatus.IN_PROGRESS:
+        if e is None or e.execution_number != number or e.status is not _IN_PROGRESS:
             return
         deadline = e.deadline
         if deadline is None:
@@ -365,48 +405,18 @@ class JobsEngine:
         if deadline > now:
             self._arm(e)
             return
-        self.transition(job, e, ExecStatus.TIMED_OUT, Actor.SYSTEM)
+        self.transition(job, e, ExecutionStatus.TIMED_OUT, Actor.SYSTEM)
 
     # ---- notifications ----------
     def flush(self) -> None:
         """Send notify / notify-next for every thing whose pending list or head changed."""
-        dirty, self._dirty = self._dirty, set()
-        for thing in sorted(dirty):
-            runs = self.pending_of(thing)
-            keys = frozenset((e.job_id, e.execution_number) for e in runs)
-            if keys != self._seen_keys.get(thing, frozenset()):
-                self.notifier.notify(thing, runs)
-                if keys:
-                    self._seen_keys[thing] = keys
-                else:
-                    self._seen_keys.pop(thing, None)
-            head = runs[0] if runs else None
-            head_key = (head.job_id, head.execution_number) if head else None
-            if head_key != self._seen_head.get(thing):
-                doc = None
-                if head is not None:
-                    doc = _as_object(self.device_document(self.jobs[head.job_id]))
-                self.notifier.notify_next(thing, head, doc)
-                if head_key:
-                    self._seen_head[thing] = head_key
-                else:
-                    self._seen_head.pop(thing, None)
+        for thing in sorted(self.index.take_dirty()):
+            self._announcer.announce(thing, self.index.pending_of(thing))
 
-    def version_conflict(self, e: Execution, expected: int) -> AwsError:
-        return error(
-            "VersionConflictException",
-            f"The expected version {expected} does not match the current version "
-            f"{e.version_number} of the job execution.",
-            executionState=execution_state(e),
-        )
+    def _head_document(self, head: Execution) -> dict[str, Any]:
+        value = json.loads(self.device_document(self.jobs[head.job_id]))
+        return value if isinstance(value, dict) else {"document": value}
 
 
-def _queue_order(e: Execution) -> tuple[int, float, int]:
-    return (0 if e.status is ExecStatus.IN_PROGRESS else 1, e.queued_at, e.execution_number)
-
-
-def _as_object(text: str) -> dict[str, Any]:
-    import json
-
-    value = json.loads(text)
-    return value if isinstance(value, dict) else {"document": value}
+def _deleting_max() -> int:
+    return documented("jobs_deleting_max")

@@ -1,37 +1,19 @@
-"""AWS's error codes and HTTP statuses for the local IoT, as botocore's ``iot`` model declares them.
-
-Statuses come from the ``error.httpStatusCode`` trait of each error shape in botocore's
-``iot`` / ``iot-jobs-data`` service-2.json (checked with
-``botocore.session.get_session().get_service_model('iot').shape_for(name).metadata``).
+"""AWS's error codes for the local IoT, raised as ``contracts.AwsError`` with the HTTP status
+botocore's models declare for each (``core.aws_model.error_status``: the ``error.httpStatusCode``
+trait of the error shape in ``iot`` / ``iot-jobs-data``; 400 for a code no model declares).
 """
 
 from __future__ import annotations
 
 from typing import Any, NoReturn
 
+from ota_deploy.core.aws_model import error_status
 from ota_deploy.local.contracts import AwsError
-
-STATUS: dict[str, int] = {
-    "ResourceNotFoundException": 404,
-    "ResourceAlreadyExistsException": 409,
-    "InvalidRequestException": 400,
-    "InvalidStateTransitionException": 409,
-    "LimitExceededException": 410,
-    "VersionConflictException": 409,
-    "ConflictException": 409,
-    "DeleteConflictException": 409,
-    "CertificateStateException": 406,
-    "MalformedPolicyException": 400,
-    "ThrottlingException": 400,
-    "InternalFailureException": 500,
-    "ServiceUnavailableException": 503,
-    "UnauthorizedException": 401,
-    "TerminalStateException": 410,
-}
+from ota_deploy.local.iot.records import Execution
 
 
 def error(code: str, message: str, **extra: Any) -> AwsError:
-    return AwsError(code, message, STATUS.get(code, 400), **extra)
+    return AwsError(code, message, error_status(code), **extra)
 
 
 def not_found(message: str) -> NoReturn:
@@ -51,3 +33,21 @@ def already_exists(message: str, resource_id: str, resource_arn: str | None = No
 
 def limit_exceeded(message: str) -> NoReturn:
     raise error("LimitExceededException", message)
+
+
+def execution_state(e: Execution) -> dict[str, Any]:
+    """The ``executionState`` the jobs data plane returns, also in its rejections."""
+    return {
+        "status": e.status.value,
+        "statusDetails": dict(e.status_details),
+        "versionNumber": e.version_number,
+    }
+
+
+def version_conflict(e: Execution, expected: int) -> AwsError:
+    return error(
+        "VersionConflictException",
+        f"The expected version {expected} does not match the current version "
+        f"{e.version_number} of the job execution.",
+        executionState=execution_state(e),
+    )

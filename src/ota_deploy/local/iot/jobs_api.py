@@ -11,29 +11,28 @@ API_ListJobExecutionsForJob.html, API_CancelJobExecution.html, API_DeleteJobExec
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
+from ota_deploy.core.aws_model import documented, shape
+from ota_deploy.core.status import ExecutionStatus, JobStatus, TargetSelection
 from ota_deploy.local.contracts import AwsError
-from ota_deploy.local.iot import lifecycle, pagination, rollout
+from ota_deploy.local.iot import lifecycle, pagination
 from ota_deploy.local.iot.documents import check_document, fetch_document
 from ota_deploy.local.iot.engine import JobsEngine
-from ota_deploy.local.iot.errors import already_exists, error, invalid, limit_exceeded, not_found
+from ota_deploy.local.iot.errors import (
+    already_exists,
+    error,
+    invalid,
+    limit_exceeded,
+    not_found,
+    version_conflict,
+)
+from ota_deploy.local.iot.job_config import ConfigError, JobConfigs
 from ota_deploy.local.iot.notifications import process_details
 from ota_deploy.local.iot.records import Execution, Job
 from ota_deploy.local.iot.registry import dt
-from ota_deploy.local.iot.states import (
-    Actor,
-    ExecStatus,
-    JobStatus,
-    TransitionError,
-    check_execution,
-)
-
-MAX_TARGETS = 100
-MAX_TIMEOUT_MINUTES = 10080
-MAX_RETRIES = 10
+from ota_deploy.local.iot.states import Actor, TransitionError
 
 
 def transition_error(
@@ -62,31 +61,39 @@ class JobsApi:
         return list(things)
 
     @staticmethod
-    def _check_configs(p: dict[str, Any]) -> None:
-        timeout = (p.get("timeoutConfig") or {}).get("inProgressTimeoutInMinutes")
-        if timeout is not None and not 1 <= int(timeout) <= MAX_TIMEOUT_MINUTES:
-            invalid(f"inProgressTimeoutInMinutes must be 1 to {MAX_TIMEOUT_MINUTES}.")
-        retry = p.get("jobExecutionsRetryConfig")
-        if retry:
-            crits = retry.get("criteriaList") or []
-            types = [c["failureType"] for c in crits]
+    def _configs(p: dict[str, Any]) -> JobConfigs:
+        """The configurations ``p`` gives, parsed, with AWS's server-side rules checked."""
+        try:
+            configs = JobConfigs.from_params(p)
+        except ConfigError as exc:
+            invalid(str(exc))
+        timeout = configs.timeout.in_progress_minutes if configs.timeout else None
+        lowest, highest = (
+            documented("in_progress_timeout_min"),
+            documented("in_progress_timeout_max"),
+        )
+        if timeout is not None and not lowest <= timeout <= highest:
+            invalid(f"inProgressTimeoutInMinutes must be {lowest} to {highest}.")
+        if configs.retry:
+            types = [c.failure_type for c in configs.retry.criteria]
             if len(set(types)) != len(types):
                 invalid("jobExecutionsRetryConfig lists a failureType twice.")
-            if sum(int(c["numberOfRetries"]) for c in crits) > MAX_RETRIES:
-                invalid(f"At most {MAX_RETRIES} retries are allowed per job execution.")
-        exp = (p.get("jobExecutionsRolloutConfig") or {}).get("exponentialRate")
-        if exp:
-            crit = exp.get("rateIncreaseCriteria") or {}
-            if bool(crit.get("numberOfNotifiedThings")) == bool(
-                crit.get("numberOfSucceededThings")
-            ):
-                invalid(
-                    "rateIncreaseCriteria needs exactly one of numberOfNotifiedThings and "
-                    "numberOfSucceededThings."
-                )
-        for crit in (p.get("abortConfig") or {}).get("criteriaList") or []:
-            if not 0 <= float(crit["thresholdPercentage"]) <= 100:
+            # numberOfRetries' own maximum (NumberOfRetries) also bounds their sum.
+            most = int(shape("NumberOfRetries").max or 0)
+            if sum(c.retries for c in configs.retry.criteria) > most:
+                invalid(f"At most {most} retries are allowed per job execution.")
+        exp = configs.rollout.exponential if configs.rollout else None
+        if exp is not None and bool(exp.increase.notified_things) == bool(
+            exp.increase.succeeded_things
+        ):
+            invalid(
+                "rateIncreaseCriteria needs exactly one of numberOfNotifiedThings and "
+                "numberOfSucceededThings."
+            )
+        for crit in configs.abort.criteria if configs.abort else ():
+            if not 0 <= crit.threshold_percentage <= 100:
                 invalid("thresholdPercentage must be between 0 and 100.")
+        return configs
 
     # ---- jobs ----------
     def create_job(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -101,9 +108,10 @@ class JobsApi:
         targets = list(dict.fromkeys(p.get("targets") or []))
         if not targets:
             invalid("A job needs at least one target.")
-        if len(targets) > MAX_TARGETS:
-            limit_exceeded(f"A job can have at most {MAX_TARGETS} targets; got {len(targets)}.")
-        self._check_configs(p)
+        most = documented("job_targets_max")
+        if len(targets) > most:
+            limit_exceeded(f"A job can have at most {most} targets; got {len(targets)}.")
+        configs = self._configs(p)
         if p.get("document"):
             document = p["document"]
             check_document(document)
@@ -118,20 +126,13 @@ class JobsApi:
             document=document,
             created_at=now,
             last_updated_at=now,
-            target_selection=p.get("targetSelection") or "SNAPSHOT",
+            target_selection=_selection(p.get("targetSelection")),
             document_source=p.get("documentSource"),
             description=p.get("description"),
-            presigned_url_config=p.get("presignedUrlConfig"),
-            rollout_config=p.get("jobExecutionsRolloutConfig"),
-            abort_config=p.get("abortConfig"),
-            timeout_config=p.get("timeoutConfig"),
-            retry_config=p.get("jobExecutionsRetryConfig"),
+            configs=configs,
             document_parameters=p.get("documentParameters"),
         )
-        self.engine.jobs[job_id] = job
-        self.engine.by_status[job_id] = {}
-        rollout.open_window(job, now)
-        self.engine.add_targets(job, things)
+        self.engine.add_job(job, things)
         return self._ref(job)
 
     @staticmethod
@@ -155,7 +156,7 @@ class JobsApi:
         body: dict[str, Any] = {
             "jobArn": job.arn,
             "jobId": job.job_id,
-            "targetSelection": job.target_selection,
+            "targetSelection": job.target_selection.value,
             "status": job.status.value,
             "forceCanceled": job.force_canceled,
             "targets": list(job.targets),
@@ -168,14 +169,10 @@ class JobsApi:
             "reasonCode": job.reason_code,
             "comment": job.comment,
             "description": job.description,
-            "presignedUrlConfig": job.presigned_url_config,
-            "jobExecutionsRolloutConfig": job.rollout_config,
-            "abortConfig": job.abort_config,
-            "timeoutConfig": job.timeout_config,
-            "jobExecutionsRetryConfig": job.retry_config,
-            "documentParameters": job.document_parameters,
+            **job.configs.to_params(),  # fresh dicts: callers never alias the records
+            "documentParameters": _copy(job.document_parameters),
         }
-        body.update({k: copy.deepcopy(v) for k, v in optional.items() if v is not None})
+        body.update({k: v for k, v in optional.items() if v is not None})
         if job.completed_at is not None:
             body["completedAt"] = dt(job.completed_at)
         out: dict[str, Any] = {"job": body}
@@ -204,7 +201,7 @@ class JobsApi:
             s: dict[str, Any] = {
                 "jobArn": j.arn,
                 "jobId": j.job_id,
-                "targetSelection": j.target_selection,
+                "targetSelection": j.target_selection.value,
                 "status": j.status.value,
                 "createdAt": dt(j.created_at),
                 "lastUpdatedAt": dt(j.last_updated_at),
@@ -254,11 +251,15 @@ class JobsApi:
 
     def associate_targets_with_job(self, p: dict[str, Any]) -> dict[str, Any]:
         job = self._job(p["jobId"])
-        if job.target_selection != "CONTINUOUS" or job.status is not JobStatus.IN_PROGRESS:
+        if (
+            job.target_selection is not TargetSelection.CONTINUOUS
+            or job.status is not JobStatus.IN_PROGRESS
+        ):
             invalid("Targets can be added only to an IN_PROGRESS CONTINUOUS job.")
         new = [t for t in dict.fromkeys(p.get("targets") or []) if t not in job.targets]
-        if len(job.targets) + len(new) > MAX_TARGETS:
-            limit_exceeded(f"A job can have at most {MAX_TARGETS} targets.")
+        most = documented("job_targets_max")
+        if len(job.targets) + len(new) > most:
+            limit_exceeded(f"A job can have at most {most} targets.")
         things = self._resolve_targets(new)
         job.targets.extend(new)
         if p.get("comment"):
@@ -268,18 +269,9 @@ class JobsApi:
 
     def update_job(self, p: dict[str, Any]) -> dict[str, Any]:
         job = self._job(p["jobId"], visible_deleting=False)
-        self._check_configs(p)
-        fields = {
-            "description": "description",
-            "presignedUrlConfig": "presigned_url_config",
-            "jobExecutionsRolloutConfig": "rollout_config",
-            "abortConfig": "abort_config",
-            "timeoutConfig": "timeout_config",
-            "jobExecutionsRetryConfig": "retry_config",
-        }
-        for member, attr in fields.items():
-            if member in p and p[member] is not None:
-                setattr(job, attr, p[member])
+        job.configs = job.configs.updated(self._configs(p))
+        if p.get("description") is not None:
+            job.description = p["description"]
         job.last_updated_at = self.engine.now()
         self.engine.release(job)
         return {}
@@ -331,7 +323,7 @@ class JobsApi:
 
     def list_job_executions_for_job(self, p: dict[str, Any]) -> dict[str, Any]:
         job = self._job(p["jobId"])
-        status = ExecStatus(p["status"]) if p.get("status") else None
+        status = ExecutionStatus(p["status"]) if p.get("status") else None
         things = self.engine.things_with(job, status)
         chunk, token = pagination.page(
             things,
@@ -373,17 +365,18 @@ class JobsApi:
         e = self._execution(job, p["thingName"], None)
         expected = p.get("expectedVersion")
         if expected is not None and expected != e.version_number:
-            raise self.engine.version_conflict(e, expected)
-        force = bool(p.get("force"))
+            raise version_conflict(e, expected)
         try:
-            check_execution(e.status, ExecStatus.CANCELED, Actor.OPERATOR, force=force)
+            self.engine.transition(
+                job,
+                e,
+                ExecutionStatus.CANCELED,
+                Actor.OPERATOR,
+                force=bool(p.get("force")),
+                details=p.get("statusDetails"),
+            )
         except TransitionError as exc:
             raise transition_error(exc) from exc
-        if e.status is ExecStatus.IN_PROGRESS:
-            e.force_canceled = True
-        if p.get("statusDetails") is not None:
-            e.status_details = dict(p["statusDetails"])
-        self.engine.transition(job, e, ExecStatus.CANCELED, Actor.OPERATOR, force=force)
         return {}
 
     def delete_job_execution(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -403,10 +396,22 @@ class JobsApi:
 
 def seconds_left(e: Execution, now: float) -> int | None:
     deadline = e.deadline
-    if deadline is None or e.status is not ExecStatus.IN_PROGRESS:
+    if deadline is None or e.status is not ExecutionStatus.IN_PROGRESS:
         return None
     return max(0, int(deadline - now))
 
 
 def _group_names(job: Job) -> list[str]:
     return [a.rsplit("/", 1)[-1] for a in job.targets if ":thinggroup/" in a]
+
+
+def _copy(value: dict[str, str] | None) -> dict[str, str] | None:
+    return None if value is None else dict(value)
+
+
+def _selection(value: str | None) -> TargetSelection:
+    """targetSelection, SNAPSHOT when not given."""
+    try:
+        return TargetSelection(value or TargetSelection.SNAPSHOT)
+    except ValueError:
+        invalid(f"targetSelection must be one of {', '.join(TargetSelection)}; got {value!r}.")

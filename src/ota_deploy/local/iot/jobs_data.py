@@ -17,19 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ota_deploy.local.iot.engine import JobsEngine, execution_state
-from ota_deploy.local.iot.errors import error, invalid, not_found
+from ota_deploy.core.status import DEVICE_SETTABLE, TERMINAL_EXECUTION, ExecutionStatus, JobStatus
+from ota_deploy.local.iot.engine import JobsEngine
+from ota_deploy.local.iot.errors import error, execution_state, invalid, not_found, version_conflict
 from ota_deploy.local.iot.jobs_api import seconds_left
 from ota_deploy.local.iot.records import Execution, Job
-from ota_deploy.local.iot.states import (
-    DEVICE_SETTABLE,
-    TERMINAL,
-    Actor,
-    ExecStatus,
-    JobStatus,
-    TransitionError,
-    check_execution,
-)
+from ota_deploy.local.iot.states import Actor, TransitionError
 
 
 def summary(e: Execution) -> dict[str, Any]:
@@ -74,21 +67,21 @@ class JobsData:
         return out
 
     def get_pending_job_executions(self, p: dict[str, Any]) -> dict[str, Any]:
-        runs = self.engine.pending_of(p["thingName"])
+        runs = self.engine.index.pending_of(p["thingName"])
         return {
-            "inProgressJobs": [summary(e) for e in runs if e.status is ExecStatus.IN_PROGRESS],
-            "queuedJobs": [summary(e) for e in runs if e.status is ExecStatus.QUEUED],
+            "inProgressJobs": [summary(e) for e in runs if e.status is ExecutionStatus.IN_PROGRESS],
+            "queuedJobs": [summary(e) for e in runs if e.status is ExecutionStatus.QUEUED],
         }
 
     def start_next_pending_job_execution(self, p: dict[str, Any]) -> dict[str, Any]:
-        head = self.engine.next_pending(p["thingName"])
+        head = self.engine.index.next_pending(p["thingName"])
         if head is None:
             return {}
         job = self.engine.jobs[head.job_id]
-        if head.status is ExecStatus.QUEUED:
-            if p.get("statusDetails") is not None:
-                head.status_details = dict(p["statusDetails"])
-            self.engine.transition(job, head, ExecStatus.IN_PROGRESS, Actor.DEVICE)
+        if head.status is ExecutionStatus.QUEUED:
+            self.engine.transition(
+                job, head, ExecutionStatus.IN_PROGRESS, Actor.DEVICE, details=p.get("statusDetails")
+            )
             self.engine.set_step_timeout(job, head, p.get("stepTimeoutInMinutes"))
         return {"execution": self.execution(job, head, True)}
 
@@ -96,7 +89,7 @@ class JobsData:
         thing = p["thingName"]
         include = p.get("includeJobDocument", True) is not False
         if p["jobId"] == "$next":
-            head = self.engine.next_pending(thing)
+            head = self.engine.index.next_pending(thing)
             if head is None:
                 return {}
             return {"execution": self.execution(self.engine.jobs[head.job_id], head, include)}
@@ -107,22 +100,17 @@ class JobsData:
         job, e = self._visible(p["thingName"], p["jobId"], p.get("executionNumber"))
         expected = p.get("expectedVersion")
         if expected is not None and int(expected) != e.version_number:
-            raise self.engine.version_conflict(e, int(expected))
-        target = ExecStatus(p["status"])
+            raise version_conflict(e, int(expected))
+        target = ExecutionStatus(p["status"])
+        if e.status not in TERMINAL_EXECUTION and target not in DEVICE_SETTABLE:
+            *most, last = [s.value for s in ExecutionStatus if s in DEVICE_SETTABLE]
+            invalid(f"A device cannot set status {target.value}; use {', '.join(most)} or {last}.")
         try:
-            if e.status not in TERMINAL and target not in DEVICE_SETTABLE:
-                invalid(
-                    f"A device cannot set status {target.value}; use IN_PROGRESS, "
-                    "SUCCEEDED, FAILED or REJECTED."
-                )
-            check_execution(e.status, target, Actor.DEVICE)
+            self.engine.transition(job, e, target, Actor.DEVICE, details=p.get("statusDetails"))
         except TransitionError as exc:
             raise error(
                 "InvalidStateTransitionException", str(exc), executionState=execution_state(e)
             ) from exc
-        if p.get("statusDetails") is not None:
-            e.status_details = dict(p["statusDetails"])
-        self.engine.transition(job, e, target, Actor.DEVICE)
         self.engine.set_step_timeout(job, e, p.get("stepTimeoutInMinutes"))
         out: dict[str, Any] = {}
         if p.get("includeJobExecutionState"):

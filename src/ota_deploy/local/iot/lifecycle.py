@@ -1,10 +1,14 @@
-"""Job-level lifecycle rules: cancel, deletion (DELETION_IN_PROGRESS spread over ticks),
-DeleteJobExecution, and the registry events (group membership, thing deletion) that add or
-remove executions.
+"""Job-level lifecycle rules: cancel, the start of a deletion, DeleteJobExecution, and the
+registry events (group membership, thing deletion) that add or remove executions.
+
+Data flow: ``jobs_api`` (CancelJob, DeleteJob, DeleteJobExecution), the engine's abort rule and
+the registry (through :class:`Membership`, its listener) call these; they act on the engine
+only through :class:`JobsHost` -- its records, its two apply methods (``set_job_status``,
+``transition``) and announcing -- never on its indexes or timers, which the apply methods keep.
 
 References: https://docs.aws.amazon.com/iot/latest/apireference/API_CancelJob.html (``force``
-also cancels IN_PROGRESS executions), https://docs.aws.amazon.com/iot/latest/apireference/API_DeleteJob.html
-(at most 10 jobs DELETION_IN_PROGRESS, LimitExceededException; id reusable once deleted),
+also cancels IN_PROGRESS executions),
+https://docs.aws.amazon.com/iot/latest/apireference/API_DeleteJob.html (id reusable once deleted),
 https://docs.aws.amazon.com/iot/latest/apireference/API_DeleteJobExecution.html ,
 https://docs.aws.amazon.com/iot/latest/developerguide/jobs-concepts-continuous.html (CONTINUOUS
 jobs reach things added to a target group later) and JobProcessDetails.numberOfRemovedThings
@@ -14,28 +18,49 @@ https://docs.aws.amazon.com/iot/latest/apireference/API_JobProcessDetails.html).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Protocol
 
-from ota_deploy.local.iot.errors import error, not_found
-from ota_deploy.local.iot.records import Job
-from ota_deploy.local.iot.states import (
-    PENDING,
-    Actor,
-    ExecStatus,
-    JobStatus,
-    check_execution,
-    check_job,
-)
+from ota_deploy.core.status import PENDING_EXECUTION, ExecutionStatus, JobStatus, TargetSelection
+from ota_deploy.local.iot.errors import not_found
+from ota_deploy.local.iot.records import Execution, Job
+from ota_deploy.local.iot.registry import Registry
+from ota_deploy.local.iot.states import DELETED, Actor, ExecutionTarget, JobTarget
 
-if TYPE_CHECKING:
-    from ota_deploy.local.iot.engine import JobsEngine
 
-MAX_DELETING_JOBS = 10
-DELETE_BATCH = 100  # executions removed per tick while a job is DELETION_IN_PROGRESS
+class JobsHost(Protocol):
+    """What the lifecycle rules need of the jobs engine."""
+
+    @property
+    def registry(self) -> Registry: ...
+
+    @property
+    def jobs(self) -> Mapping[str, Job]: ...
+
+    def things_with(self, job: Job, status: ExecutionStatus | None) -> list[str]: ...
+
+    def add_targets(self, job: Job, things: list[str]) -> None: ...
+
+    def set_job_status(
+        self, job: Job, target: JobTarget, actor: Actor, *, force: bool = False
+    ) -> None: ...
+
+    def transition(
+        self,
+        job: Job,
+        e: Execution,
+        target: ExecutionTarget,
+        actor: Actor,
+        *,
+        force: bool = False,
+        details: dict[str, str] | None = None,
+    ) -> None: ...
+
+    def job_event(self, job: Job, operation: str) -> None: ...
 
 
 def cancel(
-    eng: JobsEngine,
+    host: JobsHost,
     job: Job,
     *,
     force: bool,
@@ -43,116 +68,71 @@ def cancel(
     reason_code: str | None,
     comment: str | None,
 ) -> None:
-    check_job(job.status, JobStatus.CANCELED, actor, force=force)
-    now = eng.now()
-    job.status = JobStatus.CANCELED
+    """CancelJob (and the abort rule): the job, its QUEUED executions, and with ``force`` its
+    IN_PROGRESS ones too."""
+    host.set_job_status(job, JobStatus.CANCELED, actor, force=force)
     job.force_canceled = job.force_canceled or force
     job.reason_code = reason_code or job.reason_code
     job.comment = comment or job.comment
-    job.last_updated_at = job.completed_at = now
-    job.unreleased.clear()
-    eng.timers.cancel(("release", job.job_id))
-    eng.notifier.job_event(job, "cancellation_in_progress", eng.counts(job))
-    for thing in eng.things_with(job, ExecStatus.QUEUED):
+    host.job_event(job, "cancellation_in_progress")
+    for thing in host.things_with(job, ExecutionStatus.QUEUED):
         e = job.current(thing)
         if e is not None:
-            eng.transition(job, e, ExecStatus.CANCELED, actor)
+            host.transition(job, e, ExecutionStatus.CANCELED, actor)
     if force:
-        for thing in eng.things_with(job, ExecStatus.IN_PROGRESS):
+        for thing in host.things_with(job, ExecutionStatus.IN_PROGRESS):
             e = job.current(thing)
             if e is not None:
-                e.force_canceled = True
-                eng.transition(job, e, ExecStatus.CANCELED, actor, force=True)
-    eng.notifier.job_event(job, "canceled", eng.counts(job))
+                host.transition(job, e, ExecutionStatus.CANCELED, actor, force=True)
+    host.job_event(job, "canceled")
 
 
-def start_deletion(eng: JobsEngine, job: Job, *, force: bool) -> None:
-    check_job(job.status, JobStatus.DELETION_IN_PROGRESS, Actor.OPERATOR, force=force)
-    if len(eng.deleting) >= MAX_DELETING_JOBS:
-        raise error(
-            "LimitExceededException",
-            f"Only {MAX_DELETING_JOBS} jobs may be DELETION_IN_PROGRESS at once.",
-        )
-    job.status = JobStatus.DELETION_IN_PROGRESS
-    job.last_updated_at = eng.now()
-    job.unreleased.clear()
-    eng.timers.cancel(("release", job.job_id))
-    for thing in eng.things_with(job, ExecStatus.QUEUED) + eng.things_with(
-        job, ExecStatus.IN_PROGRESS
-    ):
-        e = job.current(thing)
-        if e is not None:
-            eng.sync_pending(job, e)
-    eng.deleting[job.job_id] = None
-    eng.notifier.job_event(job, "deletion_in_progress", eng.counts(job))
+def start_deletion(host: JobsHost, job: Job, *, force: bool) -> None:
+    """DeleteJob: the job turns DELETION_IN_PROGRESS; the engine removes it over the next ticks."""
+    host.set_job_status(job, JobStatus.DELETION_IN_PROGRESS, Actor.OPERATOR, force=force)
+    host.job_event(job, "deletion_in_progress")
 
 
-def deletion_step(eng: JobsEngine, job_id: str) -> None:
-    job = eng.jobs[job_id]
-    for _ in range(min(DELETE_BATCH, len(job.executions))):
-        thing, runs = job.executions.popitem()
-        e = runs[-1]
-        eng.index(job, e, False)
-        eng.sync_pending(job, e)
-        eng.timers.cancel(("timeout", job_id, thing, e.execution_number))
-    if job.executions:
-        return
-    del eng.deleting[job_id]
-    del eng.jobs[job_id]
-    eng.by_status.pop(job_id, None)
-    job.status = JobStatus.DELETED
-    eng.notifier.job_event(job, "deleted", {})
-
-
-def delete_execution(eng: JobsEngine, job: Job, thing: str, number: int, *, force: bool) -> None:
+def delete_execution(host: JobsHost, job: Job, thing: str, number: int, *, force: bool) -> None:
     runs = job.executions.get(thing) or []
     e = next((r for r in runs if r.execution_number == number), None)
     if e is None:
         not_found(f"Job execution {job.job_id}/{thing}#{number} cannot be found.")
-    check_execution(e.status, ExecStatus.DELETED, Actor.OPERATOR, force=force)
-    was_current = runs[-1] is e
-    if was_current:
-        eng.index(job, e, False)
-    runs.remove(e)
-    eng.timers.cancel(("timeout", job.job_id, thing, number))
-    if not runs:
-        del job.executions[thing]
-    elif was_current:
-        eng.index(job, runs[-1], True)
-        eng.sync_pending(job, runs[-1])
-    eng.sync_pending(job, e)
-    eng.notifier.execution_event(e, eng.registry.arns.thing(thing), "deleted")
-    eng.check_completion(job)
+    host.transition(job, e, DELETED, Actor.OPERATOR, force=force)
 
 
 class Membership:
     """The registry's listener: keeps CONTINUOUS jobs' executions in step with membership."""
 
-    def __init__(self, eng: JobsEngine) -> None:
-        self.eng = eng
+    def __init__(self, host: JobsHost) -> None:
+        self.host = host
 
-    def _group_targets(self, job: Job) -> set[str]:
+    @staticmethod
+    def _group_targets(job: Job) -> set[str]:
         return {a.rsplit("/", 1)[-1] for a in job.targets if ":thinggroup/" in a}
 
+    @staticmethod
+    def _open_continuous(job: Job) -> bool:
+        return (
+            job.target_selection is TargetSelection.CONTINUOUS
+            and job.status is JobStatus.IN_PROGRESS
+        )
+
     def thing_joined_group(self, thing: str, group: str) -> None:
-        closure = set(self.eng.registry.ancestors(group))
-        for job in list(self.eng.jobs.values()):
-            if (
-                job.target_selection == "CONTINUOUS"
-                and job.status is JobStatus.IN_PROGRESS
-                and self._group_targets(job) & closure
-            ):
-                self.eng.add_targets(job, [thing])
+        closure = set(self.host.registry.ancestors(group))
+        for job in list(self.host.jobs.values()):
+            if self._open_continuous(job) and self._group_targets(job) & closure:
+                self.host.add_targets(job, [thing])
 
     def thing_left_group(self, thing: str, group: str) -> None:
-        closure = set(self.eng.registry.ancestors(group))
-        still = self.eng.registry.thing_group_closure(thing)
-        thing_arn = self.eng.registry.arns.thing(thing)
-        for job in list(self.eng.jobs.values()):
+        registry = self.host.registry
+        closure = set(registry.ancestors(group))
+        still = registry.thing_group_closure(thing)
+        thing_arn = registry.arns.thing(thing)
+        for job in list(self.host.jobs.values()):
             targets = self._group_targets(job)
             if (
-                job.target_selection != "CONTINUOUS"
-                or job.status is not JobStatus.IN_PROGRESS
+                not self._open_continuous(job)
                 or not targets & closure
                 or targets & still
                 or thing_arn in job.targets
@@ -161,13 +141,11 @@ class Membership:
             self._remove(job, thing)
 
     def thing_deleted(self, thing: str) -> None:
-        for job in list(self.eng.jobs.values()):
+        for job in list(self.host.jobs.values()):
             if job.status is not JobStatus.DELETION_IN_PROGRESS:
                 self._remove(job, thing)
 
     def _remove(self, job: Job, thing: str) -> None:
         e = job.current(thing)
-        if e is not None and e.status in PENDING:
-            if thing in job.unreleased:
-                job.unreleased.remove(thing)
-            self.eng.transition(job, e, ExecStatus.REMOVED, Actor.SYSTEM)
+        if e is not None and e.status in PENDING_EXECUTION:
+            self.host.transition(job, e, ExecutionStatus.REMOVED, Actor.SYSTEM)

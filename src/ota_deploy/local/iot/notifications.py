@@ -11,6 +11,9 @@
   when UpdateEventConfigurations enabled JOB / JOB_EXECUTION.
   https://docs.aws.amazon.com/iot/latest/developerguide/events-jobs.html
 MQTT timestamps are integer epoch seconds.
+
+:class:`Announcer` remembers what each thing was last told (its pending set and its next
+execution), so the engine's flush sends notify / notify-next only when they change.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Sequence
+from enum import StrEnum
 from typing import Any
 
+from ota_deploy.core.status import ExecutionStatus, JobStatus
 from ota_deploy.local.contracts import Publisher
 from ota_deploy.local.iot.records import Execution, Job
-from ota_deploy.local.iot.states import ExecStatus
 
 log = logging.getLogger(__name__)
 NOTIFY_LIMIT = 10
@@ -42,16 +46,16 @@ def summary(e: Execution) -> dict[str, Any]:
     return out
 
 
-def process_details(job: Job, counts: dict[ExecStatus, int]) -> dict[str, Any]:
+def process_details(job: Job, counts: dict[ExecutionStatus, int]) -> dict[str, Any]:
     return {
-        "numberOfCanceledThings": counts.get(ExecStatus.CANCELED, 0),
-        "numberOfSucceededThings": counts.get(ExecStatus.SUCCEEDED, 0),
-        "numberOfFailedThings": counts.get(ExecStatus.FAILED, 0),
-        "numberOfRejectedThings": counts.get(ExecStatus.REJECTED, 0),
-        "numberOfQueuedThings": counts.get(ExecStatus.QUEUED, 0),
-        "numberOfInProgressThings": counts.get(ExecStatus.IN_PROGRESS, 0),
-        "numberOfRemovedThings": counts.get(ExecStatus.REMOVED, 0),
-        "numberOfTimedOutThings": counts.get(ExecStatus.TIMED_OUT, 0),
+        "numberOfCanceledThings": counts.get(ExecutionStatus.CANCELED, 0),
+        "numberOfSucceededThings": counts.get(ExecutionStatus.SUCCEEDED, 0),
+        "numberOfFailedThings": counts.get(ExecutionStatus.FAILED, 0),
+        "numberOfRejectedThings": counts.get(ExecutionStatus.REJECTED, 0),
+        "numberOfQueuedThings": counts.get(ExecutionStatus.QUEUED, 0),
+        "numberOfInProgressThings": counts.get(ExecutionStatus.IN_PROGRESS, 0),
+        "numberOfRemovedThings": counts.get(ExecutionStatus.REMOVED, 0),
+        "numberOfTimedOutThings": counts.get(ExecutionStatus.TIMED_OUT, 0),
     }
 
 
@@ -70,15 +74,15 @@ class Notifier:
             log.exception("publishing %s failed", topic)
 
     def notify(self, thing: str, pending: Sequence[Execution]) -> None:
-        in_progress = [summary(e) for e in pending if e.status is ExecStatus.IN_PROGRESS]
-        queued = [summary(e) for e in pending if e.status is ExecStatus.QUEUED]
+        in_progress = [summary(e) for e in pending if e.status is ExecutionStatus.IN_PROGRESS]
+        queued = [summary(e) for e in pending if e.status is ExecutionStatus.QUEUED]
         jobs: dict[str, Any] = {}
         room = NOTIFY_LIMIT
         if in_progress:
-            jobs["IN_PROGRESS"] = in_progress[:room]
-            room -= len(jobs["IN_PROGRESS"])
+            jobs[ExecutionStatus.IN_PROGRESS.value] = in_progress[:room]
+            room -= len(in_progress[:room])
         if queued and room > 0:
-            jobs["QUEUED"] = queued[:room]
+            jobs[ExecutionStatus.QUEUED.value] = queued[:room]
         self._send(
             f"$aws/things/{thing}/jobs/notify", {"timestamp": int(self._now()), "jobs": jobs}
         )
@@ -94,7 +98,15 @@ class Notifier:
             body["execution"] = execution
         self._send(f"$aws/things/{thing}/jobs/notify-next", body)
 
-    def job_event(self, job: Job, operation: str, counts: dict[ExecStatus, int]) -> None:
+    def job_event(
+        self,
+        job: Job,
+        operation: str,
+        counts: dict[ExecutionStatus, int],
+        *,
+        status: StrEnum | None = None,
+    ) -> None:
+        """``status`` overrides the job's own (the pseudo status DELETED of a removed job)."""
         if not self._enabled("JOB"):
             return
         body: dict[str, Any] = {
@@ -103,8 +115,8 @@ class Notifier:
             "timestamp": int(self._now()),
             "operation": operation,
             "jobId": job.job_id,
-            "status": job.status.value,
-            "targetSelection": job.target_selection,
+            "status": (status or job.status).value,
+            "targetSelection": job.target_selection.value,
             "targets": list(job.targets),
             "createdAt": int(job.created_at),
             "lastUpdatedAt": int(job.last_updated_at),
@@ -114,7 +126,7 @@ class Notifier:
             body["description"] = job.description
         if job.completed_at is not None:
             body["completedAt"] = int(job.completed_at)
-        if job.status.value == "CANCELED":
+        if status is None and job.status is JobStatus.CANCELED:
             body["forceCanceled"] = job.force_canceled
             if job.comment:
                 body["comment"] = job.comment
@@ -138,3 +150,46 @@ class Notifier:
             "executionNumber": e.execution_number,
         }
         self._send(f"$aws/events/jobExecution/{e.job_id}/{operation}", body)
+
+
+class Announcer:
+    """What each thing was last told, so notify / notify-next go out only on a change."""
+
+    def __init__(self, notifier: Notifier, document: Callable[[Execution], dict[str, Any]]) -> None:
+        self._notifier = notifier
+        self._document = document  # the job document a device gets with its next execution
+        self._keys: dict[str, frozenset[tuple[str, int]]] = {}
+        self._head: dict[str, tuple[str, int]] = {}
+
+    def announce(self, thing: str, pending: Sequence[Execution]) -> None:
+        """Tell ``thing`` its pending list (notify) and its next execution (notify-next), each
+        only if it differs from what the thing was last told."""
+        keys = frozenset((e.job_id, e.execution_number) for e in pending)
+        if keys != self._keys.get(thing, frozenset()):
+            self._notifier.notify(thing, pending)
+            if keys:
+                self._keys[thing] = keys
+            else:
+                self._keys.pop(thing, None)
+        head = pending[0] if pending else None
+        head_key = (head.job_id, head.execution_number) if head else None
+        if head_key != self._head.get(thing):
+            doc = self._document(head) if head is not None else None
+            self._notifier.notify_next(thing, head, doc)
+            if head_key:
+                self._head[thing] = head_key
+            else:
+                self._head.pop(thing, None)
+
+    def assume_told(self, pending_by_thing: dict[str, list[Execution]]) -> None:
+        """Start from "every thing was told its pending list and next execution" (after a
+        load: devices learned them before the restart). ``pending_by_thing`` in queue order."""
+        self._keys = {
+            t: frozenset((e.job_id, e.execution_number) for e in runs)
+            for t, runs in pending_by_thing.items()
+        }
+        self._head = {
+            t: (runs[0].job_id, runs[0].execution_number)
+            for t, runs in pending_by_thing.items()
+            if runs
+        }

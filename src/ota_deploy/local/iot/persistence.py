@@ -1,35 +1,40 @@
-"""dump_state / load_state: the service's records as a JSON-friendly dict and back (--state-dir).
+"""The service's records as a JSON-friendly dict and back (``dump_state`` / ``load_state``,
+``--state-dir``).
 
-Only records are saved; indexes, the deadline heap and notification memory are rebuilt on load
-(``JobsEngine.rebuild_indexes``), so a restarted server resumes rollouts and timeouts from the
-saved deadlines (epoch seconds of the injected clock).
+Data flow: ``dump(records)`` writes every table of ``records.TABLES`` (one dict per record, its
+dataclass fields; a job's typed configurations as the botocore-shaped dicts they came from, under
+the fields ``presigned_url_config``, ``rollout_config``, ``abort_config``, ``timeout_config`` and
+``retry_config``) plus the event switches; ``load(state)`` builds a fresh ``Records`` from such a
+dict. Only records are saved: the engine rebuilds its indexes, deadline heap and notification
+memory afterwards (``JobsEngine.rebuild_indexes``), so a restarted server resumes rollouts and
+timeouts from the saved deadlines (epoch seconds of the injected clock). ``encode`` / ``decode``
+work one record at a time, for a store that saves records one by one.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, fields
-from typing import TYPE_CHECKING, Any, TypeVar
+from enum import StrEnum
+from typing import Any, TypeVar
 
-from ota_deploy.local.iot.records import (
-    Certificate,
-    Execution,
-    Job,
-    Policy,
-    Stream,
-    Thing,
-    ThingGroup,
-)
-from ota_deploy.local.iot.states import ExecStatus, JobStatus
-
-if TYPE_CHECKING:
-    from ota_deploy.local.iot.service import LocalIotService
+from ota_deploy.core.status import ExecutionStatus, JobStatus, TargetSelection
+from ota_deploy.local.iot.job_config import JobConfigs
+from ota_deploy.local.iot.records import TABLES, Execution, Job, Records
 
 FORMAT = 1
 T = TypeVar("T")
+# Where each configuration of a job is saved (the field names of format 1).
+_CONFIG_FIELDS = {
+    "presignedUrlConfig": "presigned_url_config",
+    "jobExecutionsRolloutConfig": "rollout_config",
+    "abortConfig": "abort_config",
+    "timeoutConfig": "timeout_config",
+    "jobExecutionsRetryConfig": "retry_config",
+}
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, JobStatus | ExecStatus):
+    if isinstance(value, StrEnum):
         return value.value
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
@@ -38,18 +43,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def dump(svc: LocalIotService) -> dict[str, Any]:
-    eng = svc.engine
-    return {
-        "format": FORMAT,
-        "things": [_plain(asdict(t)) for t in svc.registry.things.values()],
-        "groups": [_plain(asdict(g)) for g in svc.registry.groups.values()],
-        "streams": [_plain(asdict(s)) for s in svc.streams.streams.values()],
-        "jobs": [_plain(asdict(j)) for j in eng.jobs.values()],
-        "events": dict(svc.events),
-        "certificates": [_plain(asdict(c)) for c in svc.provisioning.certificates.values()],
-        "policies": [_plain(asdict(p)) for p in svc.provisioning.policies.values()],
-    }
+def encode(record: Any) -> dict[str, Any]:
+    """One record as a JSON-friendly dict."""
+    if not isinstance(record, Job):
+        return _plain(asdict(record))  # type: ignore[no-any-return]
+    out: dict[str, Any] = {}
+    for f in fields(Job):
+        if f.name == "configs":
+            wire = record.configs.to_params()
+            out.update({name: wire.get(member) for member, name in _CONFIG_FIELDS.items()})
+        elif f.name == "executions":
+            out["executions"] = {
+                t: [encode(e) for e in runs] for t, runs in record.executions.items()
+            }
+        else:
+            out[f.name] = _plain(getattr(record, f.name))  # _plain copies lists and dicts
+    return out
 
 
 def _build(cls: type[T], data: dict[str, Any]) -> T:
@@ -57,31 +66,43 @@ def _build(cls: type[T], data: dict[str, Any]) -> T:
     return cls(**{k: v for k, v in data.items() if k in names})
 
 
-def _execution(data: dict[str, Any]) -> Execution:
-    e = _build(Execution, data)
-    e.status = ExecStatus(e.status)
-    return e
+def decode(cls: type[T], data: dict[str, Any]) -> T:
+    """One record of type ``cls`` from a dict :func:`encode` made."""
+    if cls is Execution:
+        return _build(cls, {**data, "status": ExecutionStatus(data["status"])})
+    if cls is Job:
+        wire = {m: data[name] for m, name in _CONFIG_FIELDS.items() if data.get(name) is not None}
+        rest = {k: v for k, v in data.items() if k not in _CONFIG_FIELDS.values()}
+        return _build(
+            cls,
+            {
+                **rest,
+                "status": JobStatus(data["status"]),
+                "target_selection": TargetSelection(data["target_selection"]),
+                "configs": JobConfigs.from_params(wire),
+                "executions": {
+                    t: [decode(Execution, r) for r in runs]
+                    for t, runs in (data.get("executions") or {}).items()
+                },
+            },
+        )
+    return _build(cls, data)
 
 
-def _job(data: dict[str, Any]) -> Job:
-    job = _build(Job, {k: v for k, v in data.items() if k != "executions"})
-    job.status = JobStatus(job.status)
-    job.executions = {
-        t: [_execution(r) for r in runs] for t, runs in (data.get("executions") or {}).items()
-    }
-    return job
+def dump(records: Records) -> dict[str, Any]:
+    state: dict[str, Any] = {"format": FORMAT}
+    for table in TABLES:
+        state[table.name] = [encode(r) for r in getattr(records, table.name).values()]
+    state["events"] = dict(records.events)
+    return state
 
 
-def load(svc: LocalIotService, state: dict[str, Any]) -> None:
+def load(state: dict[str, Any]) -> Records:
     if state.get("format") != FORMAT:
         raise ValueError(f"unsupported local IoT state format {state.get('format')!r}")
-    svc.registry.things = {d["name"]: _build(Thing, d) for d in state.get("things", [])}
-    svc.registry.groups = {d["name"]: _build(ThingGroup, d) for d in state.get("groups", [])}
-    svc.streams.streams = {d["stream_id"]: _build(Stream, d) for d in state.get("streams", [])}
-    svc.engine.jobs = {d["job_id"]: _job(d) for d in state.get("jobs", [])}
-    svc.events.update({k: bool(v) for k, v in state.get("events", {}).items()})
-    svc.provisioning.certificates = {
-        d["certificate_id"]: _build(Certificate, d) for d in state.get("certificates", [])
-    }
-    svc.provisioning.policies = {d["name"]: _build(Policy, d) for d in state.get("policies", [])}
-    svc.engine.rebuild_indexes()
+    records = Records()
+    for table in TABLES:
+        rows = (decode(table.record, d) for d in state.get(table.name, []))
+        getattr(records, table.name).update({getattr(r, table.key): r for r in rows})
+    records.events.update({k: bool(v) for k, v in state.get("events", {}).items()})
+    return records

@@ -24,7 +24,7 @@ from cryptography.x509.oid import NameOID
 from ota_deploy.local.iot import pagination
 from ota_deploy.local.iot.arns import Arns
 from ota_deploy.local.iot.errors import already_exists, error, invalid, not_found
-from ota_deploy.local.iot.records import Certificate, Policy
+from ota_deploy.local.iot.records import Certificate, Policy, Records
 from ota_deploy.local.iot.registry import Registry, dt
 
 CERT_VALID_DAYS = 3650
@@ -63,12 +63,14 @@ def make_key_and_certificate(now: float) -> tuple[str, str, str, float, float]:
 
 
 class Provisioning:
-    def __init__(self, arns: Arns, registry: Registry, now: Callable[[], float]) -> None:
+    def __init__(
+        self, arns: Arns, registry: Registry, now: Callable[[], float], records: Records
+    ) -> None:
         self.arns = arns
         self.registry = registry
         self._now = now
-        self.certificates: dict[str, Certificate] = {}
-        self.policies: dict[str, Policy] = {}
+        self.certificates: dict[str, Certificate] = records.certificates
+        self.policies: dict[str, Policy] = records.policies
 
     def handlers(self) -> dict[str, Handler]:
         return {

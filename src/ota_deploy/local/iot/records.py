@@ -1,17 +1,23 @@
-"""Plain records the local IoT stores: things, groups, streams, jobs, executions, certificates.
+"""Plain records the local IoT stores: things, groups, streams, jobs, executions, certificates,
+policies, and the one :class:`Records` holder of them all.
 
-Records hold only JSON-friendly values (str, int, float, bool, lists, dicts; times are epoch
-seconds as floats from the injected clock) so persistence is ``dataclasses.asdict`` and back.
-Derived indexes (executions by status, pending executions per thing) live in the engine and are
-rebuilt after loading.
+Data flow: the service makes one ``Records``; each store (registry, streams, jobs engine,
+provisioning) works on its own tables of it; persistence reads and restores the holder as a
+whole (``TABLES`` names each table, its record type and its key), never the stores' members.
+Records hold only JSON-friendly values (str, int, float, bool, lists, dicts, the status
+``StrEnum``s; times are epoch seconds as floats from the injected clock), except a job's
+configurations, typed records (``job_config``) that serialise back to the dicts they came from.
+Derived state (executions by status, pending executions per thing, deadlines, what devices were
+told) lives in the engine and is rebuilt from the records after loading.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ota_deploy.local.iot.states import ExecStatus, JobStatus
+from ota_deploy.core.status import ExecutionStatus, JobStatus, TargetSelection
+from ota_deploy.local.iot.job_config import JobConfigs
 
 
 @dataclass
@@ -60,7 +66,7 @@ class Execution:
     execution_number: int
     queued_at: float
     last_updated_at: float
-    status: ExecStatus = ExecStatus.QUEUED
+    status: ExecutionStatus = ExecutionStatus.QUEUED
     status_details: dict[str, str] = field(default_factory=dict)
     started_at: float | None = None
     version_number: int = 1
@@ -85,14 +91,10 @@ class Job:
     document: str
     created_at: float
     last_updated_at: float
-    target_selection: str = "SNAPSHOT"
+    target_selection: TargetSelection = TargetSelection.SNAPSHOT
     document_source: str | None = None
     description: str | None = None
-    presigned_url_config: dict[str, Any] | None = None
-    rollout_config: dict[str, Any] | None = None
-    abort_config: dict[str, Any] | None = None
-    timeout_config: dict[str, Any] | None = None
-    retry_config: dict[str, Any] | None = None
+    configs: JobConfigs = field(default_factory=JobConfigs)  # rollout, abort, timeout, ...
     document_parameters: dict[str, str] | None = None
     status: JobStatus = JobStatus.IN_PROGRESS
     force_canceled: bool = False
@@ -136,3 +138,64 @@ class Policy:
     updated: float
     version_id: str = "1"
     targets: dict[str, None] = field(default_factory=dict)
+
+
+EVENT_TYPES = (
+    "THING",
+    "THING_GROUP",
+    "THING_TYPE",
+    "THING_GROUP_MEMBERSHIP",
+    "THING_GROUP_HIERARCHY",
+    "THING_TYPE_ASSOCIATION",
+    "JOB",
+    "JOB_EXECUTION",
+    "POLICY",
+    "CERTIFICATE",
+    "CA_CERTIFICATE",
+)
+"""UpdateEventConfigurations' event types (``EventType`` in botocore's ``iot`` model)."""
+
+
+@dataclass
+class Records:
+    """Every record the local AWS IoT keeps, one table (a dict by key) per kind.
+
+    The stores keep references to these dicts, so :meth:`restore` replaces their contents in
+    place; nothing ever rebinds a table. A store that must outlive the process (a write-through
+    database) has one place to look: each table's records by key, plus the event switches.
+    """
+
+    things: dict[str, Thing] = field(default_factory=dict)
+    groups: dict[str, ThingGroup] = field(default_factory=dict)
+    streams: dict[str, Stream] = field(default_factory=dict)
+    jobs: dict[str, Job] = field(default_factory=dict)
+    certificates: dict[str, Certificate] = field(default_factory=dict)
+    policies: dict[str, Policy] = field(default_factory=dict)
+    # UpdateEventConfigurations' switches (all off until enabled)
+    events: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(EVENT_TYPES, False))
+
+    def restore(self, other: Records) -> None:
+        """Make every table hold ``other``'s records, in place (the stores keep their dicts)."""
+        for f in fields(self):
+            table: dict[str, Any] = getattr(self, f.name)
+            table.clear()
+            table.update(getattr(other, f.name))
+
+
+@dataclass(frozen=True)
+class Table:
+    """One table of :class:`Records`: its attribute, record type and the record's key field."""
+
+    name: str
+    record: type[Any]
+    key: str
+
+
+TABLES = (
+    Table("things", Thing, "name"),
+    Table("groups", ThingGroup, "name"),
+    Table("streams", Stream, "stream_id"),
+    Table("jobs", Job, "job_id"),
+    Table("certificates", Certificate, "certificate_id"),
+    Table("policies", Policy, "name"),
+)

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from ota_deploy.local.iot import pagination
 from ota_deploy.local.iot.arns import Arns
 from ota_deploy.local.iot.errors import already_exists, error, invalid, not_found
-from ota_deploy.local.iot.records import Thing, ThingGroup
+from ota_deploy.local.iot.records import Records, Thing, ThingGroup
 
 
 @lru_cache(maxsize=8192)
@@ -37,11 +37,11 @@ class RegistryListener(Protocol):
 
 
 class Registry:
-    def __init__(self, arns: Arns, now: Callable[[], float]) -> None:
+    def __init__(self, arns: Arns, now: Callable[[], float], records: Records) -> None:
         self.arns = arns
         self._now = now
-        self.things: dict[str, Thing] = {}
-        self.groups: dict[str, ThingGroup] = {}
+        self.things: dict[str, Thing] = records.things
+        self.groups: dict[str, ThingGroup] = records.groups
         self.listener: RegistryListener | None = None
 
     # ---- lookups used by the engine ----------

@@ -1,6 +1,6 @@
 """Rollout rate: how many QUEUED executions may be released (notified) per minute.
 
-Pure functions of (config, job counters, now). Model (DESIGN.md, after
+Pure functions of (the job's typed ``RolloutConfig``, its counters, now). Model (DESIGN.md, after
 https://docs.aws.amazon.com/iot/latest/developerguide/jobs-configurations-details.html#job-rollout-abort-scheduling
 and https://docs.aws.amazon.com/iot/latest/apireference/API_JobExecutionsRolloutConfig.html):
 
@@ -16,35 +16,26 @@ and https://docs.aws.amazon.com/iot/latest/apireference/API_JobExecutionsRollout
 
 from __future__ import annotations
 
-from typing import Any
-
+from ota_deploy.local.iot.job_config import RolloutConfig
 from ota_deploy.local.iot.records import Job
 
 WINDOW_SECONDS = 60.0
 
 
-def _increases(cfg: dict[str, Any], job: Job) -> int:
-    exp = cfg.get("exponentialRate")
-    if not exp:
-        return 0
-    crit = exp.get("rateIncreaseCriteria") or {}
-    if crit.get("numberOfNotifiedThings"):
-        return job.notified_count // int(crit["numberOfNotifiedThings"])
-    if crit.get("numberOfSucceededThings"):
-        return job.succeeded_count // int(crit["numberOfSucceededThings"])
-    return 0
-
-
-def current_rate(cfg: dict[str, Any] | None, job: Job) -> float | None:
+def current_rate(cfg: RolloutConfig | None, job: Job) -> float | None:
     """The per-minute rate a window opening now gets (None = unlimited)."""
-    if not cfg:
+    if cfg is None:
         return None
-    cap = cfg.get("maximumPerMinute")
-    exp = cfg.get("exponentialRate")
-    if exp:
-        rate = float(exp["baseRatePerMinute"]) * float(exp["incrementFactor"]) ** _increases(
-            cfg, job
-        )
+    cap = cfg.maximum_per_minute
+    exp = cfg.exponential
+    if exp is not None:
+        crit = exp.increase
+        increases = 0
+        if crit.notified_things:
+            increases = job.notified_count // crit.notified_things
+        elif crit.succeeded_things:
+            increases = job.succeeded_count // crit.succeeded_things
+        rate = float(exp.base_per_minute) * float(exp.factor) ** increases
         return min(rate, float(cap)) if cap else rate
     return float(cap) if cap else None
 
@@ -52,7 +43,7 @@ def current_rate(cfg: dict[str, Any] | None, job: Job) -> float | None:
 def open_window(job: Job, now: float) -> None:
     """Start the first window at job creation."""
     job.window_start = now
-    job.window_rate = current_rate(job.rollout_config, job)
+    job.window_rate = current_rate(job.configs.rollout, job)
     job.released_in_window = 0
 
 
@@ -63,7 +54,7 @@ def advance(job: Job, now: float) -> None:
     elapsed = int((now - job.window_start) // WINDOW_SECONDS)
     job.window_start += elapsed * WINDOW_SECONDS
     job.released_in_window = 0
-    job.window_rate = current_rate(job.rollout_config, job)
+    job.window_rate = current_rate(job.configs.rollout, job)
 
 
 def allowance(job: Job) -> int:

@@ -5,6 +5,9 @@ runs the matching handler (registry, streams, jobs control plane, jobs data plan
 provisioning); then pending ``notify`` / ``notify-next`` messages are flushed through
 ``publish``. ``tick()`` applies time rules. Params and results use botocore's shape member
 names; failures raise ``contracts.AwsError`` with AWS's code and HTTP status.
+Every record lives in one ``records.Records`` holder shared by the stores; ``dump_state`` /
+``load_state`` save and restore that holder (``persistence``), then the engine rebuilds what it
+derives from it.
 Not thread-safe: the wiring calls it from one event loop.
 """
 
@@ -12,11 +15,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
+from ota_deploy.core.aws_model import required_members
 from ota_deploy.core.clock import Clock
 from ota_deploy.local.contracts import BlobReader, Presigner, Publisher
+from ota_deploy.local.iot import persistence
 from ota_deploy.local.iot.arns import Arns
 from ota_deploy.local.iot.documents import substitute
 from ota_deploy.local.iot.engine import JobsEngine
@@ -25,37 +29,14 @@ from ota_deploy.local.iot.jobs_api import JobsApi
 from ota_deploy.local.iot.jobs_data import JobsData
 from ota_deploy.local.iot.lifecycle import Membership
 from ota_deploy.local.iot.notifications import Notifier
-from ota_deploy.local.iot.persistence import dump, load
 from ota_deploy.local.iot.provisioning import Provisioning
-from ota_deploy.local.iot.records import Job
+from ota_deploy.local.iot.records import Job, Records
 from ota_deploy.local.iot.registry import Registry, dt
 from ota_deploy.local.iot.streams import Streams
-from ota_deploy.local.models import service_model
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
-EVENT_TYPES = (
-    "THING",
-    "THING_GROUP",
-    "THING_TYPE",
-    "THING_GROUP_MEMBERSHIP",
-    "THING_GROUP_HIERARCHY",
-    "THING_TYPE_ASSOCIATION",
-    "JOB",
-    "JOB_EXECUTION",
-    "POLICY",
-    "CERTIFICATE",
-    "CA_CERTIFICATE",
-)
 ENDPOINT_TYPES = ("iot:Data", "iot:Data-ATS", "iot:CredentialProvider", "iot:Jobs")
-
-
-@cache
-def _required(service: str, operation: str) -> tuple[str, ...]:
-    """Required input members per botocore's model (transports that skip botocore's own
-    validation, such as the MQTT handler, still get InvalidRequestException, not a crash)."""
-    shape = service_model(service).operation_model(operation).input_shape
-    return tuple(shape.required_members) if shape is not None else ()
 
 
 class LocalIotService:
@@ -77,22 +58,23 @@ class LocalIotService:
         self._presign = presign
         now = clock.now
         self.arns = Arns(region, account)
-        self.events: dict[str, bool] = dict.fromkeys(EVENT_TYPES, False)
+        self.records = Records()
         self.events_created = now()
         self.events_modified = now()
-        self.registry = Registry(self.arns, now)
-        self.streams = Streams(self.arns, now)
-        self.notifier = Notifier(publish, now, lambda t: self.events.get(t, False))
+        self.registry = Registry(self.arns, now, self.records)
+        self.streams = Streams(self.arns, now, self.records)
+        self.notifier = Notifier(publish, now, lambda t: self.records.events.get(t, False))
         self.engine = JobsEngine(
             now=now,
             registry=self.registry,
             notifier=self.notifier,
             device_document=self.device_document,
+            jobs=self.records.jobs,
         )
         self.registry.listener = Membership(self.engine)
         self.jobs = JobsApi(self.engine, read_blob)
         self.data = JobsData(self.engine)
-        self.provisioning = Provisioning(self.arns, self.registry, now)
+        self.provisioning = Provisioning(self.arns, self.registry, now, self.records)
         r, s, j, d, pv = self.registry, self.streams, self.jobs, self.data, self.provisioning
         self._iot: dict[str, Handler] = {
             "CreateThing": r.create_thing,
@@ -161,7 +143,9 @@ class LocalIotService:
         handler = self._table(service).get(operation)
         if handler is None:
             invalid(f"The local AWS IoT does not implement {service} {operation}.")
-        missing = [m for m in _required(service, operation) if params.get(m) is None]
+        # Transports that skip botocore's validation (the MQTT handler) still get
+        # InvalidRequestException for a missing member, not a crash.
+        missing = [m for m in required_members(operation, service) if params.get(m) is None]
         if missing:
             invalid(f"Missing required parameter(s) for {operation}: {', '.join(missing)}.")
         try:
@@ -173,16 +157,18 @@ class LocalIotService:
         self.engine.tick()
 
     def dump_state(self) -> dict[str, Any]:
-        return dump(self)
+        return persistence.dump(self.records)
 
     def load_state(self, state: dict[str, Any]) -> None:
-        load(self, state)
+        self.records.restore(persistence.load(state))
+        self.engine.rebuild_indexes()
 
     # ---- helpers ----------
     def device_document(self, job: Job) -> str:
-        if not job.presigned_url_config:
+        cfg = job.configs.presigned_url
+        if cfg is None or cfg.empty:
             return job.document
-        return substitute(job.document, self._presign, job.presigned_url_config.get("expiresInSec"))
+        return substitute(job.document, self._presign, cfg.expires_in_sec)
 
     def _describe_endpoint(self, p: dict[str, Any]) -> dict[str, Any]:
         kind = p.get("endpointType") or "iot:Data"
@@ -192,15 +178,15 @@ class LocalIotService:
 
     def _update_event_configurations(self, p: dict[str, Any]) -> dict[str, Any]:
         for kind, cfg in (p.get("eventConfigurations") or {}).items():
-            if kind not in self.events:
+            if kind not in self.records.events:
                 invalid(f"Unknown event type {kind}.")
-            self.events[kind] = bool((cfg or {}).get("Enabled"))
+            self.records.events[kind] = bool((cfg or {}).get("Enabled"))
         self.events_modified = self.clock.now()
         return {}
 
     def _describe_event_configurations(self, p: dict[str, Any]) -> dict[str, Any]:
         return {
-            "eventConfigurations": {k: {"Enabled": v} for k, v in self.events.items()},
+            "eventConfigurations": {k: {"Enabled": v} for k, v in self.records.events.items()},
             "creationDate": dt(self.events_created),
             "lastModifiedDate": dt(self.events_modified),
         }

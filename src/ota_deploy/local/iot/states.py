@@ -1,9 +1,17 @@
-"""Job and job-execution states, and the ONE table of allowed transitions.
+"""The ONE table of allowed job and job-execution transitions of the local jobs engine.
 
-Every state change in the jobs engine goes through :func:`check_execution` or :func:`check_job`;
-they are the only places that raise :class:`TransitionError`. The service maps that domain error
-to AWS's codes per operation (``InvalidStateTransitionException`` for most, the jobs-data plane
-adds ``executionState``; the MQTT layer turns a terminal one into ``TerminalStateReached``).
+The statuses themselves are ``ota_deploy.core.status``'s (the one vocabulary every package
+shares); this module adds only what is the local engine's own: who may ask for a change
+(:class:`Actor`), whether it needs ``force``, and the pseudo target :data:`DELETED` (the record
+is removed: DeleteJobExecution, the end of a job's deletion), which no record ever holds and
+AWS never reports as a status.
+
+:func:`check_execution` and :func:`check_job` are the only places that raise
+:class:`TransitionError`; the engine's two apply methods (``JobsEngine.transition`` for
+executions, ``JobsEngine.set_job_status`` for jobs) call them before changing anything. The
+service maps that domain error to AWS's codes per operation (``InvalidStateTransitionException``
+for most, the jobs-data plane adds ``executionState``; the MQTT layer turns a terminal one into
+``TerminalStateReached``).
 
 Sources (the specification):
 - Job execution states: https://docs.aws.amazon.com/iot/latest/developerguide/iot-jobs-lifecycle.html
@@ -16,52 +24,30 @@ Sources (the specification):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-
-class JobStatus(StrEnum):
-    IN_PROGRESS = "IN_PROGRESS"
-    CANCELED = "CANCELED"
-    COMPLETED = "COMPLETED"
-    DELETION_IN_PROGRESS = "DELETION_IN_PROGRESS"
-    SCHEDULED = "SCHEDULED"
-    DELETED = "DELETED"  # pseudo state: the record is gone (never reported)
+from ota_deploy.core.status import TERMINAL_EXECUTION, ExecutionStatus, JobStatus
 
 
-class ExecStatus(StrEnum):
-    QUEUED = "QUEUED"
-    IN_PROGRESS = "IN_PROGRESS"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    TIMED_OUT = "TIMED_OUT"
-    REJECTED = "REJECTED"
-    REMOVED = "REMOVED"
-    CANCELED = "CANCELED"
-    DELETED = "DELETED"  # pseudo state: DeleteJobExecution / job deletion removed the record
+class Gone(StrEnum):
+    """The pseudo target "the record is removed" (never a status a record holds)."""
+
+    DELETED = "DELETED"
+
+
+DELETED = Gone.DELETED
+
+ExecutionTarget = ExecutionStatus | Gone
+JobTarget = JobStatus | Gone
 
 
 class Actor(StrEnum):
     DEVICE = "device"  # jobs data plane (HTTP or MQTT)
     OPERATOR = "operator"  # control plane: CancelJob, CancelJobExecution, Delete*
-    SYSTEM = "system"  # the engine: timeouts, removal of things, abort
-
-
-TERMINAL: frozenset[ExecStatus] = frozenset(
-    {
-        ExecStatus.SUCCEEDED,
-        ExecStatus.FAILED,
-        ExecStatus.TIMED_OUT,
-        ExecStatus.REJECTED,
-        ExecStatus.REMOVED,
-        ExecStatus.CANCELED,
-    }
-)
-PENDING: frozenset[ExecStatus] = frozenset({ExecStatus.QUEUED, ExecStatus.IN_PROGRESS})
-DEVICE_SETTABLE: frozenset[ExecStatus] = frozenset(
-    {ExecStatus.IN_PROGRESS, ExecStatus.SUCCEEDED, ExecStatus.FAILED, ExecStatus.REJECTED}
-)
+    SYSTEM = "system"  # the engine: timeouts, removal of things, abort, completion
 
 
 @dataclass(frozen=True)
@@ -74,31 +60,32 @@ def _r(*actors: Actor, force: bool = False) -> Rule:
     return Rule(frozenset(actors), force)
 
 
-_Q, _IP = ExecStatus.QUEUED, ExecStatus.IN_PROGRESS
+_E = ExecutionStatus
+_Q, _IP = _E.QUEUED, _E.IN_PROGRESS
 _DEV, _OP, _SYS = Actor.DEVICE, Actor.OPERATOR, Actor.SYSTEM
 
-EXECUTION_TRANSITIONS: dict[tuple[ExecStatus, ExecStatus], Rule] = {
+EXECUTION_TRANSITIONS: dict[tuple[ExecutionStatus, ExecutionTarget], Rule] = {
     (_Q, _IP): _r(_DEV),
-    (_Q, ExecStatus.SUCCEEDED): _r(_DEV),
-    (_Q, ExecStatus.FAILED): _r(_DEV),
-    (_Q, ExecStatus.REJECTED): _r(_DEV),
+    (_Q, _E.SUCCEEDED): _r(_DEV),
+    (_Q, _E.FAILED): _r(_DEV),
+    (_Q, _E.REJECTED): _r(_DEV),
     (_IP, _IP): _r(_DEV),
-    (_IP, ExecStatus.SUCCEEDED): _r(_DEV),
-    (_IP, ExecStatus.FAILED): _r(_DEV),
-    (_IP, ExecStatus.REJECTED): _r(_DEV),
-    (_Q, ExecStatus.CANCELED): _r(_OP, _SYS),
-    (_IP, ExecStatus.CANCELED): _r(_OP, _SYS, force=True),
-    (_IP, ExecStatus.TIMED_OUT): _r(_SYS),
-    (_Q, ExecStatus.REMOVED): _r(_SYS),
-    (_IP, ExecStatus.REMOVED): _r(_SYS),
+    (_IP, _E.SUCCEEDED): _r(_DEV),
+    (_IP, _E.FAILED): _r(_DEV),
+    (_IP, _E.REJECTED): _r(_DEV),
+    (_Q, _E.CANCELED): _r(_OP, _SYS),
+    (_IP, _E.CANCELED): _r(_OP, _SYS, force=True),
+    (_IP, _E.TIMED_OUT): _r(_SYS),
+    (_Q, _E.REMOVED): _r(_SYS),
+    (_IP, _E.REMOVED): _r(_SYS),
     # DeleteJobExecution: terminal ones freely, pending ones only with force.
-    (_Q, ExecStatus.DELETED): _r(_OP, _SYS, force=True),
-    (_IP, ExecStatus.DELETED): _r(_OP, _SYS, force=True),
-    **{(t, ExecStatus.DELETED): _r(_OP, _SYS) for t in TERMINAL},
+    (_Q, DELETED): _r(_OP, _SYS, force=True),
+    (_IP, DELETED): _r(_OP, _SYS, force=True),
+    **{(t, DELETED): _r(_OP, _SYS) for t in TERMINAL_EXECUTION},
 }
 
 _J = JobStatus
-JOB_TRANSITIONS: dict[tuple[JobStatus, JobStatus], Rule] = {
+JOB_TRANSITIONS: dict[tuple[JobStatus, JobTarget], Rule] = {
     (_J.IN_PROGRESS, _J.COMPLETED): _r(_SYS),
     (_J.IN_PROGRESS, _J.CANCELED): _r(_OP, _SYS),
     # A canceled job may be canceled again with force, to cancel IN_PROGRESS executions too.
@@ -106,7 +93,7 @@ JOB_TRANSITIONS: dict[tuple[JobStatus, JobStatus], Rule] = {
     (_J.IN_PROGRESS, _J.DELETION_IN_PROGRESS): _r(_OP, force=True),
     (_J.COMPLETED, _J.DELETION_IN_PROGRESS): _r(_OP),
     (_J.CANCELED, _J.DELETION_IN_PROGRESS): _r(_OP),
-    (_J.DELETION_IN_PROGRESS, _J.DELETED): _r(_SYS),
+    (_J.DELETION_IN_PROGRESS, DELETED): _r(_SYS),
 }
 
 
@@ -122,20 +109,24 @@ class TransitionError(Exception):
 
     @property
     def terminal(self) -> bool:
-        return self.kind == "job execution" and self.current in {s.value for s in TERMINAL}
+        return self.kind == _EXECUTION and self.current in TERMINAL_EXECUTION
+
+
+_EXECUTION, _JOB = "job execution", "job"
 
 
 def _check(
     kind: str,
-    table: dict[Any, Rule],
-    current: JobStatus | ExecStatus,
-    target: JobStatus | ExecStatus,
+    table: Mapping[tuple[Any, Any], Rule],
+    current: StrEnum,
+    target: StrEnum,
     actor: Actor,
     force: bool,
 ) -> None:
     rule = table.get((current, target))
     if rule is None:
-        reason = "it is in a terminal state" if current in TERMINAL else "transition not allowed"
+        final = kind == _EXECUTION and current in TERMINAL_EXECUTION
+        reason = "it is in a terminal state" if final else "transition not allowed"
         raise TransitionError(kind, current.value, target.value, reason)
     if actor not in rule.actors:
         raise TransitionError(kind, current.value, target.value, f"not allowed for {actor.value}")
@@ -144,10 +135,10 @@ def _check(
 
 
 def check_execution(
-    current: ExecStatus, target: ExecStatus, actor: Actor, *, force: bool = False
+    current: ExecutionStatus, target: ExecutionTarget, actor: Actor, *, force: bool = False
 ) -> None:
-    _check("job execution", EXECUTION_TRANSITIONS, current, target, actor, force)
+    _check(_EXECUTION, EXECUTION_TRANSITIONS, current, target, actor, force)
 
 
-def check_job(current: JobStatus, target: JobStatus, actor: Actor, *, force: bool = False) -> None:
-    _check("job", JOB_TRANSITIONS, current, target, actor, force)
+def check_job(current: JobStatus, target: JobTarget, actor: Actor, *, force: bool = False) -> None:
+    _check(_JOB, JOB_TRANSITIONS, current, target, actor, force)

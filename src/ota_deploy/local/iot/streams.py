@@ -11,27 +11,28 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
+from ota_deploy.core.aws_model import shape
 from ota_deploy.local.iot import pagination
 from ota_deploy.local.iot.arns import Arns
 from ota_deploy.local.iot.errors import already_exists, invalid, not_found
-from ota_deploy.local.iot.records import Stream
+from ota_deploy.local.iot.records import Records, Stream
 from ota_deploy.local.iot.registry import dt
-
-MAX_FILES = 50
-MAX_FILE_ID = 255
 
 
 def _check_files(files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # 1-50 files (StreamFiles), fileId 0-255 (FileId), as botocore's iot model states them.
+    max_files = int(shape("StreamFiles").max or 0)
+    max_file_id = int(shape("FileId").max or 0)
     if not files:
         invalid("A stream needs at least one file.")
-    if len(files) > MAX_FILES:
-        invalid(f"A stream can have at most {MAX_FILES} files; got {len(files)}.")
+    if len(files) > max_files:
+        invalid(f"A stream can have at most {max_files} files; got {len(files)}.")
     seen: set[int] = set()
     out = []
     for f in files:
         fid = f.get("fileId")
-        if not isinstance(fid, int) or not 0 <= fid <= MAX_FILE_ID:
-            invalid(f"fileId must be an integer from 0 to {MAX_FILE_ID}; got {fid!r}.")
+        if not isinstance(fid, int) or not 0 <= fid <= max_file_id:
+            invalid(f"fileId must be an integer from 0 to {max_file_id}; got {fid!r}.")
         if fid in seen:
             invalid(f"Duplicate fileId {fid} in the stream's files.")
         seen.add(fid)
@@ -46,10 +47,10 @@ def _check_files(files: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class Streams:
-    def __init__(self, arns: Arns, now: Callable[[], float]) -> None:
+    def __init__(self, arns: Arns, now: Callable[[], float], records: Records) -> None:
         self.arns = arns
         self._now = now
-        self.streams: dict[str, Stream] = {}
+        self.streams: dict[str, Stream] = records.streams
         # stream id -> (the record stamped, its revision). A revision is a number that changes
         # whenever DescribeStream's answer may: UpdateStream, a new record under the same id
         # (delete + create, a state reload). Readers that cache stream data key on it.
