@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from tests.support.aws_pair import AwsPair
 
-from ota_deploy.core.clock import FakeClock
+from ota_deploy.local.faults import FaultConfig
 from ota_deploy.monitor.session import (
     CountingClient,
     MonitorSession,
@@ -19,47 +19,30 @@ from ota_deploy.monitor.session import (
 )
 
 
-class JobsFake:
-    """describe_job / list_jobs / list_job_executions_for_job over a dict of jobs."""
+class Jobs:
+    """Jobs on the real pair (boto3 -> LocalIotService, FakeClock): ``add`` creates a job over
+    the named things, whose devices then report the given statuses (a job whose things are
+    all done completes, as AWS's SNAPSHOT jobs do)."""
 
-    def __init__(self) -> None:
-        self.jobs: dict[str, dict[str, Any]] = {}  # id -> {"status", "execs": {thing: status}}
+    def __init__(self, pair: AwsPair | None = None) -> None:
+        self.pair = pair or AwsPair()
+        self.clock = self.pair.clock
+        self.client = self.pair.client("iot", max_attempts=1)
+        self.things: set[str] = set()
 
-    def add(self, job_id: str, status: str = "IN_PROGRESS", **execs: str) -> None:
-        self.jobs[job_id] = {"status": status, "execs": dict(execs)}
-
-    def describe_job(self, *, jobId: str) -> dict[str, Any]:
-        if jobId not in self.jobs:
-            raise ClientError(
-                {"Error": {"Code": "ResourceNotFoundException", "Message": "no"}}, "DescribeJob"
-            )
-        job = self.jobs[jobId]
-        keys = {"QUEUED": "numberOfQueuedThings", "SUCCEEDED": "numberOfSucceededThings"}
-        details: dict[str, int] = {}
-        for status in job["execs"].values():
-            details[keys[status]] = details.get(keys[status], 0) + 1
-        return {"job": {"jobId": jobId, "status": job["status"], "jobProcessDetails": details}}
-
-    def list_jobs(self, *, maxResults: int, nextToken: str | None = None) -> dict[str, Any]:
-        ids = sorted(self.jobs)
-        start = int(nextToken or 0)
-        out: dict[str, Any] = {"jobs": [{"jobId": j} for j in ids[start : start + 2]]}
-        if start + 2 < len(ids):
-            out["nextToken"] = str(start + 2)
-        return out
-
-    def describe_job_execution(self, *, jobId: str, thingName: str) -> dict[str, Any]:
-        return {"execution": {"statusDetails": {"detailsMap": {"seen": jobId}}}}
-
-    def list_job_executions_for_job(self, **kw: Any) -> dict[str, Any]:
-        execs = self.jobs[kw["jobId"]]["execs"]
-        return {
-            "executionSummaries": [
-                {"thingArn": f"arn:aws:iot:r:1:thing/{t}", "jobExecutionSummary": {"status": s}}
-                for t, s in sorted(execs.items())
-                if s == kw["status"]
-            ]
-        }
+    def add(self, job_id: str, **execs: str) -> None:
+        names = list(execs) or ["t0"]
+        for name in names:
+            if name not in self.things:
+                self.pair.call("iot", "CreateThing", thingName=name)
+                self.things.add(name)
+        targets = [f"arn:aws:iot:us-east-1:123456789012:thing/{n}" for n in names]
+        self.pair.call("iot", "CreateJob", jobId=job_id, targets=targets, document="{}")
+        for name, status in execs.items():
+            if status != "QUEUED":
+                params = {"jobId": job_id, "thingName": name, "status": status}
+                self.pair.call("iot-jobs-data", "UpdateJobExecution", **params)
+        self.clock.advance(1)  # ListJobs lists the newest first
 
 
 def test_round_of() -> None:
@@ -69,26 +52,24 @@ def test_round_of() -> None:
 
 
 def test_resolve_exact_then_latest_round_then_first() -> None:
-    fake = JobsFake()
-    assert resolve_job(fake, "Job").job_id == "Job-1"
-    assert not resolve_job(fake, "Job").exact
+    jobs = Jobs()
+    assert resolve_job(jobs.client, "Job").job_id == "Job-1"
+    assert not resolve_job(jobs.client, "Job").exact
     for n in (1, 2, 10, 3):
-        fake.add(f"Job-{n}")
-    fake.add("Other-99")
-    fake.add("Job-x")
-    r = resolve_job(fake, "Job")  # pages of 2: the scan follows nextToken
+        jobs.add(f"Job-{n}")
+    jobs.add("Job-x")
+    for n in range(250):  # newer jobs fill ListJobs' first page of 250
+        jobs.add(f"Other-{n}")
+    r = resolve_job(jobs.client, "Job")  # the scan follows nextToken to the rounds
     assert (r.job_id, r.round_number, r.exact) == ("Job-10", 10, False)
-    fake.add("Job")
-    assert resolve_job(fake, "Job").exact
+    jobs.add("Job")
+    assert resolve_job(jobs.client, "Job").exact
 
 
 def test_resolve_other_errors_propagate() -> None:
-    class Denied(JobsFake):
-        def describe_job(self, *, jobId: str) -> dict[str, Any]:
-            raise ClientError({"Error": {"Code": "AccessDeniedException"}}, "DescribeJob")
-
-    with pytest.raises(ClientError):
-        resolve_job(Denied(), "Job")
+    failing = AwsPair(faults=FaultConfig(error_rate=1.0, operations=frozenset({"DescribeJob"})))
+    with pytest.raises(ClientError):  # a 5xx is not "no such job"
+        resolve_job(Jobs(failing).client, "Job")
 
 
 def test_thing_list_watcher_rereads_on_mtime(tmp_path: Path) -> None:
@@ -118,14 +99,13 @@ def test_thing_list_watcher_rereads_on_mtime(tmp_path: Path) -> None:
 
 
 def test_session_tick_sets_round_and_expected_things(tmp_path: Path) -> None:
-    fake = JobsFake()
-    fake.add("Job-1", a="QUEUED")
+    jobs = Jobs()
+    jobs.add("Job-1", a="QUEUED")
     path = tmp_path / "things.txt"
     path.write_text("a b")
-    clock = FakeClock()
     session = MonitorSession(
-        fake,
-        clock=clock,
+        jobs.client,
+        clock=jobs.clock,
         job_id="Job-1",
         follow_rounds_of="Job",
         rounds=3,
@@ -139,15 +119,21 @@ def test_session_tick_sets_round_and_expected_things(tmp_path: Path) -> None:
 
 
 def test_session_follows_next_round_when_job_ends() -> None:
-    fake = JobsFake()
-    fake.add("Job-1", a="QUEUED")
-    clock = FakeClock()
+    jobs = Jobs()
+    jobs.add("Job-1", a="QUEUED")
+    clock = jobs.clock
     session = MonitorSession(
-        fake, clock=clock, job_id="Job-1", follow_rounds_of="Job", rounds=2, follow_every_sec=5
+        jobs.client,
+        clock=clock,
+        job_id="Job-1",
+        follow_rounds_of="Job",
+        rounds=2,
+        follow_every_sec=5,
     )
     assert session.tick().job_id == "Job-1"
-    fake.jobs["Job-1"] = {"status": "COMPLETED", "execs": {"a": "SUCCEEDED"}}
-    fake.add("Job-2", a="QUEUED")
+    report = {"jobId": "Job-1", "thingName": "a", "status": "SUCCEEDED"}
+    jobs.pair.call("iot-jobs-data", "UpdateJobExecution", **report)  # Job-1 COMPLETED
+    jobs.add("Job-2", a="QUEUED")
     clock.advance(1)
     assert session.tick().job_id == "Job-1"  # within follow_every_sec: no ListJobs yet
     clock.advance(5)
@@ -157,20 +143,20 @@ def test_session_follows_next_round_when_job_ends() -> None:
 
 
 def test_session_without_follow_stays() -> None:
-    fake = JobsFake()
-    fake.add("Job-1", status="COMPLETED", a="SUCCEEDED")
-    fake.add("Job-2", a="QUEUED")
-    clock = FakeClock()
-    session = MonitorSession(fake, clock=clock, job_id="Job-1", follow_every_sec=0)
+    jobs = Jobs()
+    jobs.add("Job-1", a="SUCCEEDED")  # COMPLETED
+    jobs.add("Job-2", a="QUEUED")
+    clock = jobs.clock
+    session = MonitorSession(jobs.client, clock=clock, job_id="Job-1", follow_every_sec=0)
     clock.advance(10)
     snap = session.tick()
     assert snap.job_id == "Job-1" and snap.round_number is None
 
 
 def test_counting_client() -> None:
-    fake = JobsFake()
-    fake.add("J", a="QUEUED")
-    counted = CountingClient(fake)
+    jobs = Jobs()
+    jobs.add("J", a="QUEUED")
+    counted = CountingClient(jobs.client)
     counted.describe_job(jobId="J")
     counted.list_jobs(maxResults=2)
     counted.describe_job(jobId="J")
