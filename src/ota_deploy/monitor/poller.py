@@ -92,7 +92,7 @@ def error_code(err: BaseException) -> str | None:
 
 
 def to_epoch(value: Any) -> float | None:
-    """boto3 returns timestamps as aware datetimes; fakes may hand floats."""
+    """boto3 returns timestamps as aware datetimes; epoch numbers are taken as they are."""
     if value is None:
         return None
     if isinstance(value, datetime):

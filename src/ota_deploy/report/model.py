@@ -3,7 +3,7 @@
 Times are epoch seconds (float). ``samples`` is the rollout curve: the counts of executions by
 status observed at each poll, so report.html can chart executions by status over time.
 Statuses are ``core.status`` / ``core.observed`` members; they are ``StrEnum``s, so the JSON
-holds AWS's strings (``"SUCCEEDED"``, and ``"NONE"`` for a thing the job never reached).
+holds AWS's own spellings (and NONE for a thing the job never reached).
 """
 
 from __future__ import annotations
