@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import ssl as ssl_module
 from collections.abc import Callable, Coroutine, Sequence
@@ -126,17 +127,7 @@ class Fleet:
 
     def stats(self) -> FleetStats:
         """A snapshot of the statistics."""
-        s = self.counters
-        return FleetStats(
-            devices=s.devices,
-            connected=s.connected,
-            connects=s.connects,
-            reconnects=s.reconnects,
-            connect_failures=s.connect_failures,
-            messages_in=s.messages_in,
-            messages_out=s.messages_out,
-            results=list(s.results),
-        )
+        return dataclasses.replace(self.counters, results=list(self.counters.results))
 
     # -- services for devices (through the DeviceContext) --------------------------------
 
