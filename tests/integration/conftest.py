@@ -8,9 +8,11 @@
   (dummy credentials, standard retries).
 - ``make_clients(endpoints)``: build the three clients for any endpoints (e.g. the module one).
 - ``make_local_iot(**kwargs)``: start another server with any ``LocalAwsIot`` kwargs
-  (``time_scale=60.0``, ``faults=FaultConfig(...)``, ``state_dir=...``); stopped at teardown.
+  (``clock=ScaledClock(60.0)``, ``faults=FaultConfig(...)``, ``state_dir=...``); stopped at
+  teardown.
 
-The shared servers run at ``time_scale=1``; use ``make_local_iot`` for faster virtual time.
+The shared servers run on the wall clock; use ``make_local_iot(clock=ScaledClock(F))`` for
+faster virtual time.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def local_iot_module(local_iot_module_server: LocalAwsIotThread) -> LocalEndpoin
 
 @pytest.fixture
 def make_local_iot() -> Iterator[Callable[..., LocalAwsIotThread]]:
-    """Start extra local AWS IoTs with any LocalAwsIot kwargs (time_scale=..., faults=...);
+    """Start extra local AWS IoTs with any LocalAwsIot kwargs (clock=..., faults=...);
     each is stopped at the end of the test."""
     started: list[LocalAwsIotThread] = []
 

@@ -12,6 +12,10 @@ ResourceNotFoundException (https://docs.aws.amazon.com/iot/latest/apireference/A
 At most 10 jobs may be deleting at once; that LimitExceededException is retried a few times here
 (other deletions finish) and then reported.
 
+Every wait here (``api_sleep_sec`` pacing, throttling backoff, the deletion polls) is the
+injected ``TimeSource``'s ``sleep``, in the run's (possibly scaled) seconds; without one the
+wall clock (``SystemClock``) is the time source.
+
 More than 100 targets per job is beyond AWS's limit
 (https://docs.aws.amazon.com/iot/latest/apireference/API_CreateJob.html): ``make_target_group``
 puts the things in a static thing group made for the run, removed at cleanup.
@@ -21,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -29,7 +32,7 @@ from botocore import xform_name
 from botocore.exceptions import ClientError
 
 from ota_deploy.aws.retry import RetryPolicy, call_aws, error_code
-from ota_deploy.core.clock import Clock, SystemClock
+from ota_deploy.core.clock import SystemClock, TimeSource
 from ota_deploy.core.errors import AwsServiceError
 
 log = logging.getLogger(__name__)
@@ -48,15 +51,16 @@ class IotOps:
         client: Any,
         *,
         api_sleep_sec: float = 0.0,
-        clock: Clock | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        clock: TimeSource | None = None,
+        sleep: Callable[[float], None] | None = None,
         retry: RetryPolicy | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        """``sleep`` defaults to ``clock.sleep``: one time source for the now and the waits."""
         self.client = client
         self.api_sleep_sec = max(0.0, api_sleep_sec)
-        self.clock = clock or SystemClock()
-        self.sleep = sleep
+        self.clock: TimeSource = clock or SystemClock()
+        self.sleep = sleep or self.clock.sleep
         self.retry = retry or RetryPolicy()
         self.rng = rng or random.Random()
         self.calls = 0
@@ -187,19 +191,6 @@ class IotOps:
         if existed and wait:
             self.wait_stream_gone(stream_id)
         return existed
-
-    def list_job_ids(self) -> list[str]:
-        ids: list[str] = []
-        token: str | None = None
-        while True:
-            params: dict[str, Any] = {"maxResults": 100}
-            if token:
-                params["nextToken"] = token
-            page = self.call("ListJobs", **params)
-            ids.extend(j["jobId"] for j in page.get("jobs", []))
-            token = page.get("nextToken")
-            if not token:
-                return ids
 
     # -- things and groups (>100 targets; local mode) -------------------------------------
     def create_thing(self, name: str) -> str:

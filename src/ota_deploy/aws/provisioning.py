@@ -22,13 +22,15 @@ DeleteCertificate is retried a few times on DeleteConflictException.
 Policy variables: https://docs.aws.amazon.com/iot/latest/developerguide/thing-policy-variables.html
 (``${iot:Connection.Thing.ThingName}`` resolves to the thing attached to the certificate when
 the client id equals the thing name, which is what the fleet uses).
+
+Every wait (throttling backoff, the DeleteCertificate retries) is the injected ``TimeSource``'s
+``sleep`` (the wall clock, ``SystemClock``, without one).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,6 +40,7 @@ from botocore.exceptions import ClientError
 
 from ota_deploy.aws.retry import call_aws, error_code
 from ota_deploy.aws.session import AwsClients
+from ota_deploy.core.clock import SystemClock, TimeSource
 from ota_deploy.core.errors import AwsServiceError, InputError
 
 MANIFEST = "fleet.json"
@@ -124,18 +127,23 @@ class Manifest:
         raise InputError(f"no certificate for thing {thing!r}", file=str(out_dir / MANIFEST))
 
 
-def _call(operation: str, method: Callable[..., Any], **params: Any) -> Any:
-    """``method(**params)`` through ``call_aws`` (throttling retries, one clear error)."""
-    return call_aws(lambda: method(**params), operation)
+class _Caller:
+    """``call(operation, method, **params)``: ``method(**params)`` through ``call_aws``
+    (throttling retries waiting on the time source, one clear error)."""
 
+    def __init__(self, clock: TimeSource) -> None:
+        self.sleep = clock.sleep
 
-def _call_ignore_gone(operation: str, method: Callable[..., Any], **params: Any) -> None:
-    """Like ``_call``, but a resource that is already gone is fine (destroy is idempotent)."""
-    try:
-        call_aws(lambda: method(**params), operation, passthrough=GONE)
-    except ClientError as err:
-        if error_code(err) not in GONE:
-            raise
+    def __call__(self, operation: str, method: Callable[..., Any], **params: Any) -> Any:
+        return call_aws(lambda: method(**params), operation, sleep=self.sleep)
+
+    def ignore_gone(self, operation: str, method: Callable[..., Any], **params: Any) -> None:
+        """A resource that is already gone is fine (destroy is idempotent)."""
+        try:
+            call_aws(lambda: method(**params), operation, sleep=self.sleep, passthrough=GONE)
+        except ClientError as err:
+            if error_code(err) not in GONE:
+                raise
 
 
 def _write_secret(path: Path, text: str) -> None:
@@ -153,8 +161,10 @@ def provision(
     group: str,
     out_dir: Path,
     progress: Callable[[str], None] | None = None,
+    clock: TimeSource | None = None,
 ) -> Manifest:
     """Create ``count`` things with certificates, the policy and the group; see module doc."""
+    call = _Caller(clock or SystemClock())
     if count < 1:
         raise InputError("must be at least 1", key="--count")
     if (out_dir / MANIFEST).exists():
@@ -168,26 +178,26 @@ def provision(
     manifest = Manifest(region=region, prefix=prefix, group=group, policy=policy_name)
     manifest.save(out_dir)
     try:
-        manifest.group_arn = _call(
+        manifest.group_arn = call(
             "CreateThingGroup", iot.create_thing_group, thingGroupName=group
         )["thingGroupArn"]
     except AwsServiceError as err:
         if err.code != "ResourceAlreadyExistsException":
             raise
-        manifest.group_arn = _call(
+        manifest.group_arn = call(
             "DescribeThingGroup", iot.describe_thing_group, thingGroupName=group
         )["thingGroupArn"]
     account = str(manifest.group_arn).split(":")[4]
     document = json.dumps(policy_document(region, account))
-    _call("CreatePolicy", iot.create_policy, policyName=policy_name, policyDocument=document)
+    call("CreatePolicy", iot.create_policy, policyName=policy_name, policyDocument=document)
     manifest.save(out_dir)
     for i in range(count):
         name = f"{prefix}-{i:04d}"
-        arn = _call("CreateThing", iot.create_thing, thingName=name)["thingArn"]
+        arn = call("CreateThing", iot.create_thing, thingName=name)["thingArn"]
         dev = DeviceRecord(name=name, arn=arn)
         manifest.devices.append(dev)
         manifest.save(out_dir)
-        cert = _call("CreateKeysAndCertificate", iot.create_keys_and_certificate, setAsActive=True)
+        cert = call("CreateKeysAndCertificate", iot.create_keys_and_certificate, setAsActive=True)
         dev.certificate_arn = cert["certificateArn"]
         dev.certificate_id = cert["certificateId"]
         dev.cert_file = f"{CERT_DIR}/{name}.cert.pem"
@@ -195,14 +205,14 @@ def provision(
         _write_secret(out_dir / dev.cert_file, cert["certificatePem"])
         _write_secret(out_dir / dev.key_file, cert["keyPair"]["PrivateKey"])
         manifest.save(out_dir)
-        _call("AttachPolicy", iot.attach_policy, policyName=policy_name, target=dev.certificate_arn)
-        _call(
+        call("AttachPolicy", iot.attach_policy, policyName=policy_name, target=dev.certificate_arn)
+        call(
             "AttachThingPrincipal",
             iot.attach_thing_principal,
             thingName=name,
             principal=dev.certificate_arn,
         )
-        _call(
+        call(
             "AddThingToThingGroup",
             iot.add_thing_to_thing_group,
             thingGroupName=group,
@@ -218,38 +228,39 @@ def destroy(
     *,
     out_dir: Path,
     progress: Callable[[str], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    clock: TimeSource | None = None,
 ) -> Manifest:
     """Delete everything ``provision`` recorded in ``out_dir``; files are removed too."""
+    call = _Caller(clock or SystemClock())
     manifest = Manifest.load(out_dir)
     iot = clients.iot
     for dev in manifest.devices:
         cert_arn, cert_id = dev.certificate_arn, dev.certificate_id
         if cert_arn and cert_id:
-            _call_ignore_gone(
+            call.ignore_gone(
                 "DetachThingPrincipal",
                 iot.detach_thing_principal,
                 thingName=dev.name,
                 principal=cert_arn,
             )
-            _call_ignore_gone(
+            call.ignore_gone(
                 "DetachPolicy", iot.detach_policy, policyName=manifest.policy, target=cert_arn
             )
-            _call_ignore_gone(
+            call.ignore_gone(
                 "UpdateCertificate",
                 iot.update_certificate,
                 certificateId=cert_id,
                 newStatus="INACTIVE",
             )
-            _delete_certificate(iot, cert_id, sleep)
-        _call_ignore_gone("DeleteThing", iot.delete_thing, thingName=dev.name)
+            _delete_certificate(iot, cert_id, call.sleep)
+        call.ignore_gone("DeleteThing", iot.delete_thing, thingName=dev.name)
         for rel in (dev.cert_file, dev.key_file):
             if rel:
                 (out_dir / rel).unlink(missing_ok=True)
         if progress is not None:
             progress(dev.name)
-    _call_ignore_gone("DeletePolicy", iot.delete_policy, policyName=manifest.policy)
-    _call_ignore_gone("DeleteThingGroup", iot.delete_thing_group, thingGroupName=manifest.group)
+    call.ignore_gone("DeletePolicy", iot.delete_policy, policyName=manifest.policy)
+    call.ignore_gone("DeleteThingGroup", iot.delete_thing_group, thingGroupName=manifest.group)
     (out_dir / MANIFEST).unlink(missing_ok=True)
     (out_dir / THING_LIST).unlink(missing_ok=True)
     cert_dir = out_dir / CERT_DIR
@@ -265,6 +276,7 @@ def _delete_certificate(iot: Any, cert_id: str, sleep: Callable[[float], None]) 
             call_aws(
                 lambda: iot.delete_certificate(certificateId=cert_id),
                 "DeleteCertificate",
+                sleep=sleep,
                 passthrough=GONE | {"DeleteConflictException", "CertificateStateException"},
             )
             return
@@ -282,7 +294,8 @@ def _delete_certificate(iot: Any, cert_id: str, sleep: Callable[[float], None]) 
             sleep(0.5 * 2**attempt)
 
 
-def describe_ats_endpoint(clients: AwsClients) -> str:
+def describe_ats_endpoint(clients: AwsClients, *, clock: TimeSource | None = None) -> str:
     """The account's ATS data endpoint host (``DescribeEndpoint(endpointType=iot:Data-ATS)``)."""
-    out = _call("DescribeEndpoint", clients.iot.describe_endpoint, endpointType="iot:Data-ATS")
+    call = _Caller(clock or SystemClock())
+    out = call("DescribeEndpoint", clients.iot.describe_endpoint, endpointType="iot:Data-ATS")
     return str(out["endpointAddress"])

@@ -10,14 +10,15 @@ deleting at once" or "100 targets") is never retried here: it is reported. Every
 ``core.errors.AwsServiceError`` naming the operation and AWS's error code, so the CLI prints one
 line and exits 3 — never a traceback, never credentials (botocore messages carry none).
 
-The sleep function and the random source are injected so tests run on a fake clock.
+The caller passes the wait (its run's ``TimeSource.sleep``; a ``FakeClock``'s in tests), so a
+backoff happens in the run's time and never on a clock of its own; the random source is
+injectable too.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -141,12 +142,12 @@ def call_aws(
     fn: Callable[[], T],
     operation: str,
     *,
+    sleep: Callable[[float], None],
     policy: RetryPolicy | None = None,
-    sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
     passthrough: frozenset[str] = frozenset(),
 ) -> T:
-    """Run ``fn`` with throttling retries; raise ``AwsServiceError`` on failure.
+    """Run ``fn`` with throttling retries (waiting with ``sleep``); raise ``AwsServiceError``.
 
     ``passthrough``: error codes the caller handles itself (e.g. ResourceNotFoundException for
     "already gone"); those ``ClientError``s are re-raised unchanged.

@@ -8,37 +8,47 @@ drawn when the output is a terminal. A missing bucket is created, as the manual'
 ``OtaEnvBuild.sh`` does; in us-east-1 CreateBucket must carry no LocationConstraint, elsewhere
 it must carry the region
 (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html).
-Failures become ``AwsServiceError`` (exit 3) through ``aws.retry.call_aws``.
+Failures become ``AwsServiceError`` (exit 3) through ``aws.retry.call_aws``, whose backoff
+waits on the injected ``TimeSource`` (the wall clock, ``SystemClock``, without one).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from ota_deploy.aws.retry import call_aws, error_code
+from ota_deploy.core.clock import SystemClock, TimeSource
 from ota_deploy.core.errors import AwsServiceError
 
 log = logging.getLogger(__name__)
 
 MULTIPART_THRESHOLD = 8 * 1024 * 1024
+T = TypeVar("T")
 
 
 class S3Ops:
     """Thin wrapper over a boto3 ``s3`` client."""
 
-    def __init__(self, client: Any, region: str) -> None:
+    def __init__(self, client: Any, region: str, *, clock: TimeSource | None = None) -> None:
         self.client = client
         self.region = region
+        self.clock: TimeSource = clock or SystemClock()
+
+    def _call(
+        self, fn: Callable[[], T], operation: str, passthrough: frozenset[str] = frozenset()
+    ) -> T:
+        return call_aws(fn, operation, sleep=self.clock.sleep, passthrough=passthrough)
 
     def bucket_exists(self, bucket: str) -> bool:
         try:
-            call_aws(
+            self._call(
                 lambda: self.client.head_bucket(Bucket=bucket),
                 "HeadBucket",
                 passthrough=frozenset({"404", "NoSuchBucket", "NotFound", "403"}),
@@ -62,7 +72,7 @@ class S3Ops:
         if self.region and self.region != "us-east-1":
             params["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
         try:
-            call_aws(
+            self._call(
                 lambda: self.client.create_bucket(**params),
                 "CreateBucket",
                 passthrough=frozenset({"BucketAlreadyOwnedByYou"}),
@@ -81,7 +91,7 @@ class S3Ops:
         size = path.stat().st_size
 
         def upload(callback: Any = None) -> None:
-            call_aws(
+            self._call(
                 lambda: self.client.upload_file(
                     str(path), bucket, key, Config=config, Callback=callback
                 ),
@@ -111,7 +121,7 @@ class S3Ops:
     def put_bytes(
         self, bucket: str, key: str, data: bytes, content_type: str = "application/json"
     ) -> None:
-        call_aws(
+        self._call(
             lambda: self.client.put_object(
                 Bucket=bucket, Key=key, Body=data, ContentType=content_type
             ),
@@ -123,11 +133,11 @@ class S3Ops:
             body: bytes = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
             return body
 
-        return call_aws(get, "GetObject")
+        return self._call(get, "GetObject")
 
     def delete_object(self, bucket: str, key: str) -> bool:
         try:
-            call_aws(
+            self._call(
                 lambda: self.client.delete_object(Bucket=bucket, Key=key),
                 "DeleteObject",
                 passthrough=frozenset({"NoSuchBucket", "NoSuchKey", "404"}),
@@ -139,7 +149,7 @@ class S3Ops:
     def object_size(self, bucket: str, key: str) -> int | None:
         """The object's size, or None when it (or the bucket) does not exist."""
         try:
-            head = call_aws(
+            head = self._call(
                 lambda: self.client.head_object(Bucket=bucket, Key=key),
                 "HeadObject",
                 passthrough=frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket", "403"}),

@@ -15,19 +15,19 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-SERVICE_ENDPOINT_KEYS = {"iot": "iot", "iot-jobs-data": "jobs_data", "s3": "s3"}
-FALLBACK_REGION = "us-east-1"
+from ota_deploy.core.defaults import DEFAULT_REGION
 
 
 def default_region(explicit: str | None = None) -> str:
     """The region to use when a command has no dev.ini: ``explicit``, else ``AWS_REGION`` /
-    ``AWS_DEFAULT_REGION``, else the default profile's configured region, else us-east-1."""
+    ``AWS_DEFAULT_REGION``, else the default profile's configured region, else
+    ``DEFAULT_REGION`` (us-east-1)."""
     return (
         explicit
         or os.environ.get("AWS_REGION")
         or os.environ.get("AWS_DEFAULT_REGION")
         or boto3.session.Session().region_name
-        or FALLBACK_REGION
+        or DEFAULT_REGION
     )
 
 

@@ -2,6 +2,7 @@
 
 Each module in ``COMMAND_MODULES`` exposes ``register(app)``. Modules import their heavy
 dependencies (boto3, aiohttp, botocore models) inside the command functions so ``--help`` is fast.
+``python -m ota_deploy`` (``ota_deploy/__main__.py``) calls ``main`` too.
 ``main`` turns ``OtaDeployError`` into its message and exit code, never a traceback.
 """
 
@@ -9,24 +10,15 @@ from __future__ import annotations
 
 import atexit
 import gc
-import importlib
 import sys
 
 import typer
 
 from ota_deploy import __version__
+from ota_deploy.cli import cleanup, demo, fleet, local, monitor, report, run, shell
 from ota_deploy.core.errors import EXIT_BAD_INPUT, OtaDeployError
 
-COMMAND_MODULES = (
-    "run",
-    "shell",
-    "cleanup",
-    "monitor",
-    "report",
-    "demo",
-    "local",
-    "fleet",
-)
+COMMAND_MODULES = (run, shell, cleanup, monitor, report, demo, local, fleet)
 
 app = typer.Typer(
     name="ota-deploy",
@@ -52,8 +44,8 @@ def _root(
     """Deploy OTA firmware updates N rounds in a row, stop at the first failure, clean up."""
 
 
-for _name in COMMAND_MODULES:
-    importlib.import_module(f"ota_deploy.cli.{_name}").register(app)
+for _module in COMMAND_MODULES:
+    _module.register(app)
 
 
 def main() -> None:

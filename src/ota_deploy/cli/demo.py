@@ -5,7 +5,7 @@ Flow::
     write_demo_folder(DIR)   dev.ini (the manual's, role ARN filled, cleanUpCfg True, short
                              defaultDelay), thingsList.txt (N thing ARNs), firmware.bin
                              (seeded random bytes, some hundreds of KiB)
-    execute_run(RunRequest(DIR/dev.ini, local=True, out_dir=DIR/out, fleet=...))
+    wiring.run.execute(RunRequest(DIR/dev.ini, local=True, out_dir=DIR/out, fleet=...))
                              exactly ``ota-deploy run -c DIR/dev.ini --local --out DIR/out``:
                              embedded AWS IoT + simulated fleet, live view on a terminal
     -> prints where report.html is; exit code of the run (0 when every round succeeded)
@@ -23,11 +23,10 @@ from pathlib import Path
 
 import typer
 
+from ota_deploy.core.defaults import DEFAULT_REGION, LOCAL_ACCOUNT
 from ota_deploy.core.errors import InputError
 
 MARKER = ".ota-demo"  # written into DIR, so a re-run may replace DIR/out safely
-DEMO_ACCOUNT = "123456789012"
-DEMO_REGION = "us-east-1"
 FIRMWARE_SIZE = 256 * 1024
 
 
@@ -43,14 +42,14 @@ def demo_ini_text(*, rounds: int, default_delay: float = 1.0) -> str:
     changes: dict[tuple[str, str], str | None] = {
         ("DEFAULT", "thingList"): "thingsList.txt",
         ("DEFAULT", "binName"): "firmware.bin",
-        ("DEFAULT", "roleArn"): f"arn:aws:iam::{DEMO_ACCOUNT}:role/ota-demo-service-role",
+        ("DEFAULT", "roleArn"): f"arn:aws:iam::{LOCAL_ACCOUNT}:role/ota-demo-service-role",
         ("DEFAULT", "jobId"): "OtaDemoJob",
         ("DEFAULT", "streamId"): "OtaDemoStream",
         ("DEFAULT", "rounds"): str(rounds),
         ("DEFAULT", "bucket"): "ota-demo-bucket",
         ("DEFAULT", "cleanUpCfg"): "True",
         ("DEFAULT", "defaultDelay"): f"{default_delay:g}",
-        ("DEFAULT", "region"): DEMO_REGION,
+        ("DEFAULT", "region"): DEFAULT_REGION,
         ("DEFAULT", "iotApiSleepTime"): "10",
         # A stuck demo round fails after two minutes instead of the default hour.
         ("DEFAULT", "roundTimeout"): "120s",
@@ -73,7 +72,7 @@ def write_demo_folder(directory: Path, *, devices: int, rounds: int, seed: int) 
     ini = directory / "dev.ini"
     ini.write_text(demo_ini_text(rounds=rounds), encoding="utf-8")
     arns = [
-        f"arn:aws:iot:{DEMO_REGION}:{DEMO_ACCOUNT}:thing/{name}"
+        f"arn:aws:iot:{DEFAULT_REGION}:{LOCAL_ACCOUNT}:thing/{name}"
         for name in demo_thing_names(devices)
     ]
     (directory / "thingsList.txt").write_text("\n".join(arns) + "\n", encoding="utf-8")
@@ -102,9 +101,9 @@ def demo_command(
     ),
 ) -> None:
     """Write a sample dev.ini, thing list and firmware, run them on the local AWS IoT, report."""
-    from ota_deploy.cli.local_stack import stack_for_run
-    from ota_deploy.deploy.entry import RunRequest, execute_run
+    from ota_deploy.deploy.entry import RunRequest
     from ota_deploy.fleet.options import FleetOptions
+    from ota_deploy.wiring.run import execute
 
     if directory.exists() and not directory.is_dir():
         raise InputError("exists and is not a folder", file=str(directory), key="--dir")
@@ -133,7 +132,7 @@ def demo_command(
         }
     )
     req = RunRequest(config=ini, local=True, out_dir=out_dir, fleet=fleet, live=live)
-    outcome = execute_run(req, stack_factory=stack_for_run)
+    outcome = execute(req)
     html = out_dir / "report.html"
     if outcome.error:
         typer.secho(f"error: {outcome.error}", err=True, fg=typer.colors.RED)

@@ -41,9 +41,10 @@ def register(app: typer.Typer) -> None:
 def read_things(path: Path) -> tuple[list[str], list[str]]:
     """Thing names in a thing list (names or ARNs); group ARNs are skipped with a warning."""
     from ota_deploy.aws.session import default_region
+    from ota_deploy.core.defaults import LOCAL_ACCOUNT
     from ota_deploy.core.thinglist import read_thing_list
 
-    things = read_thing_list(path, account="123456789012", region=default_region())
+    things = read_thing_list(path, account=LOCAL_ACCOUNT, region=default_region())
     warnings = [w for w in things.warnings if "AWS will reject it" not in w]
     if things.group_arns:
         warnings.append(

@@ -1,6 +1,7 @@
 """CLI command group ``local``: ``ota-deploy local serve`` runs the embedded local AWS IoT.
 
-Flow: options -> FaultConfig / LocalAwsIot (ports, time scale, region, state dir) -> start on
+Flow: options -> FaultConfig / LocalAwsIot (ports, the ``--time-scale`` time source from
+``wiring.clock``, region, state dir) -> start on
 this process's event loop -> print exactly ONE JSON line (``LocalEndpoints.to_json_dict()``:
 iot, jobs_data, s3, mqtt, region, account), flushed, so a parent process can read it and point
 ``AWS_ENDPOINT_URL_IOT`` etc. at it -> wait for SIGINT/SIGTERM -> stop (state saved when
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import typer
 
+from ota_deploy.core.defaults import DEFAULT_REGION, LOCAL_ACCOUNT
 from ota_deploy.core.errors import InputError, OtaDeployError
 
 local_app = typer.Typer(
@@ -48,8 +50,8 @@ def serve(
     time_scale: float = typer.Option(
         1.0, "--time-scale", help="Virtual minutes pass this many times faster."
     ),
-    region: str = typer.Option("us-east-1", "--region", help="Region in ARNs and S3."),
-    account: str = typer.Option("123456789012", "--account", help="Account id in ARNs."),
+    region: str = typer.Option(DEFAULT_REGION, "--region", help="Region in ARNs and S3."),
+    account: str = typer.Option(LOCAL_ACCOUNT, "--account", help="Account id in ARNs."),
     state_dir: Path | None = typer.Option(
         None, "--state-dir", help="Load state from here at start, save it here while running."
     ),
@@ -78,6 +80,7 @@ def serve(
 
     from ota_deploy.core.limits import ACCOUNT_RE, REGION_RE
     from ota_deploy.local.faults import FaultConfig
+    from ota_deploy.wiring.clock import time_source
 
     if time_scale <= 0:
         raise InputError(f"must be positive, got {time_scale}", key="--time-scale")
@@ -115,7 +118,7 @@ def serve(
                 jobs_data_port=jobs_data_port,
                 mqtt_port=mqtt_port,
                 s3_port=s3_port,
-                time_scale=time_scale,
+                clock=time_source(local=True, time_scale=time_scale),
                 region=region,
                 account=account,
                 state_dir=state_dir,

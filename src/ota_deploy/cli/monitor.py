@@ -16,14 +16,17 @@ Exit codes: 0 ok (Ctrl-C ends the live view); 2 bad input; 3 AWS error.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from ota_deploy.cli.args import parse_host_port
+from ota_deploy.core.defaults import DEFAULT_REGION, LOCAL_ACCOUNT
 from ota_deploy.core.errors import InputError
+
+if TYPE_CHECKING:
+    from ota_deploy.core.clock import TimeSource
 
 EVENTS_HINT = (
     "job events on AWS need the event configuration JOB and JOB_EXECUTION enabled "
@@ -58,7 +61,7 @@ def parse_local_endpoints(value: str) -> dict[str, Any]:
 def _thing_names(path: Path, region: str) -> list[str]:
     from ota_deploy.core.thinglist import read_thing_list
 
-    return list(read_thing_list(path, account="123456789012", region=region).thing_names)
+    return list(read_thing_list(path, account=LOCAL_ACCOUNT, region=region).thing_names)
 
 
 def monitor_command(
@@ -122,7 +125,9 @@ def monitor_command(
         settings = load_settings(config).settings
     endpoints = parse_local_endpoints(local_endpoints) if local_endpoints else None
     the_region = (
-        region or (endpoints or {}).get("region") or (settings.region if settings else "us-east-1")
+        region
+        or (endpoints or {}).get("region")
+        or (settings.region if settings else DEFAULT_REGION)
     )
     if endpoints is not None:
         target = local_target(
@@ -160,9 +165,10 @@ def monitor_command(
             things = ThingListWatcher(
                 settings.thing_list, lambda p: _thing_names(p, settings.region)
             )
+        clock = SystemClock()  # the one time source of the session, the watcher and the view
         session = MonitorSession(
             iot,
-            clock=SystemClock(),
+            clock=clock,
             job_id=job_id,
             follow_rounds_of=follow,
             rounds=settings.rounds if settings is not None and follow else None,
@@ -184,11 +190,11 @@ def monitor_command(
         watcher: Any = None
         if aws_mqtt:
             operation = "DescribeEndpoint"
-            watcher = _aws_watcher(clients, iot, iot_endpoint, ca_file)
+            watcher = _aws_watcher(clients, iot, iot_endpoint, ca_file, clock)
         elif mqtt_addr is not None:
             from ota_deploy.monitor.events import MqttWatcher
 
-            watcher = MqttWatcher(mqtt_addr[0], mqtt_addr[1])
+            watcher = MqttWatcher(mqtt_addr[0], mqtt_addr[1], clock=clock)
         if watcher is not None:
             try:
                 watcher.start()
@@ -199,7 +205,9 @@ def monitor_command(
             if aws_mqtt:
                 typer.echo(f"watching MQTT over WebSocket; {EVENTS_HINT}", err=True)
         operation = "DescribeJob"
-        _run_live(session, interval=interval, stall_after=stall_after, watcher=watcher)
+        _run_live(
+            session, clock, interval=interval, stall_after=stall_after, watcher=watcher
+        )
     except InputError:
         raise
     except Exception as err:
@@ -208,7 +216,9 @@ def monitor_command(
         raise
 
 
-def _aws_watcher(clients: Any, iot: Any, endpoint: str | None, ca_file: Path | None) -> Any:
+def _aws_watcher(
+    clients: Any, iot: Any, endpoint: str | None, ca_file: Path | None, clock: TimeSource
+) -> Any:
     """An AwsMqttWatcher with the session's credentials and the account's data endpoint."""
     from ota_deploy.core.errors import AwsServiceError
     from ota_deploy.monitor.aws_mqtt import AwsMqttWatcher, data_endpoint
@@ -233,17 +243,20 @@ def _aws_watcher(clients: Any, iot: Any, endpoint: str | None, ca_file: Path | N
         session_token=frozen.token,
         port=port,
         ca_filepath=str(ca_file) if ca_file else None,
+        clock=clock,
     )
 
 
-def _run_live(session: Any, *, interval: float, stall_after: float, watcher: Any) -> None:
+def _run_live(
+    session: Any, clock: TimeSource, *, interval: float, stall_after: float, watcher: Any
+) -> None:
     from ota_deploy.monitor.live import LiveView
 
     try:
-        with LiveView(stall_after_sec=stall_after, enricher=watcher) as view:
+        with LiveView(stall_after_sec=stall_after, enricher=watcher, get_time=clock.now) as view:
             while True:
                 view.update(session.tick())
-                time.sleep(interval)
+                clock.sleep(interval)
     except KeyboardInterrupt:
         pass
     finally:

@@ -3,8 +3,9 @@
 
 Each validates its arguments first (exit 2, nothing created), then works against real AWS or,
 with ``--local``, against the embedded AWS IoT with a simulated device per listed thing. The
-rounds run through the same runner as ``ota-deploy run`` (``deploy.entry.execute_prepared``), so
-the outputs (results.csv, report.json, journal) and exit codes are the same.
+rounds run through the same runner as ``ota-deploy run`` (``cli.rounds.run_rounds``, with the
+same run options), so the outputs (results.csv, report.json, journal) and exit codes are the
+same.
 """
 
 from __future__ import annotations
@@ -16,38 +17,18 @@ from typing import Any
 
 import typer
 
+from ota_deploy.cli.options import option_group
+from ota_deploy.cli.rounds import LOCAL, PROFILE, REGION, RunFlags, run_flags, run_rounds
+from ota_deploy.core.defaults import LOCAL_ACCOUNT
 from ota_deploy.core.errors import InputError
 
-LOCAL_ACCOUNT = "123456789012"
-
-# Options the three commands share, declared once. Typer takes an OptionInfo as a parameter's
-# default and only reads it, so one object can serve every command that lists it.
-_LOCAL = typer.Option(False, "--local", help="Use the embedded local AWS IoT.")
+# Options the commands share beyond the run options of ``cli.rounds``, declared once.
 _BUCKET = typer.Option(None, "--bucket", help="Default: from the account.")
 _FILE_ID = typer.Option(None, "--file-id", help="0-255; default from the image.")
 _FOLDER = typer.Option(Path("."), "--dir", help="Where the two JSON files go.")
-_PROFILE = typer.Option(None, "--profile")
-_REGION = typer.Option(None, "--region")
-# ... and those of the rounds that ``stress`` and ``deploy`` run
-_OUT = typer.Option(None, "--out")
 _DELAY = typer.Option(5.0, "--delay", help="Seconds between rounds.")
 _ROUND_TIMEOUT = typer.Option(3600.0, "--round-timeout", help="Seconds per round.")
 _CLEANUP = typer.Option(True, "--cleanup/--no-cleanup")
-_FAIL_RATE = typer.Option(0.0, "--fail-rate")
-_REJECT_RATE = typer.Option(0.0, "--reject-rate")
-_HANG_RATE = typer.Option(0.0, "--hang-rate")
-_SEED = typer.Option(0, "--seed")
-_TIME_SCALE = typer.Option(1.0, "--time-scale")
-_LIVE = typer.Option(None, "--live/--no-live")
-_HTML = typer.Option(True, "--html/--no-html")
-
-
-def _fleet(fail_rate: float, reject_rate: float, hang_rate: float, seed: int) -> Any:
-    from ota_deploy.cli.args import fleet_options_from_flags
-
-    return fleet_options_from_flags(
-        fail_rate=fail_rate, reject_rate=reject_rate, hang_rate=hang_rate, seed=seed
-    )
 
 
 def _bucket_resolver(bucket: str | None, local: bool, region: str, profile: str | None) -> Any:
@@ -71,13 +52,6 @@ def _bucket_resolver(bucket: str | None, local: bool, region: str, profile: str 
     return resolve
 
 
-def _finish(outcome: Any) -> None:
-    typer.echo(f"results: {outcome.out_dir}")
-    if outcome.error:
-        typer.secho(f"error: {outcome.error}", err=True, fg=typer.colors.RED)
-    raise SystemExit(outcome.exit_code)
-
-
 @contextlib.contextmanager
 def _upload_target(local: bool, region: str, profile: str | None) -> Iterator[Any]:
     from ota_deploy.aws.session import AwsTarget
@@ -85,9 +59,10 @@ def _upload_target(local: bool, region: str, profile: str | None) -> Iterator[An
     if not local:
         yield AwsTarget(region=region, profile=profile)
         return
-    from ota_deploy.cli.local_stack import LocalStack
+    from ota_deploy.wiring.clock import time_source
+    from ota_deploy.wiring.local_stack import LocalStack
 
-    with LocalStack(region=region, account=LOCAL_ACCOUNT, start_fleet=False) as target:
+    with LocalStack(region=region, clock=time_source(local=True), start_fleet=False) as target:
         yield target
 
 
@@ -105,9 +80,9 @@ def register(app: typer.Typer) -> None:
         bucket: str | None = _BUCKET,
         file_id: int | None = _FILE_ID,
         folder: Path = _FOLDER,
-        local: bool = _LOCAL,
-        profile: str | None = _PROFILE,
-        region: str | None = _REGION,
+        local: bool = LOCAL,
+        profile: str | None = PROFILE,
+        region: str | None = REGION,
     ) -> None:
         """OtaEnvBuild.sh: write example-job.json + create-stream.json, upload the binary."""
         from ota_deploy.aws.retry import open_clients
@@ -136,7 +111,9 @@ def register(app: typer.Typer) -> None:
         typer.echo(files.job_json.read_text().rstrip())
 
     @app.command("stress")
+    @option_group("flags", run_flags)
     def stress(
+        flags: RunFlags,
         thing_list: Path = typer.Argument(..., metavar="THINGLIST"),
         job_id: str = typer.Argument(..., metavar="JOB_ID"),
         rounds: int = typer.Argument(..., metavar="ROUNDS"),
@@ -146,26 +123,14 @@ def register(app: typer.Typer) -> None:
         firmware: Path | None = typer.Option(
             None, "--firmware", help="Upload this binary to the stream's s3Location first."
         ),
-        local: bool = _LOCAL,
-        out: Path | None = _OUT,
-        profile: str | None = _PROFILE,
-        region: str | None = _REGION,
         delay: float = _DELAY,
         round_timeout: float = _ROUND_TIMEOUT,
         cleanup: bool = _CLEANUP,
-        fail_rate: float = _FAIL_RATE,
-        reject_rate: float = _REJECT_RATE,
-        hang_rate: float = _HANG_RATE,
-        seed: int = _SEED,
-        time_scale: float = _TIME_SCALE,
-        live: bool | None = _LIVE,
-        html: bool = _HTML,
     ) -> None:
         """OtaStressStart.sh: ROUNDS rounds with your own job document and stream request."""
         from ota_deploy.deploy.shellflows import prepare_stress
 
-        fleet = _fleet(fail_rate, reject_rate, hang_rate, seed)
-        if local and firmware is None:
+        if flags.local and firmware is None:
             typer.secho(
                 "warning: the local AWS IoT starts with an empty S3; without --firmware BIN the "
                 "stream's file does not exist and the devices will fail",
@@ -179,25 +144,18 @@ def register(app: typer.Typer) -> None:
             job_json,
             stream_json,
             stream_id,
-            region=region,
+            region=flags.region,
             clean_up=cleanup,
             delay_sec=delay,
             round_timeout_sec=round_timeout,
             firmware=firmware,
         )
-        _run(
-            prepared,
-            local=local,
-            out=out,
-            fleet=fleet,
-            profile=profile,
-            time_scale=time_scale,
-            live=live,
-            html=html,
-        )
+        run_rounds(flags, prepared.settings.source, prepared=prepared)
 
     @app.command("deploy")
+    @option_group("flags", run_flags)
     def deploy(
+        flags: RunFlags,
         thing_list: Path = typer.Argument(..., metavar="THINGLIST"),
         bin_file: Path = typer.Argument(..., metavar="BIN"),
         role_arn: str = typer.Argument(..., metavar="ROLE_ARN"),
@@ -208,27 +166,15 @@ def register(app: typer.Typer) -> None:
         bucket: str | None = _BUCKET,
         file_id: int | None = _FILE_ID,
         folder: Path = _FOLDER,
-        local: bool = _LOCAL,
-        out: Path | None = _OUT,
-        profile: str | None = _PROFILE,
-        region: str | None = _REGION,
         delay: float = _DELAY,
         round_timeout: float = _ROUND_TIMEOUT,
         cleanup: bool = _CLEANUP,
-        fail_rate: float = _FAIL_RATE,
-        reject_rate: float = _REJECT_RATE,
-        hang_rate: float = _HANG_RATE,
-        seed: int = _SEED,
-        time_scale: float = _TIME_SCALE,
-        live: bool | None = _LIVE,
-        html: bool = _HTML,
     ) -> None:
         """main.sh: prepare the documents and upload the binary, then the stress rounds."""
         from ota_deploy.aws.session import default_region
         from ota_deploy.deploy.shellflows import prepare_files, prepare_stress
 
-        fleet = _fleet(fail_rate, reject_rate, hang_rate, seed)
-        reg = default_region(region)
+        reg = default_region(flags.region)
         if not thing_list.is_file():  # checked before the STS call a default bucket needs
             raise InputError("thing list not found", file=str(thing_list), key="THINGLIST")
         files = prepare_files(
@@ -236,7 +182,7 @@ def register(app: typer.Typer) -> None:
             role_arn,
             stream_id,
             private_key,
-            bucket=_bucket_resolver(bucket, local, reg, profile),
+            bucket=_bucket_resolver(bucket, flags.local, reg, flags.profile),
             folder=folder,
             file_id=file_id,
         )
@@ -255,49 +201,4 @@ def register(app: typer.Typer) -> None:
             signing_key=private_key,
         )
         # the run uploads the image itself (same session: works --local too)
-        _run(
-            prepared,
-            local=local,
-            out=out,
-            fleet=fleet,
-            profile=profile,
-            time_scale=time_scale,
-            live=live,
-            html=html,
-        )
-
-
-def _run(
-    prepared: Any,
-    *,
-    local: bool,
-    out: Path | None,
-    fleet: Any,
-    profile: str | None,
-    time_scale: float,
-    live: bool | None,
-    html: bool = True,
-) -> None:
-    from ota_deploy.deploy.entry import RunRequest, default_out_dir, execute_prepared
-
-    if time_scale <= 0:
-        raise InputError("must be positive", key="--time-scale")
-    req = RunRequest(
-        config=prepared.settings.source,
-        local=local,
-        out_dir=out,
-        fleet=fleet,
-        profile=profile,
-        live=live,
-        time_scale=time_scale,
-        html=html,
-    )
-    stack = None
-    if local:
-        from ota_deploy.cli.local_stack import stack_for_run
-
-        stack = stack_for_run
-    outcome = execute_prepared(
-        prepared, req, out_dir=out or default_out_dir(), stack_factory=stack, pointer_config=None
-    )
-    _finish(outcome)
+        run_rounds(flags, prepared.settings.source, prepared=prepared)

@@ -11,7 +11,10 @@ Flow (``Deployment.execute``)::
     cleanUpCfg: delete the firmware object and the run's thing group
 
 It works the same against AWS and against the embedded local AWS IoT: only the ``AwsClients``
-differ. Nothing here sleeps on its own; time and sleeping are injected.
+differ. Nothing here sleeps on its own: the run's ``TimeSource`` is injected and handed on to
+the AWS adapters (API pacing, backoff, deletion waits) and the round runner, so every wait is in
+the run's (possibly scaled) seconds. ``sleep`` may replace the runner's waits (a live view
+redraws while it waits) but waits on the same time source.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from ota_deploy.aws.iot_ops import IotOps
 from ota_deploy.aws.retry import call_aws
 from ota_deploy.aws.s3_ops import S3Ops
 from ota_deploy.aws.session import AwsClients
-from ota_deploy.core.clock import Clock
+from ota_deploy.core.clock import TimeSource
 from ota_deploy.core.errors import AwsServiceError, InputError
 from ota_deploy.deploy.inputs import PreparedRun
 from ota_deploy.deploy.journal import Journal
@@ -40,11 +43,10 @@ LIVE_DETAILS_BUDGET = 10
 
 @dataclass
 class Pacing:
-    """Poll pacing and wait limits, in the runner clock's seconds."""
+    """Poll pacing, in the run's time source's seconds."""
 
     poll_initial_sec: float = 0.25
     poll_max_sec: float = 5.0
-    time_scale: float = 1.0
 
 
 class Deployment:
@@ -54,8 +56,8 @@ class Deployment:
         clients: AwsClients,
         *,
         journal: Journal | None,
-        clock: Clock,
-        sleep: Callable[[float], None],
+        clock: TimeSource,
+        sleep: Callable[[float], None] | None = None,
         on_snapshot: Callable[[JobSnapshot], None] | None = None,
         pacing: Pacing | None = None,
         upload_progress: bool | None = None,
@@ -66,13 +68,14 @@ class Deployment:
         self.clients = clients
         self.journal = journal
         self.clock = clock
-        self.sleep = sleep
+        self.sleep = sleep or clock.sleep
         self.on_snapshot = on_snapshot
         self.pacing = pacing or Pacing()
         self.upload_progress = upload_progress
         self.watch_progress = watch_progress
-        self.iot = IotOps(clients.iot, api_sleep_sec=self.settings.api_sleep_ms / 1000.0)
-        self.s3 = S3Ops(clients.s3, self.settings.region)
+        api_sleep_sec = self.settings.api_sleep_ms / 1000.0
+        self.iot = IotOps(clients.iot, api_sleep_sec=api_sleep_sec, clock=clock)
+        self.s3 = S3Ops(clients.s3, self.settings.region, clock=clock)
         self.group_arn: str | None = None
         self.runner: RoundRunner | None = None
 
@@ -145,8 +148,8 @@ class Deployment:
             round_timeout_sec=timeout,
             target_selection=s.target_selection,
             reuse_job_id=s.job_id_per_round == "reuse",
-            poll_initial_sec=self.pacing.poll_initial_sec * self.pacing.time_scale,
-            poll_max_sec=self.pacing.poll_max_sec * self.pacing.time_scale,
+            poll_initial_sec=self.pacing.poll_initial_sec,
+            poll_max_sec=self.pacing.poll_max_sec,
         )
         self.runner = RoundRunner(
             self.iot,
@@ -192,10 +195,10 @@ class Deployment:
                 return self.inner.api_calls
 
             def poll(self) -> JobSnapshot:
-                return call_aws(self.inner.poll, "DescribeJob")
+                return call_aws(self.inner.poll, "DescribeJob", sleep=clock.sleep)
 
             def poll_final(self) -> JobSnapshot:
-                return call_aws(self.inner.poll_final, "DescribeJobExecution")
+                return call_aws(self.inner.poll_final, "DescribeJobExecution", sleep=clock.sleep)
 
         return _SafePoller
 

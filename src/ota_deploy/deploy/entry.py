@@ -2,9 +2,11 @@
 
 Flow::
 
-    RunRequest ─► inputs.prepare_run (InputError, exit 2, before any AWS call)
+    RunRequest + the run's TimeSource + a LocalStackFactory (all from ``ota_deploy.wiring``)
+       ─► inputs.prepare_run (InputError, exit 2, before any AWS call)
        dry-run ─► print round 1's exact calls, exit 0, nothing created
-       else    ─► out dir + logging + journal ─► AwsTarget (real AWS, or LocalStack for --local)
+       else    ─► out dir + logging + journal ─► AwsTarget (real AWS, or the stack factory's
+                  local AWS IoT for --local)
                ─► Deployment.execute (rounds) ─► results.csv, report.json, report.html
                ─► RunOutcome(report, exit_code, out_dir)
 
@@ -15,15 +17,17 @@ configured and the report of what happened is still written).
 Progress (deploy/progress.py): a live view on a terminal (statusDetails and, for --local,
 download activity over MQTT), else one INFO line per change.
 
-``--local`` needs the embedded AWS IoT and the simulated fleet; they are started by
-``cli.local_stack.LocalStack`` (passed in as ``stack_factory`` by the CLI; looked up by name
-when a library caller such as ``demo`` does not pass one).
+``--local`` needs the embedded AWS IoT and the simulated fleet. ``deploy`` does not know how to
+assemble them: the caller passes a ``LocalStackFactory`` (``wiring.stack_for_run``; the tests
+pass their own), which gets the run's time source, so the run, the local AWS IoT and the fleet
+share one clock. The time source is made once per run by the caller (``wiring.time_source``):
+the wall clock against AWS, ``ScaledClock(--time-scale)`` for ``--local``; every wait of the
+run is its ``sleep`` in virtual seconds, so the scale is applied nowhere else.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import signal
 import threading
@@ -33,11 +37,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Protocol
 
 from ota_deploy import __version__
 from ota_deploy.aws.retry import open_clients
 from ota_deploy.aws.session import AwsTarget
-from ota_deploy.core.clock import Clock, ScaledClock, SystemClock
+from ota_deploy.core.clock import TimeSource
 from ota_deploy.core.errors import (
     EXIT_AWS_ERROR,
     EXIT_OK,
@@ -45,6 +50,7 @@ from ota_deploy.core.errors import (
     AwsServiceError,
     InputError,
 )
+from ota_deploy.core.status import RoundStatus
 from ota_deploy.deploy.deployment import Deployment, Pacing
 from ota_deploy.deploy.inputs import PreparedRun, prepare_run
 from ota_deploy.deploy.journal import Journal
@@ -69,7 +75,6 @@ class RunRequest:
     profile: str | None = None
     region: str | None = None
     live: bool | None = None
-    time_scale: float = 1.0
     html: bool = True  # also draw report.html (charts take seconds; --no-html skips them)
 
 
@@ -81,7 +86,15 @@ class RunOutcome:
     error: str | None = None  # the message of an error that ended the run, if any
 
 
-StackFactory = Callable[[PreparedRun, RunRequest], AbstractContextManager[AwsTarget]]
+class LocalStackFactory(Protocol):
+    """What a ``--local`` run needs from whoever assembles the local stack (``wiring``): given
+    the validated run, its request and the run's time source, a context manager that starts
+    the local AWS IoT (on that time source) with the run's things and a simulated device for
+    each, yields the ``AwsTarget`` to talk to, and stops them on exit."""
+
+    def __call__(
+        self, prepared: PreparedRun, request: RunRequest, clock: TimeSource, /
+    ) -> AbstractContextManager[AwsTarget]: ...
 
 
 def default_out_dir() -> Path:
@@ -91,12 +104,12 @@ def default_out_dir() -> Path:
 def execute_run(
     req: RunRequest,
     *,
-    stack_factory: StackFactory | None = None,
+    clock: TimeSource,
+    stack_factory: LocalStackFactory,
     echo: Callable[[str], None] = print,
 ) -> RunOutcome:
-    """Validate and run ``req``. Raises ``InputError`` (exit 2) before anything is created."""
-    if req.time_scale <= 0:
-        raise InputError("--time-scale must be positive", key="--time-scale")
+    """Validate and run ``req`` on ``clock``. Raises ``InputError`` (exit 2) before anything is
+    created. ``stack_factory`` is used only by a ``--local`` run."""
     prepared = prepare_run(req.config, region=req.region)
     out_dir = req.out_dir or default_out_dir()
     if req.dry_run:
@@ -107,7 +120,12 @@ def execute_run(
             echo(prepared.render_round(calls))
         return RunOutcome(report=None, exit_code=EXIT_OK, out_dir=out_dir)
     return execute_prepared(
-        prepared, req, out_dir=out_dir, stack_factory=stack_factory, pointer_config=req.config
+        prepared,
+        req,
+        out_dir=out_dir,
+        clock=clock,
+        stack_factory=stack_factory,
+        pointer_config=req.config,
     )
 
 
@@ -116,14 +134,13 @@ def execute_prepared(
     req: RunRequest,
     *,
     out_dir: Path,
-    stack_factory: StackFactory | None = None,
+    clock: TimeSource,
+    stack_factory: LocalStackFactory,
     pointer_config: Path | None = None,
 ) -> RunOutcome:
     """Run a validated ``PreparedRun`` (dev.ini or shell workflow) and write its outputs."""
     settings = prepared.settings
     out_dir.mkdir(parents=True, exist_ok=True)
-    scale = req.time_scale if req.local else 1.0
-    clock = RunClock(ScaledClock(scale) if scale != 1.0 else SystemClock())
     started = clock.now()
     report = RunReport(
         tool_version=__version__,
@@ -143,7 +160,6 @@ def execute_prepared(
             print(f"debug log: {logs.log_file}")
         try:
             with _target(prepared, req, stack_factory, clock) as target:
-                report.started = min(report.started, clock.now())  # the clock may be adopted
                 journal = Journal.start(
                     out_dir,
                     mode=report.mode,
@@ -151,7 +167,6 @@ def execute_prepared(
                     profile=target.profile,
                     endpoints=target.endpoints,
                     config=pointer_config.resolve() if pointer_config else None,
-                    now=time.time(),
                 )
                 with run_progress(req.live, clock, target) as progress:
                     deployment = Deployment(
@@ -159,9 +174,9 @@ def execute_prepared(
                         open_clients(target),
                         journal=journal,
                         clock=clock,
-                        sleep=lambda s: progress.sleep(s / scale),
+                        sleep=progress.sleep,
                         on_snapshot=progress.on_snapshot,
-                        pacing=_pacing(req, scale),
+                        pacing=_pacing(req),
                         watch_progress=progress.live,
                     )
                     result = deployment.execute()
@@ -213,7 +228,7 @@ def _complete_rounds(
                     round=n,
                     job_id=calls.job_id,
                     stream_id=calls.stream_id or "",
-                    status="SKIPPED",
+                    status=RoundStatus.SKIPPED,
                     reason="not run",
                     start=now,
                 )
@@ -221,48 +236,24 @@ def _complete_rounds(
     return sorted(out, key=lambda r: r.round)
 
 
-class RunClock:
-    """The run's clock. With ``--time-scale`` the local AWS IoT keeps its own virtual clock,
-    started a moment later, so the two would disagree by (start gap x scale) seconds: job and
-    execution timestamps would look that much older than "now" (wrong "last seen", every device
-    "stalled" in the live view). Once the local stack is up the run adopts the stack's clock."""
-
-    def __init__(self, inner: Clock) -> None:
-        self.inner = inner
-
-    def now(self) -> float:
-        return self.inner.now()
-
-    def adopt(self, other: Clock | None) -> None:
-        if other is not None:
-            self.inner = other
-
-
 @contextlib.contextmanager
 def _target(
     prepared: PreparedRun,
     req: RunRequest,
-    stack_factory: StackFactory | None,
-    clock: RunClock | None = None,
+    stack_factory: LocalStackFactory,
+    clock: TimeSource,
 ) -> Iterator[AwsTarget]:
     if not req.local:
         yield AwsTarget(region=prepared.settings.region, profile=req.profile)
         return
-    factory = stack_factory
-    if factory is None:  # late-bound so deploy/ has no import-time dependency on cli/
-        module = importlib.import_module("ota_deploy.cli.local_stack")
-        factory = module.stack_for_run
-    stack = factory(prepared, req)
-    with stack as target:
-        if clock is not None:  # cli.local_stack.LocalStack.clock: the local AWS IoT's clock
-            clock.adopt(getattr(stack, "clock", None))
+    with stack_factory(prepared, req, clock) as target:
         yield target
 
 
-def _pacing(req: RunRequest, scale: float) -> Pacing:
+def _pacing(req: RunRequest) -> Pacing:
     """Polls back off to 5 s against AWS (API rate limits); the local AWS IoT costs nothing to
     ask, so there polls stay within 1 s: a smooth rollout curve and a fresh live view."""
-    return Pacing(time_scale=scale, poll_max_sec=1.0 if req.local else 5.0)
+    return Pacing(poll_max_sec=1.0 if req.local else 5.0)
 
 
 @contextlib.contextmanager

@@ -4,12 +4,16 @@ Flow (``run_progress``)::
 
     terminal (or --live) ─► LiveView(enricher=MqttWatcher)   monitor/live.py, monitor/events.py
         every poll's JobSnapshot ─► view.update (the watcher adds blocks received per device)
-        between polls, ``Progress.sleep`` redraws it (ages, MQTT activity) every 0.25 s
+        between polls, ``Progress.sleep`` redraws it (ages, MQTT activity) at most 4 times a
+        second of wall time
         ``Progress.live`` tells the Deployment to make pollers that fetch statusDetails
     else ─► one INFO line when a job's status or counts change; no watcher, no extra API calls
 
 The watcher subscribes to the target's ``endpoints["mqtt"]`` (``host:port``), which only the
-local AWS IoT offers (cli/local_stack.py); against AWS the view shows polling data only.
+local AWS IoT offers (``wiring.local_stack``); against AWS the view shows polling data only.
+
+``Progress.sleep`` is the runner's wait: the run's ``TimeSource.sleep`` (virtual seconds), cut
+into slices so a live view can redraw in between.
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ota_deploy.aws.session import AwsTarget
-from ota_deploy.core.clock import Clock
+from ota_deploy.core.clock import Clock, TimeSource
 from ota_deploy.monitor.snapshot import JobSnapshot
 
 log = logging.getLogger("ota_deploy.deploy.entry")  # the run's log lines keep their logger
-LIVE_REFRESH_SEC = 0.25  # the live view redraws this often between polls
+LIVE_REFRESH_SEC = 0.25  # the live view redraws at most this often (wall seconds) between polls
 
 
 @dataclass
@@ -35,23 +39,27 @@ class Progress:
     """How the rounds are shown: ``on_snapshot`` gets every poll; ``live`` says a live view
     (which wants statusDetails progress, so the pollers fetch some) is on."""
 
+    clock: TimeSource
     on_snapshot: Callable[[JobSnapshot], None]
     live: bool
     refresh: Callable[[], None] | None = None  # redraw between polls (MQTT activity, ages)
     view: Any = None  # the monitor.live.LiveView when live (its .last: what it showed last)
 
     def sleep(self, seconds: float) -> None:
-        """The runner's waits (real seconds); a live view keeps refreshing meanwhile."""
+        """The runner's waits, in the time source's seconds; a live view keeps redrawing."""
         if self.refresh is None:
-            time.sleep(seconds)
+            self.clock.sleep(seconds)
             return
-        end = time.monotonic() + seconds
-        while (left := end - time.monotonic()) > 0:
-            time.sleep(min(left, LIVE_REFRESH_SEC))
-            self.refresh()
+        end = self.clock.now() + seconds
+        drawn = time.monotonic()
+        while (left := end - self.clock.now()) > 0:
+            self.clock.sleep(min(left, LIVE_REFRESH_SEC))
+            if time.monotonic() - drawn >= LIVE_REFRESH_SEC:  # a redraw is wall-clock work
+                self.refresh()
+                drawn = time.monotonic()
 
 
-def _plain_progress() -> Progress:
+def _plain_progress(clock: TimeSource) -> Progress:
     """Not a terminal: one INFO line when a job's status or counts change; nothing else."""
     last: dict[str, Any] = {}
 
@@ -70,7 +78,7 @@ def _plain_progress() -> Progress:
             counts or "no executions yet",
         )
 
-    return Progress(on_snapshot=log_line, live=False)
+    return Progress(clock=clock, on_snapshot=log_line, live=False)
 
 
 def _mqtt_watcher(target: AwsTarget, clock: Clock) -> Any:
@@ -93,7 +101,7 @@ def _mqtt_watcher(target: AwsTarget, clock: Clock) -> Any:
 
 
 @contextlib.contextmanager
-def run_progress(live: bool | None, clock: Clock, target: AwsTarget) -> Iterator[Progress]:
+def run_progress(live: bool | None, clock: TimeSource, target: AwsTarget) -> Iterator[Progress]:
     """``live``: None = when stdout is a terminal."""
     live = sys.stdout.isatty() if live is None else live
     if live:
@@ -102,7 +110,7 @@ def run_progress(live: bool | None, clock: Clock, target: AwsTarget) -> Iterator
         except ImportError:
             live = False
     if not live:
-        yield _plain_progress()
+        yield _plain_progress(clock)
         return
     watcher = _mqtt_watcher(target, clock)
     # Entered at the first snapshot, so the upload's progress bar (also a rich live display,
@@ -124,7 +132,7 @@ def run_progress(live: bool | None, clock: Clock, target: AwsTarget) -> Iterator
             view.update(last[0])
 
     try:
-        yield Progress(on_snapshot=update, live=True, refresh=refresh, view=view)
+        yield Progress(clock=clock, on_snapshot=update, live=True, refresh=refresh, view=view)
     finally:
         try:
             if entered:

@@ -25,6 +25,7 @@ from ota_deploy.config.settings import Settings
 from ota_deploy.core import limits
 from ota_deploy.core.errors import InputError
 from ota_deploy.core.firmware import Firmware
+from ota_deploy.core.status import TargetSelection
 from ota_deploy.core.thinglist import read_thing_list
 from ota_deploy.deploy.inputs import (
     PreparedRun,
@@ -207,7 +208,7 @@ def prepare_stress(
         stream_id=stream_id,
         api_sleep_ms=0.0,
         file_chunk_size=8192,
-        target_selection="SNAPSHOT",
+        target_selection=TargetSelection.SNAPSHOT,
         round_timeout_sec=round_timeout_sec,
         signing_key=signing_key,
     )
@@ -225,7 +226,7 @@ def prepare_stress(
                 "targets": list(targets),
                 "document": job_text,
                 "description": STRESS_DESCRIPTION,
-                "targetSelection": "SNAPSHOT",
+                "targetSelection": TargetSelection.SNAPSHOT,
             },
         )
 

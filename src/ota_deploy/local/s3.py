@@ -31,6 +31,8 @@ from typing import Any
 from botocore.config import Config
 from botocore.session import get_session
 
+from ota_deploy.core.defaults import DEFAULT_REGION
+
 log = logging.getLogger(__name__)
 
 _ACCOUNT_COUNTER = itertools.count(1)
@@ -59,7 +61,7 @@ class LocalS3:
     """moto's S3 on ``host:port`` (port 0 picks a free one) in a daemon thread."""
 
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 0, region: str = "us-east-1"
+        self, *, host: str = "127.0.0.1", port: int = 0, region: str = DEFAULT_REGION
     ) -> None:
         self.host = host
         self.region = region

@@ -4,7 +4,7 @@ Start order (``LocalAwsIot.start``)::
 
     LocalS3 (moto, own thread)  -> BlobReader + Presigner
     MqttGateway.start()         -> MQTT port (handlers are added once the service exists)
-    LocalIotService(clock=ScaledClock(time_scale), publish=gateway.publish, read_blob, presign,
+    LocalIotService(clock, publish=gateway.publish, read_blob, presign,
                     mqtt_endpoint="host:port")  (+ load_state from --state-dir)
     gateway.add_handler(JobsMqttHandler(service, clock)); add_handler(StreamsMqttHandler(...))
     ControlPlaneServer.start()  -> iot and iot-jobs-data URLs
@@ -12,11 +12,18 @@ Start order (``LocalAwsIot.start``)::
 
 Everything but moto's S3 thread runs on the caller's event loop, so the service (not
 thread-safe) only ever runs on that loop. ``LocalAwsIotThread`` runs the whole thing on a
-private loop in a background thread for synchronous callers (tests, ``run --local``).
+private loop in a background thread (``runtime.loop_thread.LoopThread``) for synchronous
+callers (tests, ``run --local``).
+
+Time: the caller injects the time source (``clock``, a ``core.clock.TimeSource``: the run's
+``ScaledClock(--time-scale)`` for ``run --local`` and ``local serve``, so minute-based AWS
+settings elapse in seconds); without one the service runs on the wall clock.
 
 State persistence (``state_dir``): ``iot-state.json`` holds ``{"virtual_now", "service":
 service.dump_state()}`` (datetimes and bytes tagged so they round-trip through JSON; the
-virtual time lets a ``--time-scale`` clock resume where it stopped instead of jumping back);
+virtual time lets a ``--time-scale`` clock resume where it stopped instead of jumping back:
+when the saved time is ahead of the injected clock, the service goes on from it with a
+``ScaledClock(clock.scale, start=saved)``);
 ``s3/`` holds every local S3 object (``s3/index.json`` lists bucket/key/file; an object is
 rewritten only when its ETag changed). Written atomically at stop and every 10 s, loaded at
 start.
@@ -31,19 +38,19 @@ import hashlib
 import json
 import logging
 import os
-import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ota_deploy.core.clock import ScaledClock, SystemClock
+from ota_deploy.core.clock import ScaledClock, SystemClock, TimeSource
+from ota_deploy.core.defaults import DEFAULT_REGION, LOCAL_ACCOUNT
 from ota_deploy.core.errors import InputError
-from ota_deploy.local.contracts import DEFAULT_ACCOUNT, DEFAULT_REGION, LocalEndpoints
+from ota_deploy.local.contracts import LocalEndpoints
 from ota_deploy.local.faults import FaultConfig
 from ota_deploy.local.http.app import ControlPlaneServer
 from ota_deploy.local.s3 import LocalS3
+from ota_deploy.runtime.loop_thread import LoopThread
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +99,9 @@ class LocalAwsIot:
         iot_port: int = 0,
         mqtt_port: int = 0,
         s3_port: int = 0,
-        time_scale: float = 1.0,
+        clock: TimeSource | None = None,
         region: str = DEFAULT_REGION,
-        account: str = DEFAULT_ACCOUNT,
+        account: str = LOCAL_ACCOUNT,
         state_dir: Path | None = None,
         faults: FaultConfig | None = None,
         jobs_data_port: int = 0,
@@ -106,8 +113,7 @@ class LocalAwsIot:
         self.region = region
         self.account = account
         self.state_dir = Path(state_dir) if state_dir is not None else None
-        self.time_scale = time_scale
-        self.clock = ScaledClock(time_scale)
+        self.clock: TimeSource = clock or SystemClock()
         self.s3 = LocalS3(host=host, port=s3_port, region=region)
         self.http = ControlPlaneServer(
             None, host=host, iot_port=iot_port, jobs_data_port=jobs_data_port, faults=faults
@@ -135,7 +141,7 @@ class LocalAwsIot:
             mqtt_port = await self.gateway.start()
             saved = self._read_saved_state()
             if saved is not None:
-                self.clock = _resumed_clock(self.time_scale, saved.get("virtual_now"))
+                self.clock = _resumed_clock(self.clock, saved.get("virtual_now"))
             self.service = LocalIotService(
                 clock=self.clock,
                 region=self.region,
@@ -261,24 +267,26 @@ class LocalAwsIot:
             self.service.load_state(saved["service"])
 
 
-def _resumed_clock(scale: float, virtual_now: Any) -> ScaledClock:
-    """A ScaledClock that goes on from the saved virtual time when that is ahead of the wall
-    clock (a --time-scale run saved it): the restored timers and timestamps stay coherent."""
-    wall = SystemClock().now()
-    if isinstance(virtual_now, int | float) and virtual_now > wall:
-        return ScaledClock(scale, start=float(virtual_now))
-    return ScaledClock(scale)
+def _resumed_clock(clock: TimeSource, virtual_now: Any) -> TimeSource:
+    """``clock``, or a ScaledClock at its scale that goes on from the saved virtual time when
+    that is ahead of it (a --time-scale run saved it): restored timers and timestamps stay
+    coherent instead of jumping back."""
+    if isinstance(virtual_now, int | float) and virtual_now > clock.now():
+        return ScaledClock(clock.scale, start=float(virtual_now))
+    return clock
 
 
 class LocalAwsIotThread:
-    """``LocalAwsIot`` on its own event loop in a background thread; a context manager."""
+    """``LocalAwsIot`` on its own event loop in a background thread; a context manager.
+
+    Takes ``LocalAwsIot``'s keyword arguments (``clock=``, ``state_dir=``, ``faults=``, ...).
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         self.kwargs = kwargs
         self.local: LocalAwsIot | None = None
         self.endpoints: LocalEndpoints | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop = LoopThread("local-aws-iot")
 
     def __enter__(self) -> LocalEndpoints:
         return self.start()
@@ -287,46 +295,24 @@ class LocalAwsIotThread:
         self.stop()
 
     def start(self) -> LocalEndpoints:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name="local-aws-iot", daemon=True
-        )
-        self._thread.start()
-        self.local = LocalAwsIot(**self.kwargs)
+        self._loop.start()
+        local = self.local = LocalAwsIot(**self.kwargs)
         try:
-            self.endpoints = asyncio.run_coroutine_threadsafe(
-                self.local.start(), self._loop
-            ).result(timeout=60)
+            self.endpoints = self._loop.run(local.start, timeout=60)
         except BaseException:
-            self._shutdown_loop()
+            self._loop.stop()
             raise
         return self.endpoints
 
     def stop(self) -> None:
-        if self._loop is None:
+        if not self._loop.running:
             return
         if self.local is not None:
             try:
-                asyncio.run_coroutine_threadsafe(self.local.stop(), self._loop).result(timeout=30)
+                self._loop.run(self.local.stop, timeout=30)
             except Exception:
                 log.exception("stopping the local AWS IoT failed")
-        self._shutdown_loop()
-
-    def _shutdown_loop(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is None:
-            return
-        try:  # join the executor threads that started/stopped S3
-            asyncio.run_coroutine_threadsafe(loop.shutdown_default_executor(), loop).result(10)
-        except Exception:
-            log.exception("could not shut the local AWS IoT executor down")
-        loop.call_soon_threadsafe(loop.stop)
-        if thread is not None:
-            thread.join(timeout=10)
-        if not loop.is_running():
-            loop.close()
-        self._loop = None
-        self._thread = None
+        self._loop.stop()
 
     @property
     def service(self) -> Any:
@@ -338,14 +324,6 @@ class LocalAwsIotThread:
 
     def call_in_loop(self, fn: Callable[[], T], timeout: float = 30.0) -> T:
         """Run ``fn()`` on the server's loop (awaiting it if it returns an awaitable)."""
-        if self._loop is None:
+        if not self._loop.running:
             raise RuntimeError("LocalAwsIotThread is not running")
-
-        async def runner() -> Any:
-            result = fn()
-            if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-                return await result
-            return result
-
-        fut: Future[Any] = asyncio.run_coroutine_threadsafe(runner(), self._loop)
-        return fut.result(timeout=timeout)  # type: ignore[no-any-return]
+        return self._loop.run(fn, timeout=timeout)

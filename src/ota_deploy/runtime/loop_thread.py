@@ -13,7 +13,7 @@ import inspect
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,13 @@ class LoopThread:
         self._thread = threading.Thread(target=self.loop.run_forever, name=self.name, daemon=True)
         self._thread.start()
 
-    def run(self, work: Callable[[], Awaitable[T] | T], timeout: float | None = 30.0) -> T:
+    @overload
+    def run(self, work: Callable[[], Awaitable[T]], timeout: float | None = 30.0) -> T: ...
+
+    @overload
+    def run(self, work: Callable[[], T], timeout: float | None = 30.0) -> T: ...
+
+    def run(self, work: Callable[[], Any], timeout: float | None = 30.0) -> Any:
         """Run ``work()`` on the loop (awaiting what it returns, if awaitable); its result."""
         if self.loop is None:
             raise RuntimeError(f"{self.name}: the loop is not running")
@@ -51,7 +57,7 @@ class LoopThread:
             return result
 
         future = asyncio.run_coroutine_threadsafe(runner(), self.loop)
-        return future.result(timeout=timeout)  # type: ignore[no-any-return]
+        return future.result(timeout=timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Join the loop's executor threads, stop the loop, join the thread, close the loop."""

@@ -7,27 +7,28 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ota_deploy.aws.iot_ops import IotOps
 from ota_deploy.aws.session import AwsClients, AwsTarget
-from ota_deploy.cli.local_stack import LocalStack
-from ota_deploy.core.clock import Clock
+from ota_deploy.core.clock import ScaledClock, TimeSource
 from ota_deploy.deploy.entry import RunRequest
 from ota_deploy.fleet.options import FleetOptions
 from ota_deploy.fleet.runner import FleetThread
+from ota_deploy.wiring.local_stack import LocalStack
 
 
 class SharedStack:
-    """The local AWS IoT of the in-process runs, at time scale 10, with
-    healthy devices ``ok-01..05`` and always-failing devices ``bad-01..03`` (their own fleet,
-    fail rate 1). Each run uses its own job id and cleans up, so the runs do not interfere;
-    ``__call__`` is a ``stack_factory`` that also records what is left after a run."""
+    """The local AWS IoT of the in-process runs, on one time source at scale 10 (``clock``:
+    the runs use it too), with healthy devices ``ok-01..05`` and always-failing devices
+    ``bad-01..03`` (their own fleet, fail rate 1). Each run uses its own job id and cleans up,
+    so the runs do not interfere; ``__call__`` is a ``stack_factory`` that also records what
+    is left after a run."""
 
     OK = [f"ok-{i:02d}" for i in range(1, 6)]
     BAD = [f"bad-{i:02d}" for i in range(1, 4)]
 
     def __init__(self) -> None:
         arns = [f"arn:aws:iot:us-east-1:123456789012:thing/{n}" for n in self.OK + self.BAD]
-        self.stack = LocalStack(arns, time_scale=10, start_fleet=False)
+        self.clock: TimeSource = ScaledClock(10)
+        self.stack = LocalStack(arns, clock=self.clock, start_fleet=False)
         self.fleets: list[FleetThread] = []
         self.jobs: list[str] | None = None
         self.streams: list[str] | None = None
@@ -40,7 +41,11 @@ class SharedStack:
             (self.BAD, FleetOptions.model_validate({"fail_rate": 1.0})),
         ):
             fleet = FleetThread(
-                names, mqtt_host=ep.mqtt_host, mqtt_port=ep.mqtt_port, options=options
+                names,
+                mqtt_host=ep.mqtt_host,
+                mqtt_port=ep.mqtt_port,
+                options=options,
+                clock=self.clock,
             )
             fleet.__enter__()
             self.fleets.append(fleet)
@@ -51,31 +56,27 @@ class SharedStack:
             fleet.__exit__(None, None, None)
         self.stack.__exit__(None, None, None)
 
-    def __call__(self, prepared: Any, req: Any) -> _Lease:
+    def __call__(self, prepared: Any, req: Any, clock: TimeSource) -> _Lease:
+        assert clock is self.clock, "a run on the shared stack runs on its time source"
         return _Lease(self)
 
-    @property
-    def clock(self) -> Clock | None:
-        return self.stack.clock
-
     def request(self, ini: Path, out: Path, **kw: Any) -> RunRequest:
-        return RunRequest(config=ini, local=True, out_dir=out, time_scale=10, html=False, **kw)
+        return RunRequest(config=ini, local=True, out_dir=out, html=False, **kw)
 
 
 class _Lease:
-    """The shared stack as a ``stack_factory`` result: its target and its clock (as
-    ``LocalStack`` offers); on exit, what is left on the local AWS IoT is recorded."""
+    """The shared stack as a ``stack_factory`` result: its target; on exit, what is left on
+    the local AWS IoT is recorded."""
 
     def __init__(self, shared: SharedStack) -> None:
         self.shared = shared
-        self.clock = shared.clock
 
     def __enter__(self) -> AwsTarget:
         return self.shared.target
 
     def __exit__(self, *exc: object) -> None:
         clients = AwsClients(self.shared.target)
-        self.shared.jobs = IotOps(clients.iot).list_job_ids()
+        self.shared.jobs = [j["jobId"] for j in clients.iot.list_jobs()["jobs"]]
         self.shared.streams = [s["streamId"] for s in clients.iot.list_streams()["streams"]]
 
 

@@ -56,7 +56,9 @@ def test_failing_devices_fail_the_round_stop_and_clean_up(
     ini = copy_samples(tmp_path, cleanUpCfg="True", defaultDelay="0", jobId="FailJob")
     things_file(tmp_path, shared_stack.OK[:2] + shared_stack.BAD)
     outcome = execute_run(
-        shared_stack.request(ini, tmp_path / "out", live=False), stack_factory=shared_stack
+        shared_stack.request(ini, tmp_path / "out", live=False),
+        clock=shared_stack.clock,
+        stack_factory=shared_stack,
     )
     assert outcome.exit_code == 1
     assert outcome.report is not None
@@ -75,7 +77,7 @@ def test_failing_devices_fail_the_round_stop_and_clean_up(
         assert things[name]["status"] == "FAILED"
         assert "fail rate" in things[name]["status_details"]["reason"], things[name]
     assert things["ok-01"]["status"] == "SUCCEEDED"
-    # One time line (--time-scale 10): the run adopts the local AWS IoT's virtual clock, so
+    # One time line (--time-scale 10): the run and the local AWS IoT share one time source, so
     # the service's timestamps fall within the round the run measured.
     first = report["rounds"][0]
     for t in things.values():
@@ -93,7 +95,6 @@ def test_live_view_shows_downloads_and_progress(tmp_path: Path, shared_stack: Sh
     req = shared_stack.request(ini, tmp_path / "out", live=True)
     assert shared_stack.target.endpoints["mqtt"] == shared_stack.stack.endpoints.mqtt
     clock = shared_stack.clock
-    assert clock is not None
     seen: list[JobSnapshot] = []
     with run_progress(req.live, clock, shared_stack.target) as progress:
         assert progress.live and progress.view.enricher is not None
@@ -107,7 +108,7 @@ def test_live_view_shows_downloads_and_progress(tmp_path: Path, shared_stack: Sh
             AwsClients(shared_stack.target),
             journal=None,
             clock=clock,
-            sleep=lambda s: progress.sleep(s / 10),
+            sleep=progress.sleep,
             on_snapshot=on_snapshot,
             watch_progress=progress.live,
         )

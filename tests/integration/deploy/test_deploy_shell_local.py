@@ -18,8 +18,9 @@ from typer.testing import CliRunner
 
 from ota_deploy.aws.session import AwsClients
 from ota_deploy.cli.app import app
-from ota_deploy.cli.local_stack import LocalStack
+from ota_deploy.core.clock import ScaledClock
 from ota_deploy.core.thinglist import read_thing_list
+from ota_deploy.wiring.local_stack import LocalStack
 
 ROLE = "arn:aws:iam::123456789012:role/your_role"
 
@@ -46,7 +47,7 @@ def workdir(tmp_path: Path) -> Path:
 @pytest.fixture(scope="module")
 def running_stack() -> Iterator[tuple[LocalStack, dict[str, str]]]:
     things = read_thing_list(SAMPLES / "thingsList.txt", account="123456789012", region="us-east-1")
-    stack = LocalStack(things.thing_arns, region="us-east-1", time_scale=20)
+    stack = LocalStack(things.thing_arns, region="us-east-1", clock=ScaledClock(20))
     with stack:
         env = {
             **stack.endpoints.env(),

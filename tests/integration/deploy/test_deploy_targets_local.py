@@ -14,8 +14,10 @@ from clihelp_deploy import copy_samples
 from stackhelp_deploy import SharedStack
 
 from ota_deploy.aws.session import AwsClients, AwsTarget
+from ota_deploy.core.clock import TimeSource
 from ota_deploy.deploy.cleanup import clean_from_journal
 from ota_deploy.deploy.entry import RunRequest, execute_run
+from ota_deploy.wiring.run import execute
 
 
 class _NoFleet:
@@ -32,7 +34,7 @@ class _NoFleet:
         self.groups_before = clients.iot.list_thing_groups()["thingGroups"]
 
     @contextmanager
-    def __call__(self, prepared: Any, req: Any) -> Iterator[AwsTarget]:
+    def __call__(self, prepared: Any, req: Any, clock: TimeSource) -> Iterator[AwsTarget]:
         target = self.shared.target
         iot = AwsClients(target).iot
         s3 = AwsClients(target).s3
@@ -77,6 +79,7 @@ def test_over_100_things_use_a_run_group_and_url_document(
     stack = _NoFleet(shared_stack, out, names)
     outcome = execute_run(
         RunRequest(config=ini, local=True, out_dir=out, live=False, html=False),
+        clock=shared_stack.clock,
         stack_factory=stack,
     )
     assert outcome.exit_code == 1, outcome.error  # nobody answers: the round times out
@@ -103,11 +106,10 @@ def test_thing_group_target_gets_simulated_members_and_succeeds(tmp_path: Path) 
         "solo-2\n"
         "arn:aws:iot:us-east-1:123456789012:thinggroup/lab-rack\n"
     )
-    outcome = execute_run(
-        RunRequest(
-            config=ini, local=True, out_dir=tmp_path / "out", live=False, html=False, time_scale=10
-        )
-    )  # no stack_factory: the default LocalStack is looked up, as `demo` would use it
+    outcome = execute(
+        RunRequest(config=ini, local=True, out_dir=tmp_path / "out", live=False, html=False),
+        time_scale=10,
+    )  # the wiring's own LocalStack and time source, as `run --local` and `demo` use them
     assert outcome.exit_code == 0, outcome.error
     assert outcome.report is not None
     things = {t.thing_name: t.status for t in outcome.report.rounds[0].things}

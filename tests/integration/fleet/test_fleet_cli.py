@@ -16,6 +16,7 @@ import pytest
 
 from ota_deploy.aws.provisioning import MANIFEST, THING_LIST, Manifest, destroy, provision
 from ota_deploy.aws.session import AwsClients, local_target
+from ota_deploy.core.clock import FakeClock
 
 CLI = [sys.executable, "-c", "from ota_deploy.cli.app import main; main()"]
 
@@ -117,7 +118,7 @@ def test_provision_and_destroy_against_the_local_control_plane(
     assert (out / THING_LIST).read_text().splitlines() == [d.arn for d in manifest.devices]
     assert Manifest.load(out).devices == manifest.devices
 
-    destroy(clients, out_dir=out, sleep=lambda s: None)
+    destroy(clients, out_dir=out, clock=FakeClock())
     assert boto_iot.list_things()["things"] == []
     assert boto_iot.list_thing_groups()["thingGroups"] == []
     with pytest.raises(boto_iot.exceptions.ResourceNotFoundException):

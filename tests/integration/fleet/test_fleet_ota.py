@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from ota_deploy.core.clock import ScaledClock
 from ota_deploy.fleet.behaviour import BehaviourChooser, Fault
 from ota_deploy.fleet.options import FleetOptions
 from ota_deploy.fleet.runner import FleetThread
@@ -167,7 +168,7 @@ def test_hundred_devices_download_from_a_presigned_url(env: Env) -> None:
 def _fault_run(image: bytes, options: FleetOptions) -> tuple[dict[str, str], Any]:
     """One job over a fresh local AWS IoT (time x60: 5 virtual minutes of in-progress
     timeout last 5 s); returns thing -> final execution status, and the fleet's stats."""
-    server = LocalAwsIotThread(time_scale=60.0)
+    server = LocalAwsIotThread(clock=ScaledClock(60.0))
     server.start()
     try:
         env = Env(server, _clients(server.endpoints), image)

@@ -16,6 +16,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError
 
+from ota_deploy.core.clock import ScaledClock
 from ota_deploy.local.contracts import LocalEndpoints
 from ota_deploy.local.faults import FaultConfig
 from ota_deploy.local.server import LocalAwsIotThread
@@ -153,13 +154,13 @@ def test_corrupt_state_file_is_an_input_error(tmp_path: Path) -> None:
 def test_scaled_clock_resumes_after_restart(tmp_path: Path) -> None:
     # At 3600x a second of wall time is an hour of virtual time: a restarted server whose
     # clock started again from the wall clock would be hours behind what it saved.
-    first = LocalAwsIotThread(state_dir=tmp_path, time_scale=3600.0)
+    first = LocalAwsIotThread(state_dir=tmp_path, clock=ScaledClock(3600.0))
     with first as ep:
         _client("iot", ep.iot).create_thing(thingName="clocked")
         time.sleep(0.1)  # at least 6 virtual minutes pass, however fast the machine is
     saved = json.loads((tmp_path / "iot-state.json").read_text())["virtual_now"]
     assert first.local is not None and saved > time.time() + 60
-    second = LocalAwsIotThread(state_dir=tmp_path, time_scale=3600.0)
+    second = LocalAwsIotThread(state_dir=tmp_path, clock=ScaledClock(3600.0))
     with second:
         assert second.local is not None
         assert second.local.clock.now() >= saved

@@ -75,14 +75,14 @@ def test_botocore_errors_become_service_errors_without_secrets() -> None:
         raise NoCredentialsError()
 
     with pytest.raises(AwsServiceError) as info:
-        call_aws(no_creds, "CreateJob")
+        call_aws(no_creds, "CreateJob", sleep=lambda s: None)
     assert "credentials" in str(info.value) and info.value.code == "NoCredentials"
 
     def no_endpoint() -> None:
         raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
 
     with pytest.raises(AwsServiceError):
-        call_aws(no_endpoint, "CreateJob")
+        call_aws(no_endpoint, "CreateJob", sleep=lambda s: None)
 
 
 def test_api_sleep_paces_consecutive_iot_calls() -> None:

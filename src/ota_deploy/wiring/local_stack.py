@@ -1,17 +1,20 @@
-"""``--local``: the embedded AWS IoT, the listed things in it, and a simulated device for each.
+"""The local stack: the embedded AWS IoT, the listed things in it, a simulated device for each.
 
-Flow (``LocalStack.__enter__``)::
+Flow (``LocalStack.__enter__``), everything on the one injected time source (``clock``)::
 
-    LocalAwsIotThread(time_scale, region, account)      the local AWS IoT on free ports
+    LocalAwsIotThread(clock, region, account)           the local AWS IoT on free ports
     CreateThing for every listed thing; for a listed thing group: CreateThingGroup plus
         ``members_per_group`` simulated member things (AddThingToThingGroup)
-    FleetThread(all thing names, mqtt host/port, FleetOptions)   one device agent per thing
+    FleetThread(all thing names, mqtt host/port, FleetOptions, clock)   one agent per thing
     -> aws.session.local_target(endpoints, region)      what the deploy code talks to
        (its ``endpoints["mqtt"]`` = ``host:port`` lets the live view watch downloads)
 
 A signed image (signingKey / PRIVATE_KEY) makes the devices verify the signature with the
 key's public half. The deploy code then runs unchanged, over real HTTP and MQTT sockets on
 127.0.0.1. ``__exit__`` stops the fleet first (devices disconnect), then the local AWS IoT.
+
+``stack_for_run`` is ``deploy.entry.LocalStackFactory`` for ``run --local``, the shell
+workflows' ``--local`` and ``demo``; the tests use ``LocalStack`` directly.
 """
 
 from __future__ import annotations
@@ -21,13 +24,21 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ota_deploy.aws.iot_ops import IotOps
 from ota_deploy.aws.session import AwsClients, AwsTarget, local_target
-from ota_deploy.core.clock import Clock
+from ota_deploy.core.clock import TimeSource
+from ota_deploy.core.defaults import DEFAULT_REGION, LOCAL_ACCOUNT
 from ota_deploy.core.errors import AwsServiceError, OtaDeployError
 from ota_deploy.fleet.options import FleetOptions
+
+if TYPE_CHECKING:  # imported when the stack starts: `ota-deploy run` against AWS never loads them
+    from ota_deploy.deploy.entry import RunRequest
+    from ota_deploy.deploy.inputs import PreparedRun
+    from ota_deploy.fleet.runner import FleetThread
+    from ota_deploy.local.contracts import LocalEndpoints
+    from ota_deploy.local.server import LocalAwsIotThread
 
 log = logging.getLogger(__name__)
 
@@ -42,27 +53,27 @@ class LocalStack:
         thing_arns: Sequence[str] = (),
         group_arns: Sequence[str] = (),
         *,
-        region: str = "us-east-1",
-        account: str = "123456789012",
+        clock: TimeSource,
+        region: str = DEFAULT_REGION,
+        account: str = LOCAL_ACCOUNT,
         fleet: FleetOptions | None = None,
-        time_scale: float = 1.0,
         members_per_group: int = MEMBERS_PER_GROUP,
         start_fleet: bool = True,
         signing_key: Path | None = None,
     ) -> None:
         self.thing_names = [a.rsplit("/", 1)[1] for a in thing_arns]
         self.group_names = [a.rsplit("/", 1)[1] for a in group_arns]
+        self.clock = clock
         self.region = region
         self.account = account
         self.fleet_options = fleet or FleetOptions.model_validate({})
-        self.time_scale = time_scale
         self.members_per_group = members_per_group
         self.start_fleet = start_fleet
         self.signing_key = signing_key
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self.server: Any = None
-        self.fleet: Any = None
-        self.endpoints: Any = None
+        self.server: LocalAwsIotThread | None = None
+        self.fleet: FleetThread | None = None
+        self.endpoints: LocalEndpoints | None = None
         self.target: AwsTarget | None = None
         self.device_names: list[str] = []
 
@@ -70,15 +81,13 @@ class LocalStack:
         from ota_deploy.local.server import LocalAwsIotThread
 
         try:
-            server = LocalAwsIotThread(
-                time_scale=self.time_scale, region=self.region, account=self.account
+            self.server = LocalAwsIotThread(
+                clock=self.clock, region=self.region, account=self.account
             )
-            self.endpoints = server.__enter__()
-            self.server = server
-            endpoints = self.endpoints
+            endpoints = self.endpoints = self.server.start()
             # "mqtt" (host:port) is not a boto3 service: AwsClients only looks up the service it
             # is asked for; the run's live view subscribes there to see devices downloading.
-            self.target = local_target(
+            target = self.target = local_target(
                 {
                     "iot": endpoints.iot,
                     "iot-jobs-data": endpoints.jobs_data,
@@ -87,7 +96,7 @@ class LocalStack:
                 },
                 self.region,
             )
-            self.device_names = self._create_things(AwsClients(self.target))
+            self.device_names = self._create_things(AwsClients(target))
             if self.start_fleet and self.device_names:
                 from ota_deploy.fleet.runner import FleetThread
 
@@ -96,6 +105,7 @@ class LocalStack:
                     mqtt_host=endpoints.mqtt_host,
                     mqtt_port=endpoints.mqtt_port,
                     options=self._device_options(),
+                    clock=self.clock,
                 )
                 self.fleet.__enter__()
             log.info(
@@ -116,15 +126,7 @@ class LocalStack:
         except BaseException:
             self._stop()
             raise
-        return self.target
-
-    @property
-    def clock(self) -> Clock | None:
-        """The local AWS IoT's (virtual, with a time scale) clock while it runs: the run uses
-        it too, so its "now" and the service's timestamps agree."""
-        local = getattr(self.server, "local", None)
-        clock = getattr(local, "clock", None)
-        return clock if clock is not None and hasattr(clock, "now") else None
+        return target
 
     def __exit__(
         self,
@@ -153,7 +155,7 @@ class LocalStack:
                 self.fleet = None
         if self.server is not None:
             try:
-                self.server.__exit__(None, None, None)
+                self.server.stop()
             finally:
                 self.server = None
         if self._tmp is not None:
@@ -161,7 +163,7 @@ class LocalStack:
             self._tmp = None
 
     def _create_things(self, clients: AwsClients) -> list[str]:
-        iot = IotOps(clients.iot)
+        iot = IotOps(clients.iot, clock=self.clock)
         names: list[str] = []
         for name in self.thing_names:
             iot.create_thing(name)
@@ -177,15 +179,15 @@ class LocalStack:
         return names
 
 
-def stack_for_run(prepared: Any, req: Any) -> LocalStack:
-    """The ``stack_factory`` of ``deploy.entry``: a LocalStack for a validated run."""
+def stack_for_run(prepared: PreparedRun, req: RunRequest, clock: TimeSource) -> LocalStack:
+    """``deploy.entry.LocalStackFactory``: a LocalStack for a validated run, on its clock."""
     things = prepared.things
     return LocalStack(
         things.thing_arns,
         things.group_arns,
+        clock=clock,
         region=prepared.settings.region,
         account=prepared.account,
         fleet=req.fleet,
-        time_scale=req.time_scale,
         signing_key=prepared.settings.signing_key,
     )

@@ -1,0 +1,115 @@
+"""What every command that runs rounds shares (``run``, ``stress``, ``deploy``; not a command
+module): its options, declared once, and the one function that runs the request and exits.
+
+Flow::
+
+    --local --out --profile --region --fail-rate --reject-rate --hang-rate --seed
+    --time-scale --live/--no-live --html/--no-html
+        -> run_flags(...) -> RunFlags (FleetOptions checked, --time-scale positive)
+    run_rounds(flags, dev.ini | prepared=)
+        -> deploy.entry.RunRequest -> wiring.run.execute (the run's time source; for --local the
+           local AWS IoT + simulated fleet) -> "results: DIR", the error line, exit code
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+import typer
+
+from ota_deploy.cli.args import fleet_options_from_flags
+from ota_deploy.core.errors import InputError
+
+if TYPE_CHECKING:
+    from ota_deploy.deploy.inputs import PreparedRun
+    from ota_deploy.fleet.options import FleetOptions
+
+# Options also taken alone (``prepare``). Typer takes an OptionInfo as a parameter's default
+# and only reads it, so one object can serve every command that lists it.
+LOCAL = typer.Option(
+    False, "--local", help="Use the embedded local AWS IoT, with a simulated device per thing."
+)
+PROFILE = typer.Option(None, "--profile", help="AWS profile name.")
+REGION = typer.Option(None, "--region", help="AWS region (overrides dev.ini's).")
+
+
+@dataclass(frozen=True)
+class RunFlags:
+    """The options of a run, checked: where it runs, where its outputs go, how it shows."""
+
+    local: bool
+    out: Path | None
+    profile: str | None
+    region: str | None
+    fleet: FleetOptions
+    time_scale: float
+    live: bool | None
+    html: bool
+    local_only_set: bool  # a --local-only flag (fleet behaviour, time scale) was given
+
+
+def run_flags(
+    local: bool = LOCAL,
+    out: Path | None = typer.Option(
+        None, "--out", help="Output folder (default ./ota-run-<timestamp>)."
+    ),
+    profile: str | None = PROFILE,
+    region: str | None = REGION,
+    fail_rate: float = typer.Option(0.0, "--fail-rate", help="--local: share that FAIL."),
+    reject_rate: float = typer.Option(0.0, "--reject-rate", help="--local: share that REJECT."),
+    hang_rate: float = typer.Option(0.0, "--hang-rate", help="--local: share that hang."),
+    seed: int = typer.Option(0, "--seed", help="--local: seed of the fleet's behaviour."),
+    time_scale: float = typer.Option(
+        1.0, "--time-scale", help="--local: virtual time runs this many times faster."
+    ),
+    live: bool | None = typer.Option(
+        None, "--live/--no-live", help="Live table (default: when stdout is a terminal)."
+    ),
+    html: bool = typer.Option(True, "--html/--no-html", help="Also write report.html."),
+) -> RunFlags:
+    """The shared options of ``run``, ``stress`` and ``deploy`` (``cli.options.option_group``)."""
+    fleet = fleet_options_from_flags(
+        fail_rate=fail_rate, reject_rate=reject_rate, hang_rate=hang_rate, seed=seed
+    )
+    if time_scale <= 0:
+        raise InputError("must be positive", key="--time-scale")
+    return RunFlags(
+        local=local,
+        out=out,
+        profile=profile,
+        region=region,
+        fleet=fleet,
+        time_scale=time_scale,
+        live=live,
+        html=html,
+        local_only_set=bool(fail_rate or reject_rate or hang_rate or time_scale != 1.0),
+    )
+
+
+def run_rounds(
+    flags: RunFlags, config: Path, *, dry_run: bool = False, prepared: PreparedRun | None = None
+) -> NoReturn:
+    """Run the dev.ini ``config``, or a shell workflow's validated run ``prepared`` (``config``
+    then names its source); print where the results are and any error; exit with its code."""
+    from ota_deploy.deploy.entry import RunRequest
+    from ota_deploy.wiring.run import execute
+
+    req = RunRequest(
+        config=config,
+        local=flags.local,
+        dry_run=dry_run,
+        out_dir=flags.out,
+        fleet=flags.fleet,
+        profile=flags.profile,
+        region=flags.region,
+        live=flags.live,
+        html=flags.html,
+    )
+    outcome = execute(req, time_scale=flags.time_scale, prepared=prepared)
+    if not dry_run:
+        typer.echo(f"results: {outcome.out_dir}")
+    if outcome.error:
+        typer.secho(f"error: {outcome.error}", err=True, fg=typer.colors.RED)
+    raise SystemExit(outcome.exit_code)
