@@ -40,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from ota_deploy.aws.session import AwsClients, local_target
+from ota_deploy.core.defaults import LOCAL_ACCOUNT
+from ota_deploy.core.status import ExecutionStatus, TargetSelection
 from ota_deploy.fleet.options import FleetOptions
 from ota_deploy.fleet.runner import Fleet
 from ota_deploy.mqtt.client import MqttClient
@@ -50,9 +52,10 @@ CpuProbe = Callable[[], tuple[float, float]]
 def _serve(time_scale: float) -> int:
     """Subprocess mode: run the local AWS IoT, print its endpoints, stop when stdin closes."""
     from ota_deploy.local.server import LocalAwsIot
+    from ota_deploy.wiring.clock import time_source
 
     async def main() -> None:
-        local = LocalAwsIot(time_scale=time_scale)
+        local = LocalAwsIot(clock=time_source(local=True, time_scale=time_scale))
         ep = await local.start()
         print(json.dumps({**ep.__dict__, "pid": os.getpid()}), flush=True)
         loop = asyncio.get_running_loop()
@@ -136,7 +139,7 @@ def _setup(clients: AwsClients, n: int, image: bytes, block: int) -> tuple[list[
     iot.create_stream(
         streamId="bench-stream",
         files=[{"fileId": 1, "s3Location": {"bucket": "bench-firmware", "key": "fw.bin"}}],
-        roleArn="arn:aws:iam::123456789012:role/bench-ota",
+        roleArn=f"arn:aws:iam::{LOCAL_ACCOUNT}:role/bench-ota",
     )
     group = iot.create_thing_group(thingGroupName="bench-fleet")["thingGroupArn"]
     things = [f"bench-{i:05d}" for i in range(n)]
@@ -248,7 +251,7 @@ async def _ota(
             jobId="bench-job",
             targets=[group],
             document=json.dumps(doc),
-            targetSelection="SNAPSHOT",
+            targetSelection=TargetSelection.SNAPSHOT,
         ),
     )
     n = len(things)
@@ -262,7 +265,7 @@ async def _ota(
     stats = fleet.stats()
     await fleet.stop()
     md5 = hashlib.md5(image).hexdigest()
-    ok = sum(r.status == "SUCCEEDED" and r.md5_hex == md5 for r in stats.results)
+    ok = sum(r.status == ExecutionStatus.SUCCEEDED and r.md5_hex == md5 for r in stats.results)
     starts = sorted(r.started_at - wall_clock0 for r in stats.results)
     ends = sorted(r.finished_at - wall_clock0 for r in stats.results)
     return {

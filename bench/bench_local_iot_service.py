@@ -10,9 +10,12 @@ import time
 from collections.abc import Callable
 
 from ota_deploy.core.clock import FakeClock
+from ota_deploy.core.defaults import DEFAULT_REGION, LOCAL_ACCOUNT
+from ota_deploy.core.status import ExecutionStatus
 from ota_deploy.local.iot import LocalIotService
 
 N = 1000
+FLEET_ARN = f"arn:aws:iot:{DEFAULT_REGION}:{LOCAL_ACCOUNT}:thinggroup/fleet"
 
 
 def rate(label: str, fn: Callable[[], object], seconds: float = 0.5) -> None:
@@ -28,8 +31,8 @@ def main() -> None:
     clock = FakeClock()
     svc = LocalIotService(
         clock=clock,
-        region="us-east-1",
-        account="123456789012",
+        region=DEFAULT_REGION,
+        account=LOCAL_ACCOUNT,
         publish=lambda t, p: None,
         read_blob=lambda b, k, v: b"",
         presign=lambda b, k, e: "http://x",
@@ -47,7 +50,7 @@ def main() -> None:
         "CreateJob",
         {
             "jobId": "j",
-            "targets": ["arn:aws:iot:us-east-1:123456789012:thinggroup/fleet"],
+            "targets": [FLEET_ARN],
             "document": json.dumps({"op": "ota"}),
         },
     )
@@ -57,7 +60,7 @@ def main() -> None:
         svc.call(
             "iot-jobs-data",
             "UpdateJobExecution",
-            {"jobId": "j", "thingName": f"d{i:04d}", "status": "SUCCEEDED"},
+            {"jobId": "j", "thingName": f"d{i:04d}", "status": ExecutionStatus.SUCCEEDED},
         )
     print(f"{N // 2} UpdateJobExecution: {(time.perf_counter() - t0) * 1e3:.1f} ms")
 
@@ -79,12 +82,14 @@ def main() -> None:
     rate(f"ListJobExecutionsForJob, all {N}, 4 pages (full listings)", lambda: list_all(None))
     rate(
         "ListJobExecutionsForJob status=SUCCEEDED, 500 (full listings)",
-        lambda: list_all("SUCCEEDED"),
+        lambda: list_all(ExecutionStatus.SUCCEEDED),
     )
     rate(
         "ListJobExecutionsForJob status=QUEUED maxResults=250 (1 page)",
         lambda: svc.call(
-            "iot", "ListJobExecutionsForJob", {"jobId": "j", "status": "QUEUED", "maxResults": 250}
+            "iot",
+            "ListJobExecutionsForJob",
+            {"jobId": "j", "status": ExecutionStatus.QUEUED, "maxResults": 250},
         ),
     )
     rate(
@@ -97,7 +102,7 @@ def main() -> None:
         "CreateJob",
         {
             "jobId": "t",
-            "targets": ["arn:aws:iot:us-east-1:123456789012:thinggroup/fleet"],
+            "targets": [FLEET_ARN],
             "document": "{}",
             "timeoutConfig": {"inProgressTimeoutInMinutes": 60},
         },

@@ -29,6 +29,7 @@ import botocore.client
 import botocore.endpoint
 
 from ota_deploy.core.clock import SystemClock
+from ota_deploy.core.status import ExecutionStatus, TargetSelection
 from ota_deploy.local.server import LocalAwsIotThread
 from ota_deploy.monitor.poller import JobPoller
 
@@ -81,20 +82,21 @@ def setup(endpoints: Any, n: int) -> tuple[Any, Any]:
         jobId=JOB_ID,
         targets=[group],
         document=json.dumps({"command": "fota"}),
-        targetSelection="SNAPSHOT",
+        targetSelection=TargetSelection.SNAPSHOT,
     )
 
     def move(args: tuple[str, str]) -> None:
         name, final = args
-        jobs.update_job_execution(jobId=JOB_ID, thingName=name, status="IN_PROGRESS",
+        jobs.update_job_execution(jobId=JOB_ID, thingName=name,
+                                  status=ExecutionStatus.IN_PROGRESS,
                                   statusDetails={"progress": "40%"})  # fmt: skip
-        if final != "IN_PROGRESS":
+        if final != ExecutionStatus.IN_PROGRESS:
             jobs.update_job_execution(jobId=JOB_ID, thingName=name, status=final,
                                       statusDetails={"reason": "bench"})  # fmt: skip
 
-    plan = [(names[i], "SUCCEEDED") for i in range(0, 300)]
-    plan += [(names[i], "FAILED") for i in range(300, 310)]
-    plan += [(names[i], "IN_PROGRESS") for i in range(310, 410)]
+    plan = [(names[i], ExecutionStatus.SUCCEEDED) for i in range(0, 300)]
+    plan += [(names[i], ExecutionStatus.FAILED) for i in range(300, 310)]
+    plan += [(names[i], ExecutionStatus.IN_PROGRESS) for i in range(310, 410)]
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(move, plan))
     print(f"setup: {n} things, 1 job, {len(plan)} executions moved in "
@@ -147,7 +149,9 @@ def main() -> None:
             quiet = poller.api_calls - before
             for i in range(finished, finished + 10):
                 jobs.update_job_execution(
-                    jobId=JOB_ID, thingName=f"bench-thing-{i:04d}", status="SUCCEEDED"
+                    jobId=JOB_ID,
+                    thingName=f"bench-thing-{i:04d}",
+                    status=ExecutionStatus.SUCCEEDED,
                 )
             finished += 10
             before = poller.api_calls
