@@ -17,7 +17,6 @@ reaches the download side only through ``JobsHost.start_download`` / ``resume_do
 
 from __future__ import annotations
 
-import json
 from typing import Any, Protocol
 
 from ota_deploy.core.status import PENDING_EXECUTION, ExecutionStatus, parse_execution_status
@@ -180,23 +179,7 @@ class JobsFlow:
     def _close_job(self, job: JobRun, status: str, reason: str | None) -> None:
         """The execution is over (reported, or ended by the service): record it, go on."""
         host = self._host
-        host.record(
-            JobResult(
-                thing=host.thing,
-                job_id=job.job_id,
-                execution_number=job.execution_number,
-                status=status,
-                reason=reason,
-                transport=job.transport,
-                bytes_received=job.bytes_received,
-                md5_hex=job.md5_hex,
-                started_at=job.started_at,
-                finished_at=host.clock.now(),
-                fault=job.behaviour.fault.value,
-                reconnects=job.reconnects,
-                requests=job.requests,
-            )
-        )
+        host.record(job.outcome(host.thing, status, reason, host.clock.now()))
         host.job = None
         host.disarm_all()
         self._start_next()
@@ -421,15 +404,15 @@ class JobsFlow:
 
     def _begin_job(self, execution: dict[str, Any]) -> None:
         host = self._host
-        job_id = execution["jobId"]
+        job_id: str = execution["jobId"]
         number = execution.get("executionNumber")
-        version = execution.get("versionNumber")
         n = number if isinstance(number, int) else None
         behaviour = (
             host.chooser.choose(host.thing, job_id, n)
             if host.chooser is not None
             else choose_behaviour(self._options, host.thing, job_id, n)
         )
+        version = execution.get("versionNumber")
         job = JobRun(
             job_id=job_id,
             execution_number=n,
@@ -441,14 +424,8 @@ class JobsFlow:
         if behaviour.fault is Fault.REJECT:
             self.finish(REJECTED, "simulated rejection (reject rate)", {})
             return
-        doc = execution.get("jobDocument")
-        if isinstance(doc, str):  # over MQTT it is an object; tolerate a string
-            try:
-                doc = json.loads(doc)
-            except ValueError:
-                doc = None
         try:
-            job.spec = proto.parse_job_document(doc)
+            job.spec = proto.parse_job_document(execution.get("jobDocument"))
         except DocumentError as err:
             self.finish(REJECTED, f"unusable job document: {err}", {})
             return

@@ -19,7 +19,7 @@ from ota_deploy.core.status import ExecutionStatus
 from ota_deploy.fleet import protocol as proto
 from ota_deploy.fleet.behaviour import Behaviour
 from ota_deploy.fleet.blocks import BlockAssembler
-from ota_deploy.fleet.events import Action
+from ota_deploy.fleet.events import Action, JobResult
 from ota_deploy.fleet.options import FleetOptions
 from ota_deploy.fleet.phase import Phase, check_move
 from ota_deploy.fleet.protocol import FirmwareSpec
@@ -80,6 +80,24 @@ class JobRun:
     @property
     def phase(self) -> Phase:
         return self._phase
+
+    def outcome(self, thing: str, status: str, reason: str | None, now: float) -> JobResult:
+        """How the execution ended on ``thing`` (``status``: its end, or ABANDONED)."""
+        return JobResult(
+            thing=thing,
+            job_id=self.job_id,
+            execution_number=self.execution_number,
+            status=status,
+            reason=reason,
+            transport=self.transport,
+            bytes_received=self.bytes_received,
+            md5_hex=self.md5_hex,
+            started_at=self.started_at,
+            finished_at=now,
+            fault=self.behaviour.fault.value,
+            reconnects=self.reconnects,
+            requests=self.requests,
+        )
 
     def enter(self, phase: Phase) -> None:
         """Move to ``phase``: the one place the phase changes, checked against ``MOVES``."""

@@ -253,8 +253,14 @@ def _signature(value: Any) -> bytes:
 def parse_job_document(doc: Any) -> FirmwareSpec:
     """Read the tool's ``{"command": "fota", ...}`` document (or FreeRTOS's ``afr_ota`` form).
 
-    Raises ``DocumentError`` with a reason when the device cannot act on it.
+    Over MQTT the document is an object; its JSON text is tolerated too. Raises
+    ``DocumentError`` with a reason when the device cannot act on it.
     """
+    if isinstance(doc, str):
+        try:
+            doc = json.loads(doc)
+        except ValueError:
+            doc = None
     if not isinstance(doc, dict):
         raise DocumentError("job document is not a JSON object")
     if "afr_ota" in doc:
