@@ -9,7 +9,6 @@ process with a real exit status; only the ~1 s import of the CLI is shared.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
@@ -41,18 +40,13 @@ def _child(argv: list[str], cwd: str, out_path: str, err_path: str) -> None:
 
 
 def main() -> None:
-    import importlib
-
     # The shared imports: the CLI and what ``run`` imports lazily on its way to the checks.
-    for name in (
-        "ota_deploy.cli.app",
-        "ota_deploy.deploy.entry",
-        "ota_deploy.deploy.inputs",
-        "ota_deploy.config.loader",
-        "boto3",
-    ):
-        with contextlib.suppress(ImportError):
-            importlib.import_module(name)
+    import boto3  # noqa: F401
+
+    import ota_deploy.cli.app
+    import ota_deploy.config.loader
+    import ota_deploy.deploy.inputs
+    import ota_deploy.wiring.run  # noqa: F401
 
     jobs = json.load(sys.stdin)
     results = []
