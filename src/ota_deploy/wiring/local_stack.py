@@ -23,7 +23,6 @@ import logging
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from ota_deploy.aws.iot_ops import IotOps
@@ -128,12 +127,7 @@ class LocalStack:
             raise
         return target
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._stop()
 
     def _device_options(self) -> FleetOptions:
