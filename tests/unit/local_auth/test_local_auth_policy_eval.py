@@ -385,6 +385,17 @@ def test_a_negated_condition_with_an_unresolved_variable_voids_its_statement():
     assert not named.can_connect()  # resolved: client id x differs from thing1
 
 
+def test_attribute_names_with_punctuation_resolve():
+    odd = ThingFacts("thing3", attributes={"site,floor": "b7", "a/b:c": "x"})
+    rule = allow(
+        "iot:Publish",
+        f"{ARN}:topic/${{iot:Connection.Thing.Attributes[site,floor]}}/"
+        "${iot:Connection.Thing.Attributes[a/b:c]}",
+    )
+    assert bind(ctx("thing3", odd), [policy(rule)]).can_publish("b7/x")
+    assert not bind(ctx("thing3", odd), [policy(rule)]).can_publish("b7/y")
+
+
 def test_condition_value_variables():
     same_name = allow(
         "iot:Connect",

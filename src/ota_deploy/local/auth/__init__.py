@@ -35,8 +35,9 @@ Control plane (certificate and policy operations)::
     CreateKeysAndCertificate: issued = ca.issue_keys_and_certificate(now=...);
         store issued.certificate; reply issued.create_keys_and_certificate_output(arn)
     RegisterCertificate(WithoutCA) / RegisterCACertificate: info = parse_certificate_pem(pem);
-        check_registrable(info, now); verify_issued_by(info, ca_info); tls.trust(info) when
-        the gateway must accept a chain it cannot build from the local CA
+        check_registrable(info, now); verify_issued_by(info, ca_info) (RegisterCertificate);
+        then tls.trust(info) for every CA certificate and every certificate registered
+        without a CA, so the listener's handshake accepts it (``tls`` explains why)
     CreatePolicy / CreatePolicyVersion: parse_policy_document(text) (raises AuthError)
     AuthError(code, message).status -> the HTTP status from botocore's model
 """

@@ -34,7 +34,10 @@ from ota_deploy.local.auth.context import PrincipalContext
 from ota_deploy.local.auth.wildcard import Piece
 
 _ESCAPES = {"*": "*", "?": "?", "$": "$"}
-_VARIABLE = re.compile(r"\s*([^\s,{}']+)\s*(?:,\s*'([^']*)'\s*)?")
+# A key, possibly ending in a bracketed name (thing attribute names may hold , @ / : # --
+# botocore's iot model, shape AttributeName: [a-zA-Z0-9_.,@/:#-]+), then an optional
+# ", 'default'".
+_VARIABLE = re.compile(r"\s*([^\s,{}'\[\]]+(?:\[[^\]]*\])?)\s*(?:,\s*'([^']*)'\s*)?")
 
 WILD, LITERAL, VARIABLE = "wild", "literal", "variable"
 Part = tuple[str, str, str | None]  # (kind, text or key, default)
