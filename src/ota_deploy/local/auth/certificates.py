@@ -180,8 +180,8 @@ def check_registrable(info: CertificateInfo, now: float, *, member: str = "certi
     """
     cert = info.certificate
     if cert.signature_algorithm_oid not in SUPPORTED_SIGNATURE_ALGORITHMS:
-        name = getattr(cert.signature_algorithm_oid, "_name", cert.signature_algorithm_oid)
-        raise _invalid(f"{member} is signed with {name}, which AWS IoT does not support.")
+        oid = cert.signature_algorithm_oid.dotted_string
+        raise _invalid(f"{member} is signed with an algorithm AWS IoT does not support ({oid}).")
     key = cert.public_key()
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < RSA_MIN_BITS:
         raise _invalid("The key in the certificate is not valid")
