@@ -1,5 +1,4 @@
-"""Makes this folder's helper modules (pair_deploy, fakes_deploy) importable under
---import-mode=importlib."""
+"""Makes this folder's helper module (pair_deploy) importable under --import-mode=importlib."""
 
 from __future__ import annotations
 
