@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ota_deploy.core.aws_model import shape
 from ota_deploy.core.status import ExecutionStatus, JobStatus, TargetSelection
 from ota_deploy.local.iot.job_config import JobConfigs
 
@@ -140,20 +141,9 @@ class Policy:
     targets: dict[str, None] = field(default_factory=dict)
 
 
-EVENT_TYPES = (
-    "THING",
-    "THING_GROUP",
-    "THING_TYPE",
-    "THING_GROUP_MEMBERSHIP",
-    "THING_GROUP_HIERARCHY",
-    "THING_TYPE_ASSOCIATION",
-    "JOB",
-    "JOB_EXECUTION",
-    "POLICY",
-    "CERTIFICATE",
-    "CA_CERTIFICATE",
-)
-"""UpdateEventConfigurations' event types (``EventType`` in botocore's ``iot`` model)."""
+def _event_switches() -> dict[str, bool]:
+    """UpdateEventConfigurations' switches, all off: one per ``EventType`` of botocore's model."""
+    return dict.fromkeys(shape("EventType").enum, False)
 
 
 @dataclass
@@ -172,7 +162,7 @@ class Records:
     certificates: dict[str, Certificate] = field(default_factory=dict)
     policies: dict[str, Policy] = field(default_factory=dict)
     # UpdateEventConfigurations' switches (all off until enabled)
-    events: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(EVENT_TYPES, False))
+    events: dict[str, bool] = field(default_factory=_event_switches)
 
     def restore(self, other: Records) -> None:
         """Make every table hold ``other``'s records, in place (the stores keep their dicts)."""
