@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from ota_deploy.local.gateway import MqttGateway
+from ota_deploy.runtime.loop_thread import LoopThread
 
 
 class RecordingHandler:
@@ -44,52 +45,26 @@ async def gateway(handler: RecordingHandler) -> AsyncIterator[MqttGateway]:
 
 
 class GatewayThread:
-    """A gateway on its own event loop in a background thread, for blocking peers (paho,
-    awscrt, subprocesses) driven from synchronous tests."""
+    """A gateway on its own event loop in a background thread (the project's LoopThread),
+    for blocking peers (paho, awscrt, subprocesses) driven from synchronous tests."""
 
     def __init__(self, handlers: list[Any]) -> None:
-        import asyncio
-        import threading
-
-        self.loop = asyncio.new_event_loop()
         self.gateway = MqttGateway(handlers=handlers)
         self.port = 0
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        import asyncio
-
-        asyncio.set_event_loop(self.loop)
-        self.port = self.loop.run_until_complete(self.gateway.start())
-        self._ready.set()
-        self.loop.run_forever()
-        self.loop.run_until_complete(self.gateway.stop())
-        self.loop.close()
+        self._loop = LoopThread("test-gateway")
 
     def start(self) -> GatewayThread:
-        self._thread.start()
-        assert self._ready.wait(30)
+        self._loop.start()
+        self.port = self._loop.run(self.gateway.start)
         return self
 
     def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(30)
+        self._loop.run(self.gateway.stop)
+        self._loop.stop()
 
     def call(self, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` on the gateway's loop and return its result."""
-        import concurrent.futures
-
-        fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
-
-        def run() -> None:
-            try:
-                fut.set_result(fn())
-            except Exception as exc:  # pragma: no cover - surfaced to the test
-                fut.set_exception(exc)
-
-        self.loop.call_soon_threadsafe(run)
-        return fut.result(30)
+        return self._loop.run(fn)
 
 
 @pytest.fixture

@@ -118,6 +118,15 @@ def test_client_keepalive_starts_at_the_connack() -> None:
     assert client.deadline() == clock.now() + 5
 
 
+def connected_pair(clock: FakeClock, keepalive: int) -> tuple[ClientConnection, ServerConnection]:
+    """A client and a server session on one clock, joined in memory, past CONNECT/CONNACK."""
+    client = ClientConnection(clock=clock)
+    server = ServerConnection(clock=clock)
+    server.receive(client.start(Connect("dev", keepalive=keepalive)))
+    client.receive(server.send(Connack(False, 0)))
+    return client, server
+
+
 def run_pair(
     clock: FakeClock,
     client: ClientConnection,
@@ -145,10 +154,7 @@ def run_pair(
 
 def test_pings_keep_an_idle_client_connected() -> None:
     clock = FakeClock()
-    client = ClientConnection(clock=clock)
-    server = ServerConnection(clock=clock)
-    server.receive(client.start(Connect("pinger", keepalive=1)))
-    client.receive(server.send(Connack(False, 0)))
+    client, server = connected_pair(clock, keepalive=1)
     pings = run_pair(clock, client, server, seconds=20)  # 20 keep-alive periods, all idle
     assert pings >= 10
     assert client.state is State.CONNECTED
@@ -157,10 +163,7 @@ def test_pings_keep_an_idle_client_connected() -> None:
 
 def test_client_detects_a_server_that_stops_answering() -> None:
     clock = FakeClock()
-    client = ClientConnection(clock=clock)
-    server = ServerConnection(clock=clock)
-    server.receive(client.start(Connect("lonely", keepalive=1)))
-    client.receive(server.send(Connack(False, 0)))
+    client, server = connected_pair(clock, keepalive=1)
     with pytest.raises(KeepAliveTimeout):
         run_pair(clock, client, server, seconds=5, server_answers=False)
     assert client.state is State.CLOSED
