@@ -1,4 +1,16 @@
-"""The local AWS IoT's MQTT device gateway (broker + reserved-topic dispatch)."""
+"""The local AWS IoT's MQTT device gateway (broker + reserved-topic dispatch).
+
+Modules, in the order a client's bytes flow through them:
+
+* :mod:`.connection` - ``GatewayConnection``: one accepted socket over the sans-I/O
+  ``ServerConnection``; it asks its server for what it needs through ``ConnectionHost``.
+* :mod:`.server` - ``MqttGateway``: listens, implements ``ConnectionHost``, sends ``$aws/...``
+  PUBLISHes to the reserved-topic handlers and everything else to the broker.
+* :mod:`.broker` - ``Broker``: sessions, subscriptions, retained messages, fan-out (sans-I/O).
+* :mod:`.presence` - ``Presence``: AWS IoT's lifecycle events, routed by the broker.
+
+Imports run one way: server -> connection -> broker, server -> presence -> broker.
+"""
 
 from ota_deploy.local.gateway.server import MqttGateway
 
