@@ -126,7 +126,7 @@ class _Connection:
     ) -> bytes:
         """PUBLISH bytes for this connection's protocol version (no packet object)."""
         self._sent = True
-        return encode_publish(topic, payload, qos, retain, dup, packet_id, self.version)
+        return encode_publish(topic, payload, qos, retain, dup, packet_id, self.parser.version)
 
     def _check(self, packet: Packet) -> None:
         if not isinstance(packet, self._receives):
