@@ -17,7 +17,6 @@ queued and sent (with in-flight ones re-sent, DUP set) when the client reconnect
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -28,8 +27,6 @@ from ota_deploy.mqtt.packets import SUBACK_FAILURE, Connect, Properties
 from ota_deploy.mqtt.properties import RECEIVE_MAXIMUM, SESSION_EXPIRY_INTERVAL
 from ota_deploy.mqtt.session import QueuedMessage, ServerSessionState
 from ota_deploy.mqtt.topics import SubscriptionIndex, topic_matches, valid_topic_filter
-
-log = logging.getLogger(__name__)
 
 # MQTT 5 reason codes used below.
 SESSION_TAKEN_OVER = 0x8E
