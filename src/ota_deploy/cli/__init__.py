@@ -1,1 +1,1 @@
-"""cli package."""
+"""The ``ota-deploy`` command line: one module per command group (parse, call, render)."""

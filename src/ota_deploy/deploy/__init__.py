@@ -1,1 +1,1 @@
-"""deploy package."""
+"""The run: rounds of create, wait, judge and clean up; the journal and ``cleanup``."""

@@ -1,1 +1,1 @@
-"""monitor package."""
+"""Watching a job: the API-efficient poller, MQTT watchers and the live view."""

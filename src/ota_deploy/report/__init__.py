@@ -1,1 +1,1 @@
-"""report package."""
+"""What a run leaves behind: results.csv, report.json, report.html and JUnit XML."""

@@ -1,4 +1,5 @@
-"""Process plumbing with no domain knowledge (an event loop on a thread; open-file limits).
+"""Process plumbing with no domain knowledge (an event loop on a thread).
 
-Any layer may import it; it imports only the standard library and ``core``.
+``local``, ``fleet``, ``deploy`` and ``wiring`` may import it; it imports only the standard
+library and ``core`` (docs/architecture.md).
 """
