@@ -9,10 +9,10 @@ Flow for round k of N (``RoundRunner.run``)::
     cleanUpCfg: DeleteJob(force) + wait until gone, DeleteStream + wait, delete document
     failure: stop, the remaining rounds are SKIPPED; success: defaultDelay, next round
 
-Every creation and removal is written to the ``Journal`` as it happens. A round past its
-deadline (roundTimeout) is cancelled (CancelJob force) and fails as TIMED_OUT. Ctrl-C/SIGTERM
-(``KeyboardInterrupt``) mid-round cancels the job, cleans up as configured and returns with
-``interrupted`` set, so the caller still writes the report.
+What a round creates and removes (and how it is journaled) is ``deploy.resources``'s job. A
+round past its deadline (roundTimeout) is cancelled (CancelJob force) and fails as TIMED_OUT.
+Ctrl-C/SIGTERM (``KeyboardInterrupt``) mid-round cancels the job, cleans up as configured and
+returns with ``interrupted`` set, so the caller still writes the report.
 
 Time comes from an injected clock and ``sleep``; the poll pacing starts short, grows by
 ``poll_factor`` while nothing changes and snaps back when counts move, so a quick round is seen
@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from ota_deploy.aws.iot_ops import IotOps
 from ota_deploy.aws.s3_ops import S3Ops
@@ -32,24 +32,15 @@ from ota_deploy.core.clock import Clock
 from ota_deploy.core.errors import AwsServiceError
 from ota_deploy.core.observed import JobUnseen, NoExecution
 from ota_deploy.core.status import TERMINAL_EXECUTION, ExecutionStatus, RoundStatus, TargetSelection
-from ota_deploy.deploy.journal import Journal, Kind
+from ota_deploy.deploy.journal import Journal
 from ota_deploy.deploy.judge import Verdict, judge
+from ota_deploy.deploy.resources import RoundCalls, RoundResources
 from ota_deploy.monitor.snapshot import JobSnapshot
 from ota_deploy.report.model import CountsSample, RoundReport, ThingResult
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class RoundCalls:
-    """What one round creates: the exact CreateStream / CreateJob parameters."""
-
-    round_number: int
-    job_id: str
-    stream_id: str | None
-    create_stream: dict[str, Any] | None
-    create_job: dict[str, Any]
-    document_upload: tuple[str, str, bytes] | None = None  # (bucket, key, bytes)
+__all__ = ["Poller", "RoundCalls", "RoundRunner", "RunnerConfig", "RunnerResult", "add_sample"]
 
 
 class Poller(Protocol):
@@ -111,11 +102,8 @@ class RoundRunner:
         self.expected = list(expected_things)
         self.clock = clock
         self.sleep = sleep
-        self.journal = journal
-        self.s3 = s3
         self.on_snapshot = on_snapshot
-        self._streams_up: set[str] = set()
-        self._jobs_up: list[str] = []
+        self.resources = RoundResources(iot, s3=s3, journal=journal)
         self._last_snap: JobSnapshot | None = None
 
     # -- the loop -------------------------------------------------------------------------
@@ -171,19 +159,15 @@ class RoundRunner:
         job_created = False
         try:
             try:
-                if self.cfg.reuse_job_id and self.iot.remove_job(
-                    calls.job_id, timeout_sec=self.cfg.wait_gone_timeout_sec
-                ):
-                    self._mark_removed("job", calls.job_id)
-                self._create_resources(calls)
+                if self.cfg.reuse_job_id:
+                    self.resources.remove_stale_job(calls.job_id, self.cfg.wait_gone_timeout_sec)
+                self.resources.create(calls)
                 job_created = True
                 deadline = report.start + self.cfg.round_timeout_sec
                 verdict, snap, poll_calls = self._wait(calls, deadline, report)
                 if verdict.status == RoundStatus.TIMED_OUT:
                     log.warning("round %d: %s; cancelling job %s", n, verdict.reason, calls.job_id)
-                    self.iot.cancel_job(
-                        calls.job_id, force=True, comment="ota-deploy: round timeout"
-                    )
+                    self.resources.cancel_job(calls.job_id, comment="ota-deploy: round timeout")
                 report.status = verdict.status or RoundStatus.ERROR
                 report.reason = verdict.reason
                 self._fill_things(report, snap)
@@ -195,9 +179,8 @@ class RoundRunner:
                 report.reason = "interrupted (Ctrl-C / SIGTERM)"
                 log.warning("round %d interrupted; cancelling job %s", n, calls.job_id)
                 if not job_created:
-                    self._adopt(calls)
-                if calls.job_id in self._jobs_up:
-                    self.iot.cancel_job(calls.job_id, force=True, comment="ota-deploy: interrupted")
+                    self.resources.adopt(calls)
+                self.resources.cancel_job(calls.job_id, comment="ota-deploy: interrupted")
         except AwsServiceError as err:
             report.status = RoundStatus.ERROR
             report.reason = str(err)
@@ -207,7 +190,7 @@ class RoundRunner:
         report.duration_sec = round(report.end - report.start, 3)
         if self.cfg.clean_up:
             try:
-                self.clean_round(calls)
+                self.resources.clean(calls, self.cfg.wait_gone_timeout_sec)
             except AwsServiceError as err:
                 log.error("round %d cleanup: %s", n, err)
                 result.error = result.error or err
@@ -224,26 +207,6 @@ class RoundRunner:
             _counts_text(report.counts),
         )
         return report
-
-    # -- steps ----------------------------------------------------------------------------
-    def _create_resources(self, calls: RoundCalls) -> None:
-        if calls.create_stream is not None and calls.stream_id not in self._streams_up:
-            self.iot.create_stream(calls.create_stream)
-            sid = str(calls.create_stream.get("streamId", calls.stream_id))
-            self._streams_up.add(sid)
-            if self.journal:
-                self.journal.created("stream", sid)
-        if calls.document_upload is not None:
-            if self.s3 is None:
-                raise AwsServiceError("an oversized job document needs S3", operation="PutObject")
-            bucket, key, data = calls.document_upload
-            self.s3.put_bytes(bucket, key, data)
-            if self.journal:
-                self.journal.created("s3_object", f"{bucket}/{key}", bucket=bucket, key=key)
-        self.iot.create_job(calls.create_job)
-        self._jobs_up.append(calls.job_id)
-        if self.journal:
-            self.journal.created("job", calls.job_id)
 
     def _wait(
         self, calls: RoundCalls, deadline: float, report: RoundReport
@@ -295,45 +258,6 @@ class RoundRunner:
         if snap.job_status == JobUnseen.NOT_FOUND or not snap.things:
             return judged
         return self._observe(snap, calls, report)
-
-    def clean_round(self, calls: RoundCalls) -> None:
-        """Force-delete the round's job, its stream and document; wait until they are gone."""
-        timeout = self.cfg.wait_gone_timeout_sec
-        if calls.job_id in self._jobs_up:
-            self.iot.delete_job(calls.job_id, force=True)
-            self.iot.wait_job_gone(calls.job_id, timeout)
-            self._jobs_up.remove(calls.job_id)
-            self._mark_removed("job", calls.job_id)
-        if calls.stream_id is not None and calls.stream_id in self._streams_up:
-            self.iot.remove_stream(calls.stream_id)
-            self._streams_up.discard(calls.stream_id)
-            self._mark_removed("stream", calls.stream_id)
-        if calls.document_upload is not None and self.s3 is not None:
-            bucket, key, _ = calls.document_upload
-            self.s3.delete_object(bucket, key)
-            self._mark_removed("s3_object", f"{bucket}/{key}")
-
-    def _adopt(self, calls: RoundCalls) -> None:
-        """After an interrupt mid-creation: a job/stream AWS made before we could record it
-        is taken over (journal + cleanup), so it is not left behind."""
-        if calls.job_id not in self._jobs_up and self.iot.describe_job(calls.job_id) is not None:
-            self._jobs_up.append(calls.job_id)
-            if self.journal:
-                self.journal.created("job", calls.job_id)
-        sid = calls.stream_id
-        if (
-            calls.create_stream is not None
-            and sid is not None
-            and sid not in self._streams_up
-            and self.iot.describe_stream(sid) is not None
-        ):
-            self._streams_up.add(sid)
-            if self.journal:
-                self.journal.created("stream", sid)
-
-    def _mark_removed(self, kind: Kind, ident: str) -> None:
-        if self.journal:
-            self.journal.removed(kind, ident)
 
     def _fill_things(self, report: RoundReport, snap: JobSnapshot) -> None:
         report.counts = dict(snap.counts)

@@ -178,7 +178,7 @@ def test_oversized_document_is_uploaded_then_removed(tmp_path: Path) -> None:
     pair = AwsPair()
     w = make_world(tmp_path, rounds=1, pair=pair)
     s3 = _S3Client(pair.blobs)
-    w.runner.s3 = S3Ops(s3, "us-east-1")
+    w.runner.resources.s3 = S3Ops(s3, "us-east-1")
     seen: list[set[tuple[str, str]]] = []
 
     def before_create(**_: Any) -> None:
