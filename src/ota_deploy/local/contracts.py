@@ -74,6 +74,54 @@ class ReservedTopicHandler(Protocol):
         ...
 
 
+class DeviceAuthorityListener(Protocol):
+    """What the device registry tells the gateway when identity changes (the gateway acts on
+    its connections: closes those of a certificate no longer ACTIVE, re-binds policies)."""
+
+    def certificate_status_changed(self, certificate_id: str, status: str) -> None:
+        """A certificate's status changed (e.g. ACTIVE -> INACTIVE / REVOKED), or it was deleted
+        (``status`` "DELETED"): connections that authenticated with it must be re-checked."""
+        ...
+
+    def permissions_changed(self, certificate_ids: frozenset[str] | None) -> None:
+        """Policies, policy versions, attachments or thing facts changed for these certificates
+        (None: possibly all): their connections' bound policies must be rebuilt."""
+        ...
+
+    def trust_anchor_added(self, pem: str) -> None:
+        """A CA certificate was registered, or a certificate registered without a CA: the TLS
+        listener must accept chains ending in it from the next handshake on."""
+        ...
+
+
+class DeviceAuthority(Protocol):
+    """What the gateway's mutual-TLS listener asks of the device registry (``local.iot``).
+
+    Flow: TLS handshake (trust anchors: ``trust_anchor_pems``) -> ``certificate_status`` of the
+    peer's certificateId (only ACTIVE may connect) -> at CONNECT ``connection_policy`` for the
+    certificate and client id -> per SUBSCRIBE / PUBLISH / delivery the policy's
+    ``can_subscribe`` / ``can_publish`` / ``can_receive`` (``local.auth.ConnectionPolicy``).
+    Changes reach the gateway through the listener it registers.
+    """
+
+    def trust_anchor_pems(self) -> list[str]:
+        """Registered CA certificates and certificates registered without a CA (PEM)."""
+        ...
+
+    def certificate_status(self, certificate_id: str) -> str | None:
+        """The certificate's status (ACTIVE, INACTIVE, REVOKED, PENDING_TRANSFER, ...), or
+        None when no such certificate is registered."""
+        ...
+
+    def connection_policy(self, certificate_id: str, client_id: str) -> Any:
+        """``local.auth.ConnectionPolicy`` bound for this certificate and client id: the
+        union of the certificate's attached policies' default versions, with the policy
+        variables resolved (thing variables when ``client_id`` is a thing attached to it)."""
+        ...
+
+    def add_listener(self, listener: DeviceAuthorityListener) -> None: ...
+
+
 @dataclass(frozen=True)
 class LocalEndpoints:
     """Where a running local AWS IoT listens; what ``ota-deploy local serve`` prints."""
@@ -85,20 +133,32 @@ class LocalEndpoints:
     mqtt_port: int
     region: str = DEFAULT_REGION
     account: str = DEFAULT_ACCOUNT
+    mqtts_port: int | None = None  # MQTT over mutual TLS (AWS's 8883), when listening
+    ca: str | None = None  # path of the PEM that signs the gateway's server certificate
 
     @property
     def mqtt(self) -> str:
         return f"{self.mqtt_host}:{self.mqtt_port}"
 
+    @property
+    def mqtts(self) -> str | None:
+        return f"{self.mqtt_host}:{self.mqtts_port}" if self.mqtts_port is not None else None
+
     def to_json_dict(self) -> dict[str, Any]:
-        return {
+        """``local serve``'s one JSON line (DESIGN.md's contract)."""
+        out: dict[str, Any] = {
             "iot": self.iot,
             "jobs_data": self.jobs_data,
             "s3": self.s3,
             "mqtt": self.mqtt,
-            "region": self.region,
-            "account": self.account,
         }
+        if self.mqtts is not None:
+            out["mqtts"] = self.mqtts
+        if self.ca is not None:
+            out["ca"] = self.ca
+        out["region"] = self.region
+        out["account"] = self.account
+        return out
 
     def env(self) -> dict[str, str]:
         """The standard variables that point boto3 and the AWS CLI at this local AWS IoT."""
