@@ -7,6 +7,8 @@ local AWS IoT and the fleet, so their timestamps agree and a time scale is appli
 place: ``sleep(s)`` takes *virtual* seconds and waits ``s / scale`` wall-clock seconds.
 
 - ``SystemClock``: the wall clock (scale 1).
+- ``MonotonicClock``: seconds that never step (protocol timers such as MQTT keep-alive, which
+  peers count in real seconds: never scaled, never moved by an NTP correction).
 - ``ScaledClock``: virtual time ``scale`` times faster than the wall clock, starting at
   ``start`` (default: now). The local AWS IoT's ``--time-scale F`` uses it, so minute-based
   AWS settings elapse in seconds; a restart resumes at a saved virtual time with ``start``.
@@ -41,6 +43,19 @@ class SystemClock:
 
     def now(self) -> float:
         return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+class MonotonicClock:
+    """``time.monotonic()``: for intervals only (its zero is arbitrary, not the epoch)."""
+
+    scale = 1.0
+
+    def now(self) -> float:
+        return time.monotonic()
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
