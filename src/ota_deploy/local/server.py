@@ -19,74 +19,35 @@ Time: the caller injects the time source (``clock``, a ``core.clock.TimeSource``
 ``ScaledClock(--time-scale)`` for ``run --local`` and ``local serve``, so minute-based AWS
 settings elapse in seconds); without one the service runs on the wall clock.
 
-State persistence (``state_dir``): ``iot-state.json`` holds ``{"virtual_now", "service":
-service.dump_state()}`` (datetimes and bytes tagged so they round-trip through JSON; the
-virtual time lets a ``--time-scale`` clock resume where it stopped instead of jumping back:
-when the saved time is ahead of the injected clock, the service goes on from it with a
-``ScaledClock(clock.scale, start=saved)``);
-``s3/`` holds every local S3 object (``s3/index.json`` lists bucket/key/file; an object is
-rewritten only when its ETag changed). Written atomically at stop and every 10 s, loaded at
-start.
+State persistence (``state_dir``): ``local.state_dir.StateDir`` reads it at start (the clock
+resumes at the saved virtual time when that is ahead), restores the records and S3 objects, and
+saves them at stop and every 10 s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
-import json
 import logging
-import os
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ota_deploy.core.clock import ScaledClock, SystemClock, TimeSource
+from ota_deploy.core.clock import SystemClock, TimeSource
 from ota_deploy.core.defaults import DEFAULT_REGION, LOCAL_ACCOUNT
-from ota_deploy.core.errors import InputError
 from ota_deploy.local.contracts import LocalEndpoints
 from ota_deploy.local.faults import FaultConfig
 from ota_deploy.local.http.app import ControlPlaneServer
 from ota_deploy.local.s3 import LocalS3
+from ota_deploy.local.state_dir import StateDir, resumed_clock
 from ota_deploy.runtime.loop_thread import LoopThread
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.05
 DUMP_SECONDS = 10.0
-STATE_FILE = "iot-state.json"
-S3_DIR = "s3"
 
 T = TypeVar("T")
-
-
-# -- JSON with datetimes and bytes ---------------------------------------------------------
-def _encode(obj: Any) -> Any:
-    if isinstance(obj, datetime):
-        return {"__datetime__": obj.isoformat()}
-    if isinstance(obj, bytes | bytearray):
-        return {"__bytes__": base64.b64encode(bytes(obj)).decode()}
-    if isinstance(obj, set | frozenset | tuple):
-        return list(obj)
-    raise TypeError(f"cannot persist {type(obj).__name__}")
-
-
-def _decode(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1:
-        if "__datetime__" in obj:
-            return datetime.fromisoformat(obj["__datetime__"])
-        if "__bytes__" in obj:
-            return base64.b64decode(obj["__bytes__"])
-    return obj
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 class LocalAwsIot:
@@ -113,6 +74,7 @@ class LocalAwsIot:
         self.region = region
         self.account = account
         self.state_dir = Path(state_dir) if state_dir is not None else None
+        self.state = StateDir(self.state_dir) if self.state_dir is not None else None
         self.clock: TimeSource = clock or SystemClock()
         self.s3 = LocalS3(host=host, port=s3_port, region=region)
         self.http = ControlPlaneServer(
@@ -123,7 +85,6 @@ class LocalAwsIot:
         self.endpoints: LocalEndpoints | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._s3_started = False
-        self._s3_written: dict[str, str] = {}  # state file name -> etag already on disk
         self._may_save = False
 
     async def start(self) -> LocalEndpoints:
@@ -139,9 +100,9 @@ class LocalAwsIot:
             self._s3_started = True
             self.gateway = MqttGateway(host=self.host, port=self.mqtt_port)
             mqtt_port = await self.gateway.start()
-            saved = self._read_saved_state()
+            saved = self.state.read() if self.state is not None else None
             if saved is not None:
-                self.clock = _resumed_clock(self.clock, saved.get("virtual_now"))
+                self.clock = resumed_clock(self.clock, saved.get("virtual_now"))
             self.service = LocalIotService(
                 clock=self.clock,
                 region=self.region,
@@ -151,8 +112,8 @@ class LocalAwsIot:
                 presign=self.s3.presign,
                 mqtt_endpoint=f"{self.host}:{mqtt_port}",
             )
-            if saved is not None:
-                self._load_state(saved)
+            if self.state is not None and saved is not None:
+                self.state.restore(saved, self.service, self.s3)
             self._may_save = True  # never overwrite a state that failed to load
             self.gateway.add_handler(JobsMqttHandler(self.service, self.clock))
             self.gateway.add_handler(StreamsMqttHandler(self.service, self.s3.read_blob))
@@ -215,65 +176,10 @@ class LocalAwsIot:
             except Exception:
                 log.exception("saving the local AWS IoT state failed")
 
-    # -- persistence ---------------------------------------------------------------------
     def dump_state(self) -> None:
-        """Write the service state and every S3 object under ``state_dir``."""
-        if self.state_dir is None or self.service is None or not self._may_save:
-            return
-        state = {"virtual_now": self.clock.now(), "service": self.service.dump_state()}
-        _write_atomic(
-            self.state_dir / STATE_FILE, json.dumps(state, default=_encode, indent=1).encode()
-        )
-        s3_dir = self.state_dir / S3_DIR
-        index = []
-        written: dict[str, str] = {}
-        for bucket, key, etag in self.s3.list_blobs_with_etags():
-            name = hashlib.sha256(f"{bucket}/{key}".encode()).hexdigest()[:32] + ".bin"
-            if self._s3_written.get(name) != etag or not (s3_dir / name).exists():
-                _write_atomic(s3_dir / name, self.s3.read_blob(bucket, key, None))
-            written[name] = etag
-            index.append({"bucket": bucket, "key": key, "file": name})
-        _write_atomic(s3_dir / "index.json", json.dumps(index).encode())
-        for stale in set(self._s3_written) - set(written):
-            (s3_dir / stale).unlink(missing_ok=True)
-        self._s3_written = written
-
-    def _read_saved_state(self) -> dict[str, Any] | None:
-        """The saved state file's content (None without a state dir); creates the dir."""
-        if self.state_dir is None:
-            return None
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        state_path = self.state_dir / STATE_FILE
-        if not state_path.exists():
-            return {}
-        try:
-            loaded = json.loads(state_path.read_text(), object_hook=_decode)
-        except (ValueError, UnicodeDecodeError) as err:
-            raise InputError(
-                f"not a saved local AWS IoT state: {err}", file=str(state_path)
-            ) from err
-        if not isinstance(loaded, dict):
-            raise InputError("not a saved local AWS IoT state", file=str(state_path))
-        return loaded
-
-    def _load_state(self, saved: dict[str, Any]) -> None:
-        assert self.state_dir is not None
-        index_path = self.state_dir / S3_DIR / "index.json"
-        if index_path.exists():
-            for entry in json.loads(index_path.read_text()):
-                data = (self.state_dir / S3_DIR / entry["file"]).read_bytes()
-                self.s3.put_blob(entry["bucket"], entry["key"], data)
-        if "service" in saved:
-            self.service.load_state(saved["service"])
-
-
-def _resumed_clock(clock: TimeSource, virtual_now: Any) -> TimeSource:
-    """``clock``, or a ScaledClock at its scale that goes on from the saved virtual time when
-    that is ahead of it (a --time-scale run saved it): restored timers and timestamps stay
-    coherent instead of jumping back."""
-    if isinstance(virtual_now, int | float) and virtual_now > clock.now():
-        return ScaledClock(clock.scale, start=float(virtual_now))
-    return clock
+        """Write the service state and every S3 object under ``state_dir`` (if set)."""
+        if self.state is not None and self.service is not None and self._may_save:
+            self.state.save(self.clock.now(), self.service, self.s3)
 
 
 class LocalAwsIotThread:
