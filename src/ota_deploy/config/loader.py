@@ -39,11 +39,12 @@ from ota_deploy.core.defaults import LOCAL_ACCOUNT
 from ota_deploy.core.documents import load_custom_document_file
 from ota_deploy.core.errors import InputError
 from ota_deploy.core.firmware import load_signing_key
-from ota_deploy.core.jobconfig import (
+from ota_deploy.core.job_config import (
+    ABORT_ACTION_CANCEL,
     AbortCriterion,
     ExponentialRate,
     PresignedUrlConfig,
-    RateIncreaseCriteria,
+    RateIncrease,
     RolloutConfig,
     TimeoutConfig,
 )
@@ -221,7 +222,7 @@ def _sections(v: Values, warnings: list[str]) -> dict[str, Any]:
             low=rule.in_progress_timeout_min,
             high=rule.in_progress_timeout_max,
         )
-        f["timeout"] = TimeoutConfig(in_progress_timeout_minutes=minutes)
+        f["timeout"] = TimeoutConfig(in_progress_minutes=minutes)
     return f
 
 
@@ -271,9 +272,7 @@ def _rollout(v: Values, warnings: list[str]) -> RolloutConfig:
                 "useRateIncreaseCriteria = True and add [INCREASE_CRITERIA]",
             )
         exponential = ExponentialRate(
-            base_rate_per_minute=base,
-            increment_factor=factor,
-            rate_increase_criteria=_criteria(v, warnings),
+            base_per_minute=base, factor=factor, increase=_criteria(v, warnings)
         )
     if maximum is None and exponential is None:
         raise v.error(
@@ -281,10 +280,10 @@ def _rollout(v: Values, warnings: list[str]) -> RolloutConfig:
             "maximumPerMinute",
             "the rollout config needs maximumPerMinute or useExponentialRateCfg = True",
         )
-    return RolloutConfig(maximum_per_minute=maximum, exponential_rate=exponential)
+    return RolloutConfig(maximum_per_minute=maximum, exponential=exponential)
 
 
-def _criteria(v: Values, warnings: list[str]) -> RateIncreaseCriteria:
+def _criteria(v: Values, warnings: list[str]) -> RateIncrease:
     s = K.INCREASE_CRITERIA
     has_notified = v.text(s, "numberOfNotifiedThings", required=False) is not None
     has_succeeded = v.text(s, "numberOfSucceededThings", required=False) is not None
@@ -297,11 +296,9 @@ def _criteria(v: Values, warnings: list[str]) -> RateIncreaseCriteria:
                 "numberOfSucceededThings is ignored: AWS accepts only one rate-increase "
                 "criterion and numberOfNotifiedThings is set"
             )
-        return RateIncreaseCriteria(number_of_notified_things=notified)
+        return RateIncrease(notified_things=notified)
     if has_succeeded:
-        return RateIncreaseCriteria(
-            number_of_succeeded_things=v.integer(s, "numberOfSucceededThings", low=1)
-        )
+        return RateIncrease(succeeded_things=v.integer(s, "numberOfSucceededThings", low=1))
     raise v.error(
         s,
         "numberOfNotifiedThings",
@@ -342,6 +339,7 @@ def _abort(v: Values, warnings: list[str]) -> tuple[AbortCriterion, ...]:
         criteria.append(
             AbortCriterion(
                 failure_type=failure_type,
+                action=ABORT_ACTION_CANCEL,
                 threshold_percentage=v.decimal(
                     section,
                     "thresholdPercentage",
@@ -350,7 +348,7 @@ def _abort(v: Values, warnings: list[str]) -> tuple[AbortCriterion, ...]:
                     high=limits.rules().threshold_max,
                     places=2,
                 ),
-                min_number_of_executed_things=v.integer(
+                min_executed_things=v.integer(
                     section, "minNumberOfExecutedThings", low=1
                 ),
             )

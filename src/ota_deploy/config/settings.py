@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ota_deploy.core.jobconfig import (
+from ota_deploy.core.job_config import (
     AbortCriterion,
     PresignedUrlConfig,
     RolloutConfig,
@@ -77,6 +77,6 @@ class Settings(_Frozen):
     def effective_round_timeout_sec(self) -> float:
         if self.round_timeout_sec is not None:
             return self.round_timeout_sec
-        if self.timeout is not None:
-            return self.timeout.in_progress_timeout_minutes * 60.0
+        if self.timeout is not None and self.timeout.in_progress_minutes is not None:
+            return self.timeout.in_progress_minutes * 60.0
         return 3600.0

@@ -24,8 +24,10 @@ from typing import Any, Protocol
 
 from ota_deploy.core.documents import encode_document, job_document, stream_request
 from ota_deploy.core.firmware import Firmware
-from ota_deploy.core.jobconfig import (
+from ota_deploy.core.job_config import (
+    AbortConfig,
     AbortCriterion,
+    JobConfigs,
     PresignedUrlConfig,
     RolloutConfig,
     TimeoutConfig,
@@ -112,49 +114,6 @@ def document_s3_key(s3_key: str, job_id: str) -> str:
     return f"{folder}/{name}" if folder else name
 
 
-def _rollout(settings: PlanSettings) -> dict[str, Any] | None:
-    rollout = settings.rollout
-    if rollout is None:
-        return None
-    config: dict[str, Any] = {}
-    if rollout.maximum_per_minute is not None:
-        config["maximumPerMinute"] = rollout.maximum_per_minute
-    rate = rollout.exponential_rate
-    if rate is not None:
-        exp: dict[str, Any] = {
-            "baseRatePerMinute": rate.base_rate_per_minute,
-            "incrementFactor": rate.increment_factor,
-        }
-        criteria = rate.rate_increase_criteria
-        if criteria is not None:
-            if criteria.number_of_notified_things is not None:
-                exp["rateIncreaseCriteria"] = {
-                    "numberOfNotifiedThings": criteria.number_of_notified_things
-                }
-            elif criteria.number_of_succeeded_things is not None:
-                exp["rateIncreaseCriteria"] = {
-                    "numberOfSucceededThings": criteria.number_of_succeeded_things
-                }
-        config["exponentialRate"] = exp
-    return config or None
-
-
-def _abort(settings: PlanSettings) -> dict[str, Any] | None:
-    if not settings.abort_criteria:
-        return None
-    return {
-        "criteriaList": [
-            {
-                "failureType": str(c.failure_type),
-                "action": "CANCEL",
-                "thresholdPercentage": c.threshold_percentage,
-                "minNumberOfExecutedThings": c.min_number_of_executed_things,
-            }
-            for c in settings.abort_criteria
-        ]
-    }
-
-
 def job_description(settings: PlanSettings, firmware: Firmware, round_number: int) -> str:
     if settings.description:
         return settings.description
@@ -224,21 +183,13 @@ def build_round_plan(
                 f"be longer than AWS's {limit.document_source_max} characters; shorten the key"
             )
     create_job["description"] = job_description(settings, firmware, round_number)
-    if settings.presigned_url is not None:
-        create_job["presignedUrlConfig"] = {
-            "roleArn": settings.presigned_url.role_arn,
-            "expiresInSec": settings.presigned_url.expires_in_sec,
-        }
-    rollout = _rollout(settings)
-    if rollout is not None:
-        create_job["jobExecutionsRolloutConfig"] = rollout
-    abort = _abort(settings)
-    if abort is not None:
-        create_job["abortConfig"] = abort
-    if settings.timeout is not None:
-        create_job["timeoutConfig"] = {
-            "inProgressTimeoutInMinutes": settings.timeout.in_progress_timeout_minutes
-        }
+    configs = JobConfigs(
+        presigned_url=settings.presigned_url,
+        rollout=settings.rollout,
+        abort=AbortConfig(settings.abort_criteria) if settings.abort_criteria else None,
+        timeout=settings.timeout,
+    )
+    create_job.update(configs.to_params())
     return RoundPlan(
         round_number=round_number,
         job_id=job_id,

@@ -53,16 +53,16 @@ def test_loader_all_sections_on(make_config) -> None:  # type: ignore[no-untyped
     assert s.presigned_url.role_arn == "arn:aws:iam::123456789012:role/ota-signing-role"
     assert s.presigned_url.expires_in_sec == 3600
     assert s.rollout is not None and s.rollout.maximum_per_minute == 100
-    exp = s.rollout.exponential_rate
-    assert exp is not None and exp.base_rate_per_minute == 100 and exp.increment_factor == 2.0
-    assert exp.rate_increase_criteria is not None
-    assert exp.rate_increase_criteria.number_of_notified_things == 15
-    assert exp.rate_increase_criteria.number_of_succeeded_things is None
+    exp = s.rollout.exponential
+    assert exp is not None and exp.base_per_minute == 100 and exp.factor == 2.0
+    assert exp.increase is not None
+    assert exp.increase.notified_things == 15
+    assert exp.increase.succeeded_things is None
     assert [
-        (c.failure_type, c.threshold_percentage, c.min_number_of_executed_things)
+        (c.failure_type, c.threshold_percentage, c.min_executed_things)
         for c in s.abort_criteria
     ] == [("ALL", 11.0, 1)]
-    assert s.timeout is not None and s.timeout.in_progress_timeout_minutes == 60
+    assert s.timeout is not None and s.timeout.in_progress_minutes == 60
     assert s.effective_round_timeout_sec() == 3600.0
     # the manual's INCREASE_CRITERIA sets both numbers: succeeded is ignored, with a warning
     assert len(loaded.warnings) == 1
@@ -163,11 +163,11 @@ def test_loader_increase_criteria_succeeded_only(make_config) -> None:  # type: 
     loaded = load_settings(path)
     assert loaded.warnings == []
     rollout = loaded.settings.rollout
-    assert rollout is not None and rollout.exponential_rate is not None
-    criteria = rollout.exponential_rate.rate_increase_criteria
+    assert rollout is not None and rollout.exponential is not None
+    criteria = rollout.exponential.increase
     assert criteria is not None
-    assert criteria.number_of_succeeded_things == 123
-    assert criteria.number_of_notified_things is None
+    assert criteria.succeeded_things == 123
+    assert criteria.notified_things is None
 
 
 def test_loader_abort_all_wins_with_warning(make_config) -> None:  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ import pytest
 
 from ota_deploy.config.settings import Settings
 from ota_deploy.core.firmware import Firmware
-from ota_deploy.core.jobconfig import AbortCriterion, PresignedUrlConfig, TimeoutConfig
+from ota_deploy.core.job_config import AbortCriterion, PresignedUrlConfig, TimeoutConfig
 from ota_deploy.core.plan import (
     build_round_plan,
     default_s3_key,
@@ -19,6 +19,7 @@ from ota_deploy.core.plan import (
     render_dry_run,
     stream_id_for_round,
 )
+from ota_deploy.core.status import FailureType
 from ota_deploy.local.http.validate import check_request
 
 ACC = "123456789012"
@@ -120,10 +121,13 @@ def test_plan_dry_run_order_and_content() -> None:
         presigned_url=PresignedUrlConfig(role_arn=f"arn:aws:iam::{ACC}:role/sign"),
         abort_criteria=(
             AbortCriterion(
-                failure_type="FAILED", threshold_percentage=5.5, min_number_of_executed_things=2
+                failure_type=FailureType.FAILED,
+                action="CANCEL",
+                threshold_percentage=5.5,
+                min_executed_things=2,
             ),
         ),
-        timeout=TimeoutConfig(in_progress_timeout_minutes=3),
+        timeout=TimeoutConfig(in_progress_minutes=3),
     )
     plan = build_round_plan(s, FW, round_number=1, targets=TARGETS, s3_key="k/fw.bin")
     calls = dry_run_calls(plan, s)
@@ -153,7 +157,10 @@ def test_plan_json_serialisable_by_boto_types() -> None:
     s = settings(
         abort_criteria=(
             AbortCriterion(
-                failure_type="ALL", threshold_percentage=11.0, min_number_of_executed_things=1
+                failure_type=FailureType.ALL,
+                action="CANCEL",
+                threshold_percentage=11.0,
+                min_executed_things=1,
             ),
         )
     )

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ota_deploy.core.aws_model import documented, shape
+from ota_deploy.core.job_config import ConfigError, JobConfigs
 from ota_deploy.core.status import ExecutionStatus, JobStatus, TargetSelection
 from ota_deploy.local.contracts import AwsError
 from ota_deploy.local.iot import lifecycle, pagination
@@ -28,7 +29,6 @@ from ota_deploy.local.iot.errors import (
     not_found,
     version_conflict,
 )
-from ota_deploy.local.iot.job_config import ConfigError, JobConfigs
 from ota_deploy.local.iot.notifications import process_details
 from ota_deploy.local.iot.records import Execution, Job
 from ota_deploy.local.iot.registry import dt

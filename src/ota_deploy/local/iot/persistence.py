@@ -17,8 +17,8 @@ from dataclasses import asdict, fields
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from ota_deploy.core.job_config import JobConfigs
 from ota_deploy.core.status import ExecutionStatus, JobStatus, TargetSelection
-from ota_deploy.local.iot.job_config import JobConfigs
 from ota_deploy.local.iot.records import TABLES, Execution, Job, Records
 
 FORMAT = 1

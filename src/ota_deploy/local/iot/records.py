@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ota_deploy.core.aws_model import shape
+from ota_deploy.core.job_config import JobConfigs
 from ota_deploy.core.status import ExecutionStatus, JobStatus, TargetSelection
-from ota_deploy.local.iot.job_config import JobConfigs
 
 
 @dataclass

@@ -16,7 +16,7 @@ and https://docs.aws.amazon.com/iot/latest/apireference/API_JobExecutionsRollout
 
 from __future__ import annotations
 
-from ota_deploy.local.iot.job_config import RolloutConfig
+from ota_deploy.core.job_config import RolloutConfig
 from ota_deploy.local.iot.records import Job
 
 WINDOW_SECONDS = 60.0

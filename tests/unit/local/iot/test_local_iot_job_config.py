@@ -15,14 +15,14 @@ from botocore.validate import validate_parameters
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ota_deploy.core.status import ExecutionStatus, FailureType
-from ota_deploy.local.contracts import AwsError
-from ota_deploy.local.iot.job_config import (
+from ota_deploy.core.job_config import (
     AbortConfig,
     ConfigError,
     JobConfigs,
     RetryConfig,
 )
+from ota_deploy.core.status import ExecutionStatus, FailureType
+from ota_deploy.local.contracts import AwsError
 
 CREATE_JOB = botocore.session.get_session().get_service_model("iot").operation_model("CreateJob")
 

@@ -1,10 +1,16 @@
 """A job's configurations (rollout, abort, timeout, retry, presigned URLs) as typed records.
 
-Data flow: CreateJob / UpdateJob params --``JobConfigs.from_params``--> frozen records kept on
-the ``Job`` --> read by the engine (``rollout``, retry, abort, timeout rules) and the device
-document (presigned URLs); DescribeJob and the saved state get them back as botocore-shaped
-dicts through ``to_params`` / ``to_wire``, which give back exactly the dict that was parsed
-(numbers keep their type: a ``thresholdPercentage`` of 60 stays 60, not 60.0).
+One set of records for both ends of CreateJob:
+
+- the tool: ``config.loader`` reads dev.ini's [PRESIGNED_URL_CONFIG],
+  [JOB_EXECUTE_ROLLOUT_CONFIG] (+ [EXP_RATE_CONFIG], [INCREASE_CRITERIA]), [ABORT_CONFIG_TYPE_*]
+  and [TIMEOUT_CONFIG] into them; ``core.plan`` sends their ``to_wire()`` in CreateJob;
+- the local AWS IoT: CreateJob / UpdateJob params --``JobConfigs.from_params``--> frozen
+  records kept on the ``Job`` --> read by the engine (``rollout``, retry, abort, timeout
+  rules) and the device document (presigned URLs); DescribeJob and the saved state get them
+  back as botocore-shaped dicts through ``to_params`` / ``to_wire``, which give back exactly
+  the dict that was parsed (numbers keep their type: a ``thresholdPercentage`` of 60 stays 60,
+  not 60.0).
 
 The member names and types are botocore's ``iot`` model's (``JobExecutionsRolloutConfig``,
 ``ExponentialRolloutRate``, ``RateIncreaseCriteria``, ``AbortConfig``/``AbortCriteria``,
@@ -26,6 +32,8 @@ from ota_deploy.core.status import (
     ExecutionStatus,
     FailureType,
 )
+
+ABORT_ACTION_CANCEL = "CANCEL"  # AbortAction: the only action AWS defines
 
 
 class ConfigError(ValueError):
