@@ -28,6 +28,16 @@ class ThingResult(BaseModel):
     status_details: dict[str, str] = Field(default_factory=dict)
 
 
+class TimeStats(BaseModel):
+    """Figures of per-thing times, in seconds: ``n`` values, their median, 95th percentile and
+    maximum (``report.stats.time_stats``: linear interpolation between closest ranks)."""
+
+    n: int
+    p50: float
+    p95: float
+    max: float
+
+
 class CountsSample(BaseModel):
     t: float
     counts: dict[ExecutionStatus, int]  # execution status -> number of things
@@ -46,6 +56,12 @@ class RoundReport(BaseModel):
     things: list[ThingResult] = Field(default_factory=list)
     samples: list[CountsSample] = Field(default_factory=list)
     api_calls: int = 0
+    # The per-round layout (report.layout): ``things`` is written to ``things_file`` (JSON
+    # Lines, one ThingResult per line, path relative to report.json) instead of report.json,
+    # and the round keeps its download-time figures (started -> finished of the executions
+    # that SUCCEEDED) so trends and comparisons need not read the per-thing files.
+    things_file: str | None = None
+    download_sec: TimeStats | None = None
 
 
 class Summary(BaseModel):
@@ -67,6 +83,8 @@ class RunReport(BaseModel):
     interrupted: bool = False
 
     def write(self, path: Path) -> None:
+        """One document with every thing inline (the layout before per-round files, still
+        read by ``report.layout.read_report``); runs write ``report.layout.write_report``."""
         path.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
 
     @classmethod
