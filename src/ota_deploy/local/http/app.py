@@ -10,6 +10,7 @@ both). Per request::
         --parse_request--> params --validate_input--> InvalidRequestException?
         --IotService.call(service, operation, params)--> result | AwsError
         --serialize_result / serialize_error--> aiohttp response
+          (or, for an injected ``lose_reply``, the connection aborted unanswered)
 
 Everything runs on the event loop that owns the service (the service is not thread-safe and
 publishes MQTT through the gateway on the same loop). A route that no operation has answers
@@ -30,7 +31,7 @@ from aiohttp import web
 
 from ota_deploy.core.aws_model import SERVICES, service_model
 from ota_deploy.local.contracts import AwsError
-from ota_deploy.local.faults import FaultConfig, FaultInjector
+from ota_deploy.local.faults import FaultConfig, FaultInjector, injector_for
 from ota_deploy.local.http.parse import parse_request
 from ota_deploy.local.http.routes import Router
 from ota_deploy.local.http.serialize import new_request_id, serialize_error, serialize_result
@@ -121,12 +122,12 @@ class ControlPlaneServer:
         host: str = "127.0.0.1",
         iot_port: int = 0,
         jobs_data_port: int = 0,
-        faults: FaultConfig | None = None,
+        faults: FaultConfig | FaultInjector | None = None,
     ) -> None:
         self.host = host
         self._ports = {"iot": iot_port, "iot-jobs-data": jobs_data_port}
         self.front_ends = {name: RestJsonFrontEnd(name, service) for name in SERVICES}
-        self.faults = FaultInjector(faults)
+        self.faults = injector_for(faults)  # shared with S3 and MQTT when given
         self._runners: list[web.ServerRunner] = []
         self.urls: dict[str, str] = {}
 
@@ -165,18 +166,23 @@ class ControlPlaneServer:
                 return web.Response(status=413, headers=too_big.headers, body=too_big.body)
             query = list(request.rel_url.query.items())
             request_id = new_request_id()
+            lose_reply = False
             if faults.config.active:
                 operation = fe.route(request.method, request.raw_path, dict(query))
                 decision = faults.decide(fe.name, operation or "")
                 if operation is not None and decision.latency_s:
                     await asyncio.sleep(decision.latency_s)
-                if operation is not None and decision.action is not None:
-                    fault = _fault_reply(decision.action, fe, request)
+                lose_reply = operation is not None and decision.action == "lose_reply"
+                if operation is not None and decision.action not in (None, "lose_reply"):
+                    fault = _fault_reply(str(decision.action), fe, request)
                     if fault is None:  # dropped: the transport is closed, nothing is sent
                         return web.Response(status=500)
                     fault.headers["x-amzn-RequestId"] = request_id
                     return web.Response(status=fault.status, headers=fault.headers, body=fault.body)
             reply = fe.handle(request.method, request.raw_path, query, dict(request.headers), body)
+            if lose_reply:  # the operation ran and its effect stays; the answer never leaves
+                _abort(request)
+                return web.Response(status=500)
             reply.headers["x-amzn-RequestId"] = request_id
             return web.Response(status=reply.status, headers=reply.headers, body=reply.body)
 
@@ -185,9 +191,7 @@ class ControlPlaneServer:
 
 def _fault_reply(action: str, fe: RestJsonFrontEnd, request: web.BaseRequest) -> HttpReply | None:
     if action == "drop":
-        transport = request.transport
-        if transport is not None:
-            transport.abort()
+        _abort(request)
         return None
     if action == "throttle":
         err = AwsError("ThrottlingException", "Rate exceeded", 429)
@@ -202,3 +206,10 @@ def _fault_reply(action: str, fe: RestJsonFrontEnd, request: web.BaseRequest) ->
             None, AwsError("ServiceUnavailableException", "Service unavailable (injected)", 503)
         )
     return HttpReply(status, headers, body)
+
+
+def _abort(request: web.BaseRequest) -> None:
+    """Close the connection at once, unanswered (the client sees it closed mid-request)."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
