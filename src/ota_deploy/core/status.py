@@ -62,9 +62,10 @@ class RoundStatus(StrEnum):
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     TIMED_OUT = "TIMED_OUT"  # the round outlived roundTimeout
-    CANCELED = "CANCELED"  # interrupted (Ctrl-C / SIGTERM), or the job was canceled
+    CANCELED = "CANCELED"  # the job was canceled (abort criteria, or by hand)
     ERROR = "ERROR"  # an AWS or infrastructure error ended it
-    SKIPPED = "SKIPPED"  # never ran: an earlier round failed, or the run was interrupted
+    SKIPPED = "SKIPPED"  # never ran (a run now summarises these: RunReport.not_run)
+    INTERRUPTED = "INTERRUPTED"  # Ctrl-C / SIGTERM stopped it: neither failed nor succeeded
 
 
 class TimerKind(StrEnum):

@@ -62,13 +62,24 @@ class RoundReport(BaseModel):
     # that SUCCEEDED) so trends and comparisons need not read the per-thing files.
     things_file: str | None = None
     download_sec: TimeStats | None = None
+    cleanup_sec: float | None = None  # removing the round's job/stream after ``end`` (cleanUpCfg)
 
 
 class Summary(BaseModel):
     total: int  # rounds planned
     succeeded: int
     failed: int
-    skipped: int = 0
+    skipped: int = 0  # planned rounds that never ran (RunReport.not_run says which and why)
+    interrupted: int = 0  # rounds stopped by Ctrl-C / SIGTERM: neither failed nor succeeded
+
+
+class NotRun(BaseModel):
+    """The planned rounds that never ran, as one entry (rounds ``first``..``last``): a run that
+    stops early stays small however many rounds it planned."""
+
+    first: int
+    last: int
+    reason: str
 
 
 class RunReport(BaseModel):
@@ -81,6 +92,7 @@ class RunReport(BaseModel):
     rounds: list[RoundReport] = Field(default_factory=list)
     summary: Summary
     interrupted: bool = False
+    not_run: NotRun | None = None
 
     def write(self, path: Path) -> None:
         """One document with every thing inline (the layout before per-round files, still

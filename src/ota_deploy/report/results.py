@@ -6,7 +6,9 @@
     fail,<rounds that failed: FAILED, CANCELED, TIMED_OUT or ERROR>
     succeed,<rounds that succeeded>
 
-(rounds skipped after a failure count in ``total`` only). ``report.json`` is
+(rounds that never ran count in ``total`` only; a round stopped by Ctrl-C / SIGTERM is
+``INTERRUPTED``: neither ``fail`` nor ``succeed``, it is counted in report.json's
+``summary.interrupted``). ``report.json`` is
 ``report.model.RunReport``; ``report.html`` is drawn by ``report.html.write_html`` (inline SVG
 charts), and a failure there never fails the run.
 """
@@ -28,10 +30,16 @@ FAILED_STATUSES = frozenset(
 
 
 def summarize(rounds: list[RoundReport], planned: int) -> Summary:
+    """Counts of the rounds that ran; every planned round not among them is ``skipped``."""
     succeeded = sum(1 for r in rounds if r.status == RoundStatus.SUCCEEDED)
     failed = sum(1 for r in rounds if r.status in FAILED_STATUSES)
+    interrupted = sum(1 for r in rounds if r.status == RoundStatus.INTERRUPTED)
     return Summary(
-        total=planned, succeeded=succeeded, failed=failed, skipped=planned - succeeded - failed
+        total=planned,
+        succeeded=succeeded,
+        failed=failed,
+        skipped=planned - succeeded - failed - interrupted,
+        interrupted=interrupted,
     )
 
 
