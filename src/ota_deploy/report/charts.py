@@ -1,7 +1,8 @@
 """Charts for report.html, as inline ``data:image/svg+xml;base64`` URIs (no network needed).
 
-Data flow: ``RunReport`` pieces (``RoundReport.samples``, ``ThingResult.duration_sec``, round
-durations) -> ``report.svg.Plot`` (a small SVG kit; see there why not matplotlib) -> URI for an
+Data flow: ``RunReport`` pieces (``RoundReport.samples``, succeeded things' ``duration_sec``,
+round durations, the rounds' ``counts`` and ``download_sec`` for the trend view) ->
+``report.svg.Plot`` (a small SVG kit; see there why not matplotlib) -> URI for an
 ``<img>``. Colours match the terminal view's status colours (monitor/live.py).
 """
 
@@ -115,26 +116,115 @@ def duration_histogram(durations: Sequence[float]) -> str | None:
 
 def round_durations_chart(rounds: Sequence[RoundReport]) -> str | None:
     """One bar per round, coloured by the round's outcome."""
-    data = [(r.round, r.duration_sec or 0.0, r.status) for r in rounds]
-    if not data:
+    if not rounds:
         return None
-    n = len(data)
-    top = max(d for _, d, _ in data)
-    plot = Plot(
-        title="Round durations",
+    top = max(r.duration_sec or 0.0 for r in rounds)
+    plot = _round_plot("Round durations", len(rounds), top, "seconds")
+    for i, rnd in enumerate(rounds):
+        plot.bar(
+            i + 0.15, i + 0.85, rnd.duration_sec or 0.0, ROUND_COLORS.get(rnd.status, "#9e9e9e")
+        )
+    _round_ticks(plot, [str(r.round) for r in rounds])
+    present = sorted({r.status for r in rounds})
+    plot.legend([(s, ROUND_COLORS.get(s, "#9e9e9e")) for s in present])
+    return plot.to_uri()
+
+
+def _round_ticks(plot: Plot, labels: Sequence[str]) -> None:
+    """Label the round categories (at most ~20 labels, so 34 or 300 rounds stay legible)."""
+    n = len(labels)
+    step = max(1, -(-n // 20))
+    idx = list(range(0, n, step))
+    plot.x_ticks([i + 0.5 for i in idx], [labels[i] for i in idx])
+
+
+def _round_plot(title: str, n: int, top: float, y_label: str) -> Plot:
+    return Plot(
+        title=title,
         x_range=(0.0, float(n)),
         y_range=(0.0, nice_ceiling(max(top, 1e-3))),
         x_label="round",
-        y_label="seconds",
+        y_label=y_label,
         width=max(440, min(1100, 60 + 26 * n)),
         bottom_extra=22,
         numeric_x=False,
     )
-    for i, (_, duration, status) in enumerate(data):
-        plot.bar(i + 0.15, i + 0.85, duration, ROUND_COLORS.get(status, "#9e9e9e"))
-    step = max(1, n // 20)
-    idx = list(range(0, n, step))
-    plot.x_ticks([i + 0.5 for i in idx], [str(data[i][0]) for i in idx])
-    present = sorted({s for _, _, s in data})
-    plot.legend([(s, ROUND_COLORS.get(s, "#9e9e9e")) for s in present])
+
+
+TREND_LINES = (("p50", "#17a2b8"), ("p95", "#fd7e14"), ("max", "#dc3545"))
+
+
+def download_trend_chart(rounds: Sequence[RoundReport]) -> str | None:
+    """Download time p50 / p95 / max per round (of the things that SUCCEEDED)."""
+    if not any(r.download_sec for r in rounds):
+        return None
+    n = len(rounds)
+    top = max(r.download_sec.max for r in rounds if r.download_sec)
+    plot = _round_plot("Download time per round (succeeded)", n, top, "seconds")
+    xs = [i + 0.5 for i in range(n)]
+    for name, color in TREND_LINES:
+        ys = [getattr(r.download_sec, name) if r.download_sec else None for r in rounds]
+        plot.line(xs, ys, color, dashed=name == "max")
+    _round_ticks(plot, [str(r.round) for r in rounds])
+    plot.legend(list(TREND_LINES))
+    return plot.to_uri()
+
+
+def status_per_round_chart(rounds: Sequence[RoundReport]) -> str | None:
+    """Executions by final status, one stacked bar per round."""
+    present = [s for s in STATUS_ORDER if any(r.counts.get(s) for r in rounds)]
+    if not present:
+        return None
+    top = max(sum(r.counts.get(s, 0) for s in present) for r in rounds)
+    plot = _round_plot("Executions by status per round", len(rounds), top, "executions")
+    for i, rnd in enumerate(rounds):
+        low = 0.0
+        for status in present:
+            n = rnd.counts.get(status, 0)
+            if n:
+                plot.stacked_bar(i + 0.15, i + 0.85, low, low + n, STATUS_COLORS[status])
+                low += n
+    _round_ticks(plot, [str(r.round) for r in rounds])
+    plot.legend([(s, STATUS_COLORS[s]) for s in present])
+    return plot.to_uri()
+
+
+RUN_COLORS = ("#1f77b4", "#ff7f0e")  # run A, run B
+
+
+def compare_download_chart(
+    rounds: Sequence[tuple[int, RoundReport | None, RoundReport | None]],
+) -> str | None:
+    """Download p50 (solid) and p95 (dashed) per round, run A and run B on one chart."""
+    stats = [s for _, a, b in rounds for s in (a, b) if s is not None and s.download_sec]
+    if not stats:
+        return None
+    top = max(s.download_sec.p95 for s in stats if s.download_sec)
+    plot = _round_plot("Download time per round: A vs B", len(rounds), top, "seconds")
+    xs = [i + 0.5 for i in range(len(rounds))]
+    for side, color in enumerate(RUN_COLORS):
+        picked = [b if side else a for _, a, b in rounds]
+        for name in ("p50", "p95"):
+            ys = [getattr(r.download_sec, name) if r and r.download_sec else None for r in picked]
+            plot.line(xs, ys, color, dashed=name == "p95")
+    _round_ticks(plot, [str(n) for n, _, _ in rounds])
+    plot.legend([("A p50", RUN_COLORS[0]), ("B p50", RUN_COLORS[1]), ("p95 dashed", "#999")])
+    return plot.to_uri()
+
+
+def compare_durations_chart(
+    rounds: Sequence[tuple[int, RoundReport | None, RoundReport | None]],
+) -> str | None:
+    """Round durations, run A and run B side by side per round."""
+    values = [r.duration_sec or 0.0 for _, a, b in rounds for r in (a, b) if r is not None]
+    if not values:
+        return None
+    plot = _round_plot("Round durations: A vs B", len(rounds), max(values), "seconds")
+    for i, (_, a, b) in enumerate(rounds):
+        for side, rnd in enumerate((a, b)):
+            if rnd is not None:
+                left = i + 0.1 + 0.4 * side
+                plot.bar(left, left + 0.4, rnd.duration_sec or 0.0, RUN_COLORS[side])
+    _round_ticks(plot, [str(n) for n, _, _ in rounds])
+    plot.legend([("A", RUN_COLORS[0]), ("B", RUN_COLORS[1])])
     return plot.to_uri()

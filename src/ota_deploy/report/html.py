@@ -1,82 +1,29 @@
 """report.html: one self-contained page (inline CSS, charts as inline SVG; no script, no network).
 
-Data flow: ``RunReport`` (report.json) -> summary header, round-durations chart, then per round:
-its facts, rollout curve (``samples``), download-time histogram (``ThingResult.duration_sec``)
-and a per-thing table with failures first and their statusDetails -> one HTML string -> file.
+Data flow: ``RunReport`` + one ``RoundDigest`` per round (``digest.digest_rounds``: things in
+memory, or streamed from the per-round files) -> summary header, the trend view and the device
+x round view (html_trend.py), then per round: its facts, rollout curve (``samples``), download
+time histogram, the things that did not succeed grouped by status and reason, the first of them
+and the slowest succeeded things listed, and a link to the round's per-thing file for the rest
+-> one HTML string -> file. The page's size depends on the number of rounds, not of things.
 
 Every value from the report is escaped (thing names and statusDetails come from devices).
 """
 
 from __future__ import annotations
 
-import html
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from pathlib import Path
 
-from ota_deploy.core.observed import NoExecution, ThingStatus
 from ota_deploy.core.status import ExecutionStatus, RoundStatus
 from ota_deploy.report import charts
+from ota_deploy.report.digest import RoundDigest, digest_rounds
+from ota_deploy.report.html_kit import badge, esc, fmt_secs, fmt_time, img, kv_table, page
+from ota_deploy.report.html_trend import matrix_section, trend_section
 from ota_deploy.report.model import RoundReport, RunReport, ThingResult
+from ota_deploy.report.trend import flaky_matrix
 
-# Table order: failures first, then what never finished; the rest (SUCCEEDED) after them.
-THING_ORDER: tuple[ThingStatus, ...] = (
-    ExecutionStatus.FAILED,
-    ExecutionStatus.TIMED_OUT,
-    ExecutionStatus.REJECTED,
-    ExecutionStatus.CANCELED,
-    ExecutionStatus.REMOVED,
-    NoExecution.NONE,
-    ExecutionStatus.IN_PROGRESS,
-)
 INTERRUPTED = "INTERRUPTED"  # the run's verdict when Ctrl-C / SIGTERM ended it
-MAX_THINGS_PER_TABLE = 5000
-
-CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;
-  background:#fafafa}
-h1{margin:0 0 4px 0;font-size:24px} h2{font-size:19px;margin:28px 0 8px 0}
-.muted{color:#666} .card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:14px;
-  margin:12px 0}
-.verdict{display:inline-block;padding:3px 10px;border-radius:4px;color:#fff;font-weight:600}
-.s-SUCCEEDED{background:#28a745} .s-FAILED{background:#dc3545} .s-ERROR{background:#6f42c1}
-.s-CANCELED{background:#fd7e14} .s-TIMED_OUT{background:#b04ad6} .s-SKIPPED{background:#9e9e9e}
-.s-REJECTED{background:#e0a800} .s-INTERRUPTED{background:#6c757d}
-table{border-collapse:collapse;font-size:13px} td,th{border-bottom:1px solid #e5e5e5;
-  padding:3px 8px;text-align:left;vertical-align:top}
-th{background:#f0f0f0} td.num{text-align:right;font-variant-numeric:tabular-nums}
-tr.bad td{background:#fff0f0} .charts img{max-width:100%;margin-right:12px;vertical-align:top}
-.kv td:first-child{color:#666;padding-right:16px} code{font-size:12px}
-summary{cursor:pointer;font-weight:600;margin:6px 0}
-"""
-
-
-def _e(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _time(epoch: float | None) -> str:
-    if epoch is None:
-        return "-"
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _secs(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f} s"
-
-
-def _badge(status: str) -> str:
-    return f'<span class="verdict s-{_e(status)}">{_e(status)}</span>'
-
-
-def _img(uri: str | None, alt: str) -> str:
-    return f'<img src="{uri}" alt="{_e(alt)}">' if uri else ""
-
-
-def sorted_things(things: Iterable[ThingResult]) -> list[ThingResult]:
-    """Failures first (in THING_ORDER), then the rest; by name within a status."""
-    order = {s: i for i, s in enumerate(THING_ORDER)}
-    return sorted(things, key=lambda t: (order.get(t.status, len(order)), t.thing_name))
 
 
 def overall_status(report: RunReport) -> str:
@@ -89,114 +36,157 @@ def overall_status(report: RunReport) -> str:
     return RoundStatus.SUCCEEDED
 
 
-def _summary(report: RunReport) -> str:
+def _summary(report: RunReport, digests: Sequence[RoundDigest]) -> str:
     s = report.summary
     ended = report.ended if report.ended is not None else report.started
     rows = [
-        ("result", _badge(overall_status(report))),
+        ("result", badge(overall_status(report))),
         (
             "rounds",
             f"{s.total} planned, {s.succeeded} succeeded, {s.failed} failed, {s.skipped} skipped",
         ),
-        ("mode", _e(report.mode)),
-        ("region", _e(report.region)),
-        ("config", f"<code>{_e(report.config_file or '-')}</code>"),
-        ("started", _e(_time(report.started))),
-        ("ended", _e(_time(report.ended))),
-        ("duration", _e(_secs(ended - report.started))),
+        ("things per round", str(max((d.total for d in digests), default=0))),
+        ("mode", esc(report.mode)),
+        ("region", esc(report.region)),
+        ("config", f"<code>{esc(report.config_file or '-')}</code>"),
+        ("started", esc(fmt_time(report.started))),
+        ("ended", esc(fmt_time(report.ended))),
+        ("duration", esc(fmt_secs(ended - report.started))),
         ("API calls", str(sum(r.api_calls for r in report.rounds))),
-        ("tool", f"ota-deploy {_e(report.tool_version)}"),
+        ("tool", f"ota-deploy {esc(report.tool_version)}"),
     ]
-    body = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
-    return f'<div class="card"><table class="kv">{body}</table></div>'
+    if report.not_run is not None:
+        nr = report.not_run
+        span = f"{nr.first}" if nr.first == nr.last else f"{nr.first}–{nr.last}"
+        rows.insert(2, ("not run", f"round {esc(span)}: {esc(nr.reason)}"))
+    return f'<div class="card">{kv_table(rows)}</div>'
 
 
 def _counts_table(counts: dict[ExecutionStatus, int]) -> str:
     if not counts:
         return '<span class="muted">no executions</span>'
-    cells = "".join(
-        f'<td><span class="verdict s-{_e(k)}">{_e(k)}</span> {v}</td>'
-        for k, v in counts.items()
-        if v
-    )
+    cells = "".join(f"<td>{badge(k)} {v}</td>" for k, v in counts.items() if v)
     return f"<table><tr>{cells}</tr></table>"
 
 
-def _things_table(rnd: RoundReport) -> str:
-    things = sorted_things(rnd.things)
-    if not things:
-        return '<p class="muted">no per-thing results</p>'
-    rows = []
-    for t in things[:MAX_THINGS_PER_TABLE]:
-        bad = ' class="bad"' if t.status != ExecutionStatus.SUCCEEDED else ""
-        details = "; ".join(f"{k}={v}" for k, v in sorted(t.status_details.items()))
-        rows.append(
-            f"<tr{bad}><td>{_e(t.thing_name)}</td><td>{_e(t.status)}</td>"
-            f'<td class="num">{_e(_secs(t.duration_sec))}</td>'
-            f"<td>{_e(_time(t.started_at))}</td><td>{_e(details)}</td></tr>"
-        )
-    more = ""
-    if len(things) > MAX_THINGS_PER_TABLE:
-        more = f'<p class="muted">… {len(things) - MAX_THINGS_PER_TABLE} more things</p>'
-    failed = sum(1 for t in things if t.status != ExecutionStatus.SUCCEEDED)
-    is_open = " open" if failed else ""
+def _thing_row(t: ThingResult) -> str:
+    bad = ' class="bad"' if t.status != ExecutionStatus.SUCCEEDED else ""
+    details = "; ".join(f"{k}={v}" for k, v in sorted(t.status_details.items()))
     return (
-        f"<details{is_open}><summary>things ({len(things)}, {failed} not succeeded)</summary>"
+        f"<tr{bad}><td>{esc(t.thing_name)}</td><td>{esc(t.status)}</td>"
+        f'<td class="num">{esc(fmt_secs(t.duration_sec))}</td>'
+        f"<td>{esc(fmt_time(t.started_at))}</td><td>{esc(details)}</td></tr>"
+    )
+
+
+def _reasons_table(digest: RoundDigest) -> str:
+    """The things that did not succeed, grouped by status and statusDetails' reason."""
+    if not digest.not_succeeded:
+        return ""
+    rows = "".join(
+        f"<tr><td>{esc(status)}</td><td>{esc(reason or '-')}</td><td class=num>{n}</td></tr>"
+        for status, reason, n in digest.reasons
+    )
+    more = digest.reason_groups - len(digest.reasons)
+    tail = f'<p class="muted">… {more} more (status, reason) groups</p>' if more > 0 else ""
+    return (
+        "<h3>Did not succeed, by reason</h3><table><tr><th>status</th><th>reason</th>"
+        f"<th class=num>things</th></tr>{rows}</table>{tail}"
+    )
+
+
+def _things_section(rnd: RoundReport, digest: RoundDigest) -> str:
+    if not digest.total:
+        return '<p class="muted">no per-thing results</p>'
+    rows = [_thing_row(t) for t in digest.listed]
+    if digest.slowest:
+        rows.append(
+            f'<tr><th colspan="5">the {len(digest.slowest)} slowest that succeeded</th></tr>'
+        )
+        rows.extend(_thing_row(t) for t in digest.slowest)
+    notes = []
+    unlisted_bad = digest.not_succeeded - len(digest.listed)
+    if unlisted_bad > 0:
+        notes.append(f"{unlisted_bad} more did not succeed (counted by reason above)")
+    unlisted_ok = digest.succeeded - len(digest.slowest)
+    if unlisted_ok > 0:
+        notes.append(f"{unlisted_ok} more succeeded")
+    if rnd.things_file:
+        link = f'<a href="{esc(rnd.things_file)}"><code>{esc(rnd.things_file)}</code></a>'
+        notes.append(f"all {digest.total} things, one JSON object a line: {link}")
+    more = f'<p class="muted">… {"; ".join(notes)}</p>' if notes else ""
+    is_open = " open" if digest.not_succeeded else ""
+    return (
+        f"<details{is_open}><summary>things ({digest.total}, {digest.not_succeeded} not "
+        f"succeeded)</summary>{_reasons_table(digest)}"
         "<table><tr><th>thing</th><th>status</th><th>duration</th><th>started</th>"
         f"<th>statusDetails</th></tr>{''.join(rows)}</table>{more}</details>"
     )
 
 
-def _round(rnd: RoundReport) -> str:
+def _round(rnd: RoundReport, digest: RoundDigest) -> str:
     facts = [
-        ("job", f"<code>{_e(rnd.job_id)}</code>"),
-        ("stream", f"<code>{_e(rnd.stream_id)}</code>"),
-        ("started", _e(_time(rnd.start))),
-        ("duration", _e(_secs(rnd.duration_sec))),
+        ("job", f"<code>{esc(rnd.job_id)}</code>"),
+        ("stream", f"<code>{esc(rnd.stream_id)}</code>"),
+        ("started", esc(fmt_time(rnd.start))),
+        ("duration", esc(fmt_secs(rnd.duration_sec))),
         ("API calls", str(rnd.api_calls)),
     ]
+    if rnd.download_sec:
+        d = rnd.download_sec
+        facts.append(
+            (
+                "download time",
+                f"p50 {fmt_secs(d.p50)}, p95 {fmt_secs(d.p95)}, max {fmt_secs(d.max)}",
+            )
+        )
     if rnd.reason:
-        facts.insert(0, ("reason", _e(rnd.reason)))
-    kv = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in facts)
+        facts.insert(0, ("reason", esc(rnd.reason)))
     rollout = charts.rollout_chart(rnd.samples, rnd.start, rnd.end)
-    hist = charts.duration_histogram(
-        [t.duration_sec for t in rnd.things if t.duration_sec is not None]
-    )
+    hist = charts.duration_histogram(digest.durations)
     chart_html = ""
     if rollout or hist:
         chart_html = (
-            f'<div class="charts">{_img(rollout, f"round {rnd.round} rollout curve")}'
-            f"{_img(hist, f'round {rnd.round} download time distribution')}</div>"
+            f'<div class="charts">{img(rollout, f"round {rnd.round} rollout curve")}'
+            f"{img(hist, f'round {rnd.round} download time distribution')}</div>"
         )
     return (
         f'<div class="card round" id="round-{rnd.round}">'
-        f"<h2>Round {rnd.round} {_badge(rnd.status)}</h2>"
-        f'<table class="kv">{kv}</table><p>{_counts_table(rnd.counts)}</p>'
-        f"{chart_html}{_things_table(rnd)}</div>"
+        f"<h2>Round {rnd.round} {badge(rnd.status)}</h2>"
+        f"{kv_table(facts)}<p>{_counts_table(rnd.counts)}</p>"
+        f"{chart_html}{_things_section(rnd, digest)}</div>"
     )
 
 
-def render_html(report: RunReport) -> str:
+def render_html(
+    report: RunReport,
+    *,
+    digests: Sequence[RoundDigest] | None = None,
+    base_dir: Path | None = None,
+) -> str:
+    """The page for ``report``; ``digests`` when the caller has them, else they are made from
+    the things in memory or the per-round files under ``base_dir``."""
+    if digests is None:
+        digests = digest_rounds(report, base_dir)
     title = f"ota-deploy report: {overall_status(report)}"
-    durations = charts.round_durations_chart(report.rounds)
-    durations_html = (
-        '<div class="card charts"><h2>Round durations</h2>'
-        f"{_img(durations, 'round durations')}</div>"
-        if durations
-        else ""
+    rounds = "".join(_round(r, d) for r, d in zip(report.rounds, digests, strict=True))
+    body = (
+        _summary(report, digests)
+        + trend_section(report.rounds)
+        + (matrix_section(flaky_matrix(report.rounds, digests)) if report.rounds else "")
+        + (rounds or '<p class="muted">no rounds ran</p>')
     )
-    rounds = "".join(_round(r) for r in report.rounds) or '<p class="muted">no rounds ran</p>'
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<link rel="icon" href="data:,">'
-        f"<title>{_e(title)}</title><style>{CSS}</style></head><body>"
-        f'<h1>OTA deployment report</h1><div class="muted">{_e(report.config_file or "")}</div>'
-        f"{_summary(report)}{durations_html}{rounds}</body></html>\n"
-    )
+    return page(title, "OTA deployment report", report.config_file or "", body)
 
 
-def write_html(report: RunReport, path: Path) -> None:
+def write_html(
+    report: RunReport,
+    path: Path,
+    *,
+    digests: Sequence[RoundDigest] | None = None,
+    base_dir: Path | None = None,
+) -> None:
     """Write report.html for ``report`` to ``path`` (parent folders are created)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(report), encoding="utf-8")
+    text = render_html(report, digests=digests, base_dir=base_dir)
+    path.write_text(text, encoding="utf-8")

@@ -1,23 +1,31 @@
 """JUnit XML of a run: one ``<testcase>`` per round, so CI systems show stress results.
 
-Data flow: ``RunReport`` -> ``<testsuites><testsuite name="ota-deploy">`` with one testcase per
-round (name ``round N (JOB_ID)``, time = round duration). Round status maps to JUnit outcomes:
-SUCCEEDED passes; FAILED / CANCELED / TIMED_OUT are ``<failure>`` whose message lists the
-things that did not succeed; ERROR is ``<error>`` (infrastructure, not the devices); SKIPPED
-(after an earlier failure) is ``<skipped>``. Built with ``xml.etree`` so escaping is right.
-Format reference: the de-facto Ant/Jenkins JUnit schema (testsuites/testsuite/testcase).
+Data flow: ``RunReport`` + its ``RoundDigest``s -> ``<testsuites><testsuite name="ota-deploy">``
+with one testcase per round (name ``round N (JOB_ID)``, time = round duration). Round status
+maps to JUnit outcomes: SUCCEEDED passes; FAILED / CANCELED / TIMED_OUT are ``<failure>`` whose
+message lists the things that did not succeed (the first of them; the rest counted, so the XML
+stays small at 10,000 things); ERROR is ``<error>`` (infrastructure, not the devices); SKIPPED
+(after an earlier failure) and INTERRUPTED (Ctrl-C / SIGTERM) are ``<skipped>``. Built with
+``xml.etree`` so escaping is right. ``report --compare`` writes one testcase per run figure
+instead (``build_compare_junit``), so CI can fail on a slowdown. Format reference: the de-facto
+Ant/Jenkins JUnit schema (testsuites/testsuite/testcase).
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ota_deploy.core.status import ExecutionStatus, RoundStatus
+from ota_deploy.core.status import RoundStatus
+from ota_deploy.report.compare import NOT_AVAILABLE, NOT_JUDGED, REGRESSION, Comparison
+from ota_deploy.report.digest import RoundDigest, digest_round, digest_rounds
 from ota_deploy.report.model import RoundReport, RunReport, ThingResult
 
 FAILURE_STATUSES = frozenset({RoundStatus.FAILED, RoundStatus.CANCELED, RoundStatus.TIMED_OUT})
+# Neither passed nor failed: never ran, or stopped by Ctrl-C / SIGTERM.
+NOT_RUN_STATUSES = frozenset({RoundStatus.SKIPPED, RoundStatus.INTERRUPTED})
 MAX_THINGS_IN_MESSAGE = 20
 
 
@@ -26,24 +34,30 @@ def _thing_line(t: ThingResult) -> str:
     return f"{t.thing_name} {t.status}" + (f" ({details})" if details else "")
 
 
-def failure_message(rnd: RoundReport) -> str:
+def failure_message(rnd: RoundReport, digest: RoundDigest | None = None) -> str:
     """``reason; N of M things did not succeed: a FAILED (reason=x), b TIMED_OUT, ...``."""
-    bad = [t for t in rnd.things if t.status != ExecutionStatus.SUCCEEDED]
+    digest = digest if digest is not None else digest_round(rnd.things)
     parts = []
     if rnd.reason:
         parts.append(rnd.reason)
+    bad = digest.not_succeeded
     if bad:
-        listed = "; ".join(_thing_line(t) for t in bad[:MAX_THINGS_IN_MESSAGE])
-        more = (
-            f"; ... {len(bad) - MAX_THINGS_IN_MESSAGE} more"
-            if len(bad) > MAX_THINGS_IN_MESSAGE
-            else ""
-        )
-        parts.append(f"{len(bad)} of {len(rnd.things)} things did not succeed: {listed}{more}")
+        listed = "; ".join(_thing_line(t) for t in digest.listed[:MAX_THINGS_IN_MESSAGE])
+        shown = min(len(digest.listed), MAX_THINGS_IN_MESSAGE)
+        more = f"; ... {bad - shown} more" if bad > shown else ""
+        parts.append(f"{bad} of {digest.total} things did not succeed: {listed}{more}")
     return "; ".join(parts) or f"round ended {rnd.status}"
 
 
-def _testcase(suite: ET.Element, rnd: RoundReport, classname: str) -> None:
+def _failure_text(digest: RoundDigest) -> str:
+    """One line per listed thing (at most digest.LISTED_MAX), then how many more there are."""
+    lines = [_thing_line(t) for t in digest.listed]
+    if digest.not_succeeded > len(digest.listed):
+        lines.append(f"... {digest.not_succeeded - len(digest.listed)} more")
+    return "\n".join(lines)
+
+
+def _testcase(suite: ET.Element, rnd: RoundReport, classname: str, digest: RoundDigest) -> None:
     case = ET.SubElement(
         suite,
         "testcase",
@@ -52,21 +66,30 @@ def _testcase(suite: ET.Element, rnd: RoundReport, classname: str) -> None:
         time=f"{rnd.duration_sec or 0.0:.3f}",
     )
     if rnd.status in FAILURE_STATUSES:
-        el = ET.SubElement(case, "failure", message=failure_message(rnd), type=rnd.status)
-        el.text = "\n".join(
-            _thing_line(t) for t in rnd.things if t.status != ExecutionStatus.SUCCEEDED
-        )
+        message = failure_message(rnd, digest)
+        el = ET.SubElement(case, "failure", message=message, type=rnd.status)
+        el.text = _failure_text(digest)
     elif rnd.status == RoundStatus.ERROR:
-        el = ET.SubElement(case, "error", message=failure_message(rnd), type=RoundStatus.ERROR)
+        message = failure_message(rnd, digest)
+        el = ET.SubElement(case, "error", message=message, type=RoundStatus.ERROR)
         el.text = rnd.reason or ""
-    elif rnd.status == RoundStatus.SKIPPED:
+    elif rnd.status in NOT_RUN_STATUSES:
         ET.SubElement(case, "skipped", message=rnd.reason or "skipped after an earlier failure")
     counts = ", ".join(f"{k}={v}" for k, v in rnd.counts.items() if v)
     out = ET.SubElement(case, "system-out")
     out.text = f"job {rnd.job_id} stream {rnd.stream_id}: {counts or 'no executions'}"
 
 
-def build_junit(report: RunReport) -> ET.Element:
+def build_junit(
+    report: RunReport,
+    *,
+    digests: Sequence[RoundDigest] | None = None,
+    base_dir: Path | None = None,
+) -> ET.Element:
+    """The run's JUnit tree; ``digests`` as for ``html.render_html`` (made when not given)."""
+    if digests is None:
+        digests = digest_rounds(report, base_dir)
+    by_round = {r.round: d for r, d in zip(report.rounds, digests, strict=True)}
     suites = ET.Element("testsuites", name="ota-deploy")
     classname = "ota-deploy." + (Path(report.config_file).stem if report.config_file else "run")
     rounds = list(report.rounds)
@@ -80,14 +103,14 @@ def build_junit(report: RunReport) -> ET.Element:
                     job_id="-",
                     stream_id="-",
                     status=RoundStatus.SKIPPED,
-                    reason="not run",
+                    reason=report.not_run.reason if report.not_run else "not run",
                     start=report.started,
                 )
             )
     rounds.sort(key=lambda r: r.round)
     failures = sum(1 for r in rounds if r.status in FAILURE_STATUSES)
     errors = sum(1 for r in rounds if r.status == RoundStatus.ERROR)
-    skipped = sum(1 for r in rounds if r.status == RoundStatus.SKIPPED)
+    skipped = sum(1 for r in rounds if r.status in NOT_RUN_STATUSES)
     total_time = sum(r.duration_sec or 0.0 for r in rounds)
     suite = ET.SubElement(
         suites,
@@ -109,7 +132,7 @@ def build_junit(report: RunReport) -> ET.Element:
     ):
         ET.SubElement(props, "property", name=name, value=value)
     for rnd in rounds:
-        _testcase(suite, rnd, classname)
+        _testcase(suite, rnd, classname, by_round.get(rnd.round, RoundDigest()))
     suites.set("tests", str(len(rounds)))
     suites.set("failures", str(failures))
     suites.set("errors", str(errors))
@@ -117,9 +140,66 @@ def build_junit(report: RunReport) -> ET.Element:
     return suites
 
 
-def write_junit(report: RunReport, path: Path) -> None:
+def write_junit(
+    report: RunReport,
+    path: Path,
+    *,
+    digests: Sequence[RoundDigest] | None = None,
+    base_dir: Path | None = None,
+) -> None:
     """Write the JUnit XML for ``report`` to ``path`` (parent folders are created)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tree = ET.ElementTree(build_junit(report))
+    tree = ET.ElementTree(build_junit(report, digests=digests, base_dir=base_dir))
+    ET.indent(tree)
+    tree.write(path, encoding="utf-8", xml_declaration=True)
+
+
+def build_compare_junit(cmp: Comparison) -> ET.Element:
+    """``report --compare``'s JUnit: one testcase per run figure; a regression is a
+    ``<failure>``, a figure not judged (or missing from a run) is ``<skipped>``."""
+    suites = ET.Element("testsuites", name="ota-deploy compare")
+    failures = len(cmp.regressions)
+    skipped = sum(1 for f in cmp.figures if f.verdict in (NOT_JUDGED, NOT_AVAILABLE))
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name="ota-deploy.compare",
+        tests=str(len(cmp.figures)),
+        failures=str(failures),
+        errors="0",
+        skipped=str(skipped),
+    )
+    props = ET.SubElement(suite, "properties")
+    t = cmp.thresholds
+    for name, value in (
+        ("run_a", cmp.label_a),
+        ("run_b", cmp.label_b),
+        ("threshold_pct", f"{t.pct:g}"),
+        ("threshold_sec", f"{t.sec:g}"),
+        ("threshold_fail_pct", f"{t.fail_pct:g}"),
+    ):
+        ET.SubElement(props, "property", name=name, value=value)
+    for fig in cmp.figures:
+        case = ET.SubElement(suite, "testcase", classname="ota-deploy.compare", name=fig.name)
+        text = (
+            f"{fig.name}: A {fig.value_text(fig.a)}, B {fig.value_text(fig.b)}, "
+            f"change {fig.change_text()} ({fig.rule})"
+        )
+        if fig.verdict == REGRESSION:
+            ET.SubElement(case, "failure", message=text, type=REGRESSION).text = text
+        elif fig.verdict in (NOT_JUDGED, NOT_AVAILABLE):
+            ET.SubElement(case, "skipped", message=f"{fig.verdict}: {text}")
+        else:
+            ET.SubElement(case, "system-out").text = f"{fig.verdict}: {text}"
+    suites.set("tests", str(len(cmp.figures)))
+    suites.set("failures", str(failures))
+    suites.set("errors", "0")
+    return suites
+
+
+def write_compare_junit(cmp: Comparison, path: Path) -> None:
+    """Write ``report --compare``'s JUnit XML to ``path`` (parent folders are created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tree = ET.ElementTree(build_compare_junit(cmp))
     ET.indent(tree)
     tree.write(path, encoding="utf-8", xml_declaration=True)

@@ -9,8 +9,9 @@
 (rounds that never ran count in ``total`` only; a round stopped by Ctrl-C / SIGTERM is
 ``INTERRUPTED``: neither ``fail`` nor ``succeed``, it is counted in report.json's
 ``summary.interrupted``). ``report.json`` is
-``report.model.RunReport``; ``report.html`` is drawn by ``report.html.write_html`` (inline SVG
-charts), and a failure there never fails the run.
+``report.model.RunReport`` without the per-thing records, which go to ``things/round-NNN.jsonl``
+(``report.layout``, ``report.things``); ``report.html`` is drawn by ``report.html.write_html``
+(inline SVG charts), and a failure there never fails the run.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ import logging
 from pathlib import Path
 
 from ota_deploy.core.status import RoundStatus
+from ota_deploy.report.digest import digest_rounds
 from ota_deploy.report.html import write_html
+from ota_deploy.report.layout import write_report
 from ota_deploy.report.model import RoundReport, RunReport, Summary
+from ota_deploy.report.things import THINGS_DIR
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +56,21 @@ def write_results_csv(summary: Summary, path: Path) -> None:
 
 
 def write_outputs(report: RunReport, out_dir: Path, *, html: bool = True) -> list[Path]:
-    """Write results.csv, report.json and (best effort) report.html; return the paths."""
+    """Write results.csv, report.json with its per-round files (``report.layout``) and (best
+    effort) report.html; return results.csv, report.json, the per-round folder if any was
+    written, and report.html."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = [out_dir / "results.csv", out_dir / "report.json"]
+    written = [out_dir / "results.csv"]
     write_results_csv(report.summary, written[0])
-    report.write(written[1])
+    digests = digest_rounds(report, None)  # download_sec, before report.json is written
+    report_json, *round_files = write_report(report, out_dir)
+    written.append(report_json)
+    if round_files:
+        written.append(out_dir / THINGS_DIR)
     if html:
         target = out_dir / "report.html"
         try:
-            write_html(report, target)
+            write_html(report, target, digests=digests)
             written.append(target)
         except Exception as err:  # a chart problem must not turn a good run into a failure
             log.warning("report.html could not be written: %s", err)

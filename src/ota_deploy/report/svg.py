@@ -5,8 +5,9 @@ Why not matplotlib: a 34-round report needs ~70 charts; matplotlib costs ~1 s to
 dependency. Charts are returned as ``data:image/svg+xml;base64,...`` URIs for ``<img>``, so the
 page stays self-contained and each chart is isolated from the page's CSS.
 
-Data flow: ``Plot(x_range, y_range)`` maps data coordinates into a fixed pixel box; ``area``,
-``bars``, ``legend`` append SVG elements; ``to_uri()`` closes the document.
+Data flow: ``Plot(x_range, y_range)`` maps data coordinates into a fixed pixel box;
+``step_area``, ``bar``, ``stacked_bar``, ``line``, ``legend`` append SVG elements; ``to_uri()``
+closes the document.
 """
 
 from __future__ import annotations
@@ -140,6 +141,46 @@ class Plot:
             f"height='{max(self.bottom - y, 0):.1f}' fill='{color}' stroke='white' "
             "stroke-width='0.5'/>"
         )
+
+    def stacked_bar(
+        self, x_left: float, x_right: float, low: float, high: float, color: str
+    ) -> None:
+        """A bar from ``low`` to ``high`` (one segment of a stacked bar)."""
+        x, w = self.sx(x_left), self.sx(x_right) - self.sx(x_left)
+        y_top, y_low = self.sy(high), self.sy(low)
+        self.parts.append(
+            f"<rect x='{x:.1f}' y='{y_top:.1f}' width='{max(w, 0.5):.1f}' "
+            f"height='{max(y_low - y_top, 0):.1f}' fill='{color}'/>"
+        )
+
+    def line(
+        self,
+        xs: Sequence[float],
+        ys: Sequence[float | None],
+        color: str,
+        *,
+        dashed: bool = False,
+        markers: bool = True,
+    ) -> None:
+        """A polyline through the points that have a value (a None breaks the line)."""
+        dash = " stroke-dasharray='6 4'" if dashed else ""
+        runs: list[list[tuple[float, float]]] = [[]]
+        for x, y in zip(xs, ys, strict=True):
+            if y is None:
+                runs.append([])
+            else:
+                runs[-1].append((self.sx(x), self.sy(y)))
+        for run in runs:
+            if len(run) > 1:
+                coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in run)
+                self.parts.append(
+                    f"<polyline points='{coords}' fill='none' stroke='{color}' "
+                    f"stroke-width='2'{dash}/>"
+                )
+            if markers or len(run) == 1:
+                self.parts.extend(
+                    f"<circle cx='{x:.1f}' cy='{y:.1f}' r='2.5' fill='{color}'/>" for x, y in run
+                )
 
     def legend(self, items: Sequence[tuple[str, str]]) -> None:
         """Colour swatches in one row under the x label."""

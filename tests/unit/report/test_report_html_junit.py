@@ -7,7 +7,8 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
-from ota_deploy.report.html import render_html, sorted_things, write_html
+from ota_deploy.report.digest import sorted_things
+from ota_deploy.report.html import render_html, write_html
 from ota_deploy.report.junit import failure_message, write_junit
 from ota_deploy.report.model import (
     CountsSample,
@@ -125,8 +126,8 @@ def test_html_self_contained_with_charts(tmp_path: Path) -> None:
     assert "script" not in page.tags
     assert "http://" not in html and "https://" not in html
     srcs = [i["src"] or "" for i in page.imgs]
-    # durations chart + per round (rollout + histogram) x 2
-    assert len(srcs) == 5
+    # trend (download times, statuses, durations) + per round (rollout + histogram) x 2
+    assert len(srcs) == 7
     for src in srcs:
         assert src.startswith("data:image/svg+xml;base64,")
         svg = ET.fromstring(base64.b64decode(src.split(",", 1)[1]))  # well-formed XML
@@ -143,6 +144,9 @@ def test_html_summary_and_failures_first(tmp_path: Path) -> None:
     assert "FAILED" in text and "3 planned, 1 succeeded, 1 failed, 1 skipped" in text
     assert "2 executions did not succeed" in text
     thing_rows = [r for r in page.rows if r and r[0] in {"dev-ok", "dev-bad", "dev-slow"}]
+    # The device x round view lists them first (failures, then the slowest), then round 2's table.
+    matrix, thing_rows = thing_rows[:3], thing_rows[3:]
+    assert [r[0] for r in matrix] == ["dev-bad", "dev-slow", "dev-ok"]
     assert [r[0] for r in thing_rows] == ["dev-bad", "dev-slow", "dev-ok"]
     assert "reason=md5 <mismatch> & more" in thing_rows[0]  # escaped in HTML, intact in text
     assert "<mismatch>" not in out.read_text(encoding="utf-8")
