@@ -35,7 +35,9 @@ def test_demo_runs_and_writes_report(tmp_path: Path) -> None:
     assert 100 * 1024 <= (demo / "firmware.bin").stat().st_size <= 1024 * 1024
     report = json.loads((out / "report.json").read_text())
     assert [r["status"] for r in report["rounds"]] == ["SUCCEEDED", "SUCCEEDED"]
-    assert all(len(r["things"]) == 5 for r in report["rounds"])
+    # per-thing records: one JSON Lines file per round beside report.json
+    files = [out / r["things_file"] for r in report["rounds"]]
+    assert all(len(f.read_text().splitlines()) == 5 for f in files)
     assert report["mode"] == "local"
     rows = dict(csv.reader((out / "results.csv").read_text().splitlines()))
     assert rows == {"total": "2", "fail": "0", "succeed": "2"}

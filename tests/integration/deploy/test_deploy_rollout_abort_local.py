@@ -77,7 +77,8 @@ def test_rollout_paces_releases_and_abort_cancels_the_job(tmp_path: Path) -> Non
     assert [r["status"] for r in report["rounds"]] == ["CANCELED", "SKIPPED"]
     # The abort, in words: AWS cancelled the job; the failures that tripped it are named.
     assert "CANCELED (abort criteria?)" in first["reason"] and "6 FAILED" in first["reason"]
-    statuses = sorted(t["status"] for t in first["things"])
+    things = [json.loads(line) for line in (out / first["things_file"]).read_text().splitlines()]
+    statuses = sorted(t["status"] for t in things)
     assert statuses == ["CANCELED"] * 4 + ["FAILED"] * 6
     assert first["counts"]["CANCELED"] == 4 and first["counts"]["FAILED"] == 6
 

@@ -40,8 +40,9 @@ def test_manual_dev_ini_runs_local_to_success(
     assert [r["status"] for r in report["rounds"]] == ["SUCCEEDED"] * 3
     assert report["mode"] == "local" and report["summary"]["succeeded"] == 3
     first = report["rounds"][0]
-    assert first["job_id"] == "JobPython5566-1" and len(first["things"]) == 10
-    assert all(t["status"] == "SUCCEEDED" for t in first["things"])
+    things = [json.loads(line) for line in (out / first["things_file"]).read_text().splitlines()]
+    assert first["job_id"] == "JobPython5566-1" and len(things) == 10  # things/round-001.jsonl
+    assert all(t["status"] == "SUCCEEDED" for t in things)
     assert first["counts"]["SUCCEEDED"] == 10 and first["samples"]
     assert "Traceback" not in result.output and "round 3 of 3: SUCCEEDED" in result.output
     # cleanUpCfg = False: the run's resources stay, recorded in the journal
@@ -72,7 +73,8 @@ def test_failing_devices_fail_the_round_stop_and_clean_up(
     assert journal["resources"] and all(r["removed"] for r in journal["resources"])
     # Why they failed (the fleet's statusDetails), in report.json: fetched once at round end.
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    things = {t["thing_name"]: t for t in report["rounds"][0]["things"]}
+    lines = (tmp_path / "out" / report["rounds"][0]["things_file"]).read_text().splitlines()
+    things = {t["thing_name"]: t for t in map(json.loads, lines)}
     for name in shared_stack.BAD:
         assert things[name]["status"] == "FAILED"
         assert "fail rate" in things[name]["status_details"]["reason"], things[name]
