@@ -1,9 +1,15 @@
 """The live terminal view of a job: a pure ``render(snapshot)`` plus a thin ``LiveView`` wrapper.
 
 Data flow: ``JobPoller.poll()`` (and the MQTT watcher) -> ``JobSnapshot`` -> ``render`` -> a rich
-renderable (header, counts with a stacked bar, rollout progress + ETA, per-device table) ->
+renderable (header, counts with a stacked bar, rollout progress + ETA, the worst devices) ->
 ``rich.live.Live`` when the console is a terminal, or one plain log line per change otherwise
 (so ``run`` piped to a file or CI log stays readable).
+
+The device table is bounded whatever the fleet's size: ``worst_devices`` picks at most
+``max_rows`` things in ``attention_key`` order (failed, timed out, rejected; then stalled, the
+longest silent first; then in progress, the longest running first; then the rest), in one
+pass with a heap, and one last row counts the others by status. 10,000 things cost a render
+the same few dozen rows as 30 (bench/bench_report_live.py prints the time).
 
 ``render`` is pure: the current time comes in as ``now`` (LiveView gets it from its injected
 ``get_time``), so tests render to a fixed-width ``Console(record=True, width=120)``.
@@ -11,8 +17,10 @@ renderable (header, counts with a stacked bar, rollout progress + ETA, per-devic
 
 from __future__ import annotations
 
+import heapq
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, Protocol
 
@@ -44,7 +52,8 @@ STATUS_STYLES: dict[ThingStatus, str] = {
     ExecutionStatus.CANCELED: "dark_orange",
     NoExecution.NONE: "grey42",
 }
-# Table order: what needs attention first.
+# Table order: what needs attention first. Stalled devices (IN_PROGRESS, silent) come right
+# after the failures: STALLED_RANK sits between REJECTED and IN_PROGRESS.
 ROW_ORDER: tuple[ThingStatus, ...] = (
     ExecutionStatus.FAILED,
     ExecutionStatus.TIMED_OUT,
@@ -53,7 +62,12 @@ ROW_ORDER: tuple[ThingStatus, ...] = (
     ExecutionStatus.QUEUED,
     NoExecution.NONE,
     ExecutionStatus.CANCELED,
+    ExecutionStatus.REMOVED,
+    ExecutionStatus.SUCCEEDED,
 )
+_RANK: dict[ThingStatus, float] = {s: float(i) for i, s in enumerate(ROW_ORDER)}
+STALLED_RANK = 2.5
+DEFAULT_MAX_ROWS = 25
 # Counts always shown, even at zero.
 ALWAYS_COUNTED = (
     ExecutionStatus.QUEUED,
@@ -172,22 +186,55 @@ def _counts(snapshot: JobSnapshot, now: float) -> Group:
     return Group(line, progress)
 
 
-def _row_key(thing: ThingState) -> tuple[int, str]:
-    order = {s: i for i, s in enumerate(ROW_ORDER)}
-    return (order.get(thing.status, len(order)), thing.thing_name)
+def elapsed(thing: ThingState, now: float) -> float | None:
+    """How long the update has taken: running time while IN_PROGRESS, else started -> last
+    update (None before it started)."""
+    if thing.started_at is None:
+        return None
+    if thing.status == ExecutionStatus.IN_PROGRESS:
+        return now - thing.started_at
+    if thing.last_updated_at is None:
+        return None
+    return thing.last_updated_at - thing.started_at
 
 
-def device_table(
-    snapshot: JobSnapshot, now: float, *, stall_after_sec: float, max_rows: int
-) -> Table:
+def attention_key(
+    thing: ThingState, now: float, stall_after_sec: float
+) -> tuple[float, float, str]:
+    """Sort key, most in need of attention first: status rank (stalled between the failures
+    and the rest), then the longest silent / longest running / slowest first, then name."""
+    if is_stalled(thing, now, stall_after_sec):
+        seen = last_activity(thing)
+        return (STALLED_RANK, -(now - seen) if seen is not None else 0.0, thing.thing_name)
+    took = elapsed(thing, now)
+    return (_RANK.get(thing.status, len(_RANK)), -took if took else 0.0, thing.thing_name)
+
+
+def worst_devices(
+    things: Iterable[ThingState], now: float, *, stall_after_sec: float, max_rows: int
+) -> list[ThingState]:
+    """The ``max_rows`` things most in need of attention, in ``attention_key`` order."""
+    return heapq.nsmallest(
+        max(0, max_rows), things, key=lambda t: attention_key(t, now, stall_after_sec)
+    )
+
+
+def _more_line(things: Iterable[ThingState], shown: set[str]) -> str:
+    """``… 9975 more: SUCCEEDED 9000, QUEUED 975`` -- the things left out, by status."""
+    rest = Counter(str(t.status) for t in things if t.thing_name not in shown)
+    by_status = ", ".join(f"{s} {n}" for s, n in rest.most_common())
+    return f"… {sum(rest.values())} more: {by_status}"
+
+
+def device_table(shown: Sequence[ThingState], now: float, *, stall_after_sec: float) -> Table:
+    """One row per thing in ``shown`` (``worst_devices``' pick), a STALLED column if needed."""
     table = Table(expand=False, show_edge=False, pad_edge=False, header_style="bold")
     table.add_column("thing", no_wrap=True, max_width=32)
     table.add_column("status", no_wrap=True)
-    table.add_column("statusDetails", overflow="ellipsis", no_wrap=True, max_width=44)
+    table.add_column("statusDetails", overflow="ellipsis", no_wrap=True, max_width=40)
     table.add_column("blocks", justify="right")
+    table.add_column("time", justify="right")
     table.add_column("last seen", justify="right")
-    rows = sorted(snapshot.things.values(), key=_row_key)
-    shown = rows[:max_rows]
     any_stalled = any(is_stalled(t, now, stall_after_sec) for t in shown)
     if any_stalled:
         table.add_column("", no_wrap=True)
@@ -198,14 +245,13 @@ def device_table(
             Text(thing.status, style=STATUS_STYLES.get(thing.status, "")),
             progress_text(thing),
             "-" if thing.blocks_received is None else str(thing.blocks_received),
+            fmt_duration(elapsed(thing, now)),
             "-" if seen is None else fmt_duration(now - seen) + " ago",
         ]
         if any_stalled:
             stalled = is_stalled(thing, now, stall_after_sec)
             cells.append(Text("STALLED", style="bold red") if stalled else "")
         table.add_row(*cells)
-    if len(rows) > max_rows:
-        table.add_row(f"… {len(rows) - max_rows} more", *[""] * (len(table.columns) - 1))
     return table
 
 
@@ -214,7 +260,7 @@ def render(
     *,
     now: float | None = None,
     stall_after_sec: float = DEFAULT_STALL_SEC,
-    max_rows: int = 25,
+    max_rows: int = DEFAULT_MAX_ROWS,
 ) -> RenderableType:
     """The whole view of one snapshot. Pure: same snapshot and ``now`` -> same output."""
     now = snapshot.taken_at if now is None else now
@@ -235,9 +281,12 @@ def render(
             )
         parts.append(extra)
     if snapshot.things:
-        parts.append(
-            device_table(snapshot, now, stall_after_sec=stall_after_sec, max_rows=max_rows)
-        )
+        things = snapshot.things.values()
+        shown = worst_devices(things, now, stall_after_sec=stall_after_sec, max_rows=max_rows)
+        parts.append(device_table(shown, now, stall_after_sec=stall_after_sec))
+        if len(snapshot.things) > len(shown):
+            names = {t.thing_name for t in shown}
+            parts.append(Text(_more_line(things, names), style="grey50"))
     return Panel(Group(*parts), title="ota-deploy monitor", title_align="left", expand=False)
 
 
@@ -260,7 +309,7 @@ class LiveView:
         *,
         get_time: Callable[[], float] = time.time,
         stall_after_sec: float = DEFAULT_STALL_SEC,
-        max_rows: int = 25,
+        max_rows: int = DEFAULT_MAX_ROWS,
         plain: bool | None = None,
         refresh_per_second: float = 4.0,
         enricher: SnapshotEnricher | None = None,

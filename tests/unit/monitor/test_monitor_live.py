@@ -14,6 +14,7 @@ from ota_deploy.monitor.live import (
     plain_line,
     render,
     status_bar,
+    worst_devices,
 )
 from ota_deploy.monitor.snapshot import JobSnapshot, ThingState
 
@@ -164,3 +165,76 @@ def test_no_stalled_column_when_nothing_stalled() -> None:
     out = _text(render(_snapshot(), now=T0 + 60))
     header = next(line for line in out.splitlines() if "thing" in line and "status" in line)
     assert header.rstrip(" │").endswith("last seen")
+
+
+def _fleet(n: int) -> JobSnapshot:
+    """``n`` devices at T0 + 600: 5 FAILED, 2 TIMED_OUT, 3 stalled (silent 200-400 s), 90 in
+    progress (one started long ago), 100 QUEUED, the rest SUCCEEDED (one slow)."""
+    things: dict[str, ThingState] = {}
+    now = T0 + 600
+
+    def add(name: str, status: str, **kw: object) -> None:
+        things[name] = ThingState(name, status, **kw)  # type: ignore[arg-type]
+
+    for i in range(5):
+        add(
+            f"fail-{i}",
+            "FAILED",
+            status_details={"reason": "md5"},
+            started_at=T0,
+            last_updated_at=T0 + 9,
+        )
+    for i in range(2):
+        add(f"late-{i}", "TIMED_OUT", started_at=T0, last_updated_at=T0 + 300)
+    for i in range(3):
+        add(f"stall-{i}", "IN_PROGRESS", started_at=T0, last_activity_at=now - 200 - 100 * i)
+    add("run-oldest", "IN_PROGRESS", started_at=T0 + 1, last_activity_at=now - 1)
+    for i in range(89):
+        add(f"run-{i:02d}", "IN_PROGRESS", started_at=now - 60, last_activity_at=now - 1)
+    for i in range(100):
+        add(f"wait-{i:03d}", "QUEUED")
+    rest = n - len(things)
+    for i in range(rest):
+        add(f"ok-{i:05d}", "SUCCEEDED", started_at=T0, last_updated_at=T0 + 30 + (i == 7) * 90)
+    counts: dict[str, int] = {}
+    for t in things.values():
+        counts[t.status] = counts.get(t.status, 0) + 1
+    return JobSnapshot("Big", "IN_PROGRESS", now, counts=counts, things=things, created_at=T0)  # type: ignore[arg-type]
+
+
+def test_ten_thousand_devices_show_the_worst_rows_only() -> None:
+    """10,000 devices: counts for all, rows for the 25 most in need of attention, and one
+    line counting the rest by status -- not 10,000 rows."""
+    out = _text(render(_fleet(10_000), stall_after_sec=30, max_rows=25))
+    names = [line.strip("│ ").split(" ", 1)[0] for line in out.splitlines()]
+    device_rows = [n for n in names if n.startswith(("fail-", "late-", "stall-", "run-", "ok-"))]
+    assert len(device_rows) == 25
+    assert "SUCCEEDED 9800" in out and "FAILED 5" in out  # counts cover every device
+    assert "stalled 3" in out
+    order = ["fail-0", "fail-4", "late-0", "stall-2", "stall-0", "run-oldest", "run-00"]
+    positions = [out.index(name) for name in order]
+    assert positions == sorted(positions)  # failures, then the longest silent, then slowest
+    assert "… 9975 more: SUCCEEDED 9800, QUEUED 100, IN_PROGRESS 75" in out
+    assert "ok-" not in out and "wait-" not in out
+
+
+def test_worst_devices_caps_and_orders() -> None:
+    snap = _fleet(1_000)
+    now = snap.taken_at
+    picked = worst_devices(snap.things.values(), now, stall_after_sec=30, max_rows=12)
+    assert [t.thing_name for t in picked] == [
+        *(f"fail-{i}" for i in range(5)),
+        "late-0",
+        "late-1",
+        "stall-2",
+        "stall-1",
+        "stall-0",
+        "run-oldest",
+        "run-00",
+    ]
+    assert worst_devices(snap.things.values(), now, stall_after_sec=30, max_rows=0) == []
+    # With nothing failing or running, the slowest succeeded device leads.
+    done = {n: t for n, t in snap.things.items() if n.startswith("ok-")}
+    assert worst_devices(done.values(), now, stall_after_sec=30, max_rows=1)[0].thing_name == (
+        "ok-00007"
+    )
