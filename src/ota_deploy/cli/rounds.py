@@ -4,7 +4,7 @@ module): its options, declared once, and the one function that runs the request 
 Flow::
 
     --local --out --profile --region --fail-rate --reject-rate --hang-rate --seed
-    --time-scale --live/--no-live --html/--no-html
+    --time-scale --live/--no-live --html/--no-html --keep-going
         -> run_flags(...) -> RunFlags (FleetOptions checked, --time-scale positive)
     run_rounds(flags, dev.ini | prepared=)
         -> deploy.entry.RunRequest -> wiring.run.execute (the run's time source; for --local the
@@ -48,6 +48,8 @@ class RunFlags:
     live: bool | None
     html: bool
     local_only_set: bool  # a --local-only flag (fleet behaviour, time scale) was given
+    fleet_workers: int | None = None  # --local: fleet worker processes (None: by the cores)
+    keep_going: bool = False  # go on after a failed round, count the failures
 
 
 def run_flags(
@@ -68,6 +70,17 @@ def run_flags(
         None, "--live/--no-live", help="Live table (default: when stdout is a terminal)."
     ),
     html: bool = typer.Option(True, "--html/--no-html", help="Also write report.html."),
+    keep_going: bool = typer.Option(
+        False,
+        "--keep-going",
+        help="Go on after a failed round and count the failures (default: stop at the first; "
+        "an AWS error still stops). Exit 1 if any round failed.",
+    ),
+    fleet_workers: int | None = typer.Option(
+        None,
+        "--fleet-workers",
+        help="--local: fleet worker processes (default: the cores less one; 0: one process).",
+    ),
 ) -> RunFlags:
     """The shared options of ``run``, ``stress`` and ``deploy`` (``cli.options.option_group``)."""
     fleet = fleet_options_from_flags(
@@ -75,6 +88,8 @@ def run_flags(
     )
     if time_scale <= 0:
         raise InputError("must be positive", key="--time-scale")
+    if fleet_workers is not None and fleet_workers < 0:
+        raise InputError("must be 0 or more", key="--fleet-workers")
     return RunFlags(
         local=local,
         out=out,
@@ -85,6 +100,8 @@ def run_flags(
         live=live,
         html=html,
         local_only_set=bool(fail_rate or reject_rate or hang_rate or time_scale != 1.0),
+        keep_going=keep_going,
+        fleet_workers=fleet_workers,
     )
 
 
@@ -94,6 +111,7 @@ def run_rounds(
     """Run the dev.ini ``config``, or a shell workflow's validated run ``prepared`` (``config``
     then names its source); print where the results are and any error; exit with its code."""
     from ota_deploy.deploy.entry import RunRequest
+    from ota_deploy.wiring.layout import StackLayout
     from ota_deploy.wiring.run import execute
 
     req = RunRequest(
@@ -106,8 +124,10 @@ def run_rounds(
         region=flags.region,
         live=flags.live,
         html=flags.html,
+        keep_going=flags.keep_going,
     )
-    outcome = execute(req, time_scale=flags.time_scale, prepared=prepared)
+    layout = StackLayout(fleet_workers=flags.fleet_workers)
+    outcome = execute(req, time_scale=flags.time_scale, prepared=prepared, layout=layout)
     if not dry_run:
         typer.echo(f"results: {outcome.out_dir}")
     if outcome.error:

@@ -30,7 +30,8 @@ def register(app: typer.Typer) -> None:
             False, "--dry-run", help="Validate and print a round's API calls; create nothing."
         ),
     ) -> None:
-        """Deploy the dev.ini's OTA job for `rounds` rounds; stop at the first failure."""
+        """Deploy the dev.ini's OTA job for `rounds` rounds; stop at the first failed round
+        (--keep-going: run them all and count the failures)."""
         if not flags.local and flags.local_only_set:
             raise InputError(
                 "--fail-rate, --reject-rate, --hang-rate and --time-scale apply only with --local",

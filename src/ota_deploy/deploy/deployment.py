@@ -62,6 +62,7 @@ class Deployment:
         pacing: Pacing | None = None,
         upload_progress: bool | None = None,
         watch_progress: bool = False,
+        keep_going: bool = False,
     ) -> None:
         self.prepared = prepared
         self.settings = prepared.settings
@@ -73,6 +74,7 @@ class Deployment:
         self.pacing = pacing or Pacing()
         self.upload_progress = upload_progress
         self.watch_progress = watch_progress
+        self.keep_going = keep_going  # RunnerConfig.keep_going: a failed round does not stop
         api_sleep_sec = self.settings.api_sleep_ms / 1000.0
         self.iot = IotOps(clients.iot, api_sleep_sec=api_sleep_sec, clock=clock)
         self.s3 = S3Ops(clients.s3, self.settings.region, clock=clock)
@@ -150,6 +152,7 @@ class Deployment:
             reuse_job_id=s.job_id_per_round == "reuse",
             poll_initial_sec=self.pacing.poll_initial_sec,
             poll_max_sec=self.pacing.poll_max_sec,
+            keep_going=self.keep_going,
         )
         self.runner = RoundRunner(
             self.iot,

@@ -7,16 +7,28 @@ Flow for round k of N (``RoundRunner.run``)::
                                ──► CreateJob ──► poll (JobPoller) ─► judge ─► done?
                                                    ▲  backoff ◄──────────────┘ no
     cleanUpCfg: DeleteJob(force) + wait until gone, DeleteStream + wait, delete document
-    failure: stop, the remaining rounds are SKIPPED; success: defaultDelay, next round
+    success: defaultDelay, next round
+    failure: stop (the manual's rule), or with ``keep_going`` go on and count it
+    an AWS error (ERROR) or Ctrl-C: stop
+
+Work is proportional to the rounds that run, not to the rounds planned: round k's requests are
+built when round k starts, and the rounds that never run are not materialised at all; the
+result only says why the run stopped (``stop_reason``) and the caller records the rest as one
+``report.model.NotRun`` entry.
 
 What a round creates and removes (and how it is journaled) is ``deploy.resources``'s job. A
 round past its deadline (roundTimeout) is cancelled (CancelJob force) and fails as TIMED_OUT.
 Ctrl-C/SIGTERM (``KeyboardInterrupt``) mid-round cancels the job, cleans up as configured and
-returns with ``interrupted`` set, so the caller still writes the report.
+returns with ``interrupted`` set; that round is INTERRUPTED (neither failed nor succeeded), and
+the caller still writes the report.
 
 Time comes from an injected clock and ``sleep``; the poll pacing starts short, grows by
 ``poll_factor`` while nothing changes and snaps back when counts move, so a quick round is seen
-quickly and a long one costs few API calls (no fixed long sleeps).
+quickly and a long one costs few API calls (no fixed long sleeps). Every pause is also at least
+``poll_rest_ratio`` times what the last poll took on the run's clock, so polling takes a bounded
+share of the time whatever the fleet size and the time scale: at ``--time-scale 50`` a 0.05 s
+pause is 1 ms of wall time, but a poll still costs its real milliseconds, and so does a poll
+that lists 10,000 executions.
 """
 
 from __future__ import annotations
@@ -68,14 +80,17 @@ class RunnerConfig:
     poll_initial_sec: float = 0.25
     poll_max_sec: float = 5.0
     poll_factor: float = 1.5
+    poll_rest_ratio: float = 3.0  # pause >= this x the last poll's cost (polls <= 1/4 of time)
     wait_gone_timeout_sec: float = 600.0
+    keep_going: bool = False  # a failed round does not stop the run (an ERROR still does)
 
 
 @dataclass
 class RunnerResult:
-    rounds: list[RoundReport] = field(default_factory=list)
+    rounds: list[RoundReport] = field(default_factory=list)  # the rounds that ran, in order
     interrupted: bool = False
     error: AwsServiceError | None = None
+    stop_reason: str | None = None  # why the rounds after the last one here did not run
 
     @property
     def all_succeeded(self) -> bool:
@@ -108,12 +123,13 @@ class RoundRunner:
 
     # -- the loop -------------------------------------------------------------------------
     def run(self, plan_for: Callable[[int], RoundCalls]) -> RunnerResult:
+        """Rounds 1..N, each planned as it starts; stops as the module docstring says."""
         result = RunnerResult()
         for n in range(1, self.cfg.rounds + 1):
-            calls = plan_for(n)
-            report = self._run_round(calls, result)
+            report = self._run_round(plan_for(n), result)
             result.rounds.append(report)
-            if result.interrupted or report.status != RoundStatus.SUCCEEDED:
+            result.stop_reason = self._stop_reason(report, result)
+            if result.stop_reason is not None:
                 break
             if n < self.cfg.rounds and self.cfg.default_delay_sec > 0:
                 log.info(
@@ -125,22 +141,22 @@ class RoundRunner:
                     self.sleep(self.cfg.default_delay_sec)
                 except KeyboardInterrupt:
                     result.interrupted = True
+                    result.stop_reason = f"interrupted (Ctrl-C / SIGTERM) after round {n}"
                     break
-        done = len(result.rounds)
-        for n in range(done + 1, self.cfg.rounds + 1):
-            skipped = plan_for(n)
-            now = self.clock.now()
-            result.rounds.append(
-                RoundReport(
-                    round=n,
-                    job_id=skipped.job_id,
-                    stream_id=skipped.stream_id or "",
-                    status=RoundStatus.SKIPPED,
-                    reason="an earlier round failed" if not result.interrupted else "interrupted",
-                    start=now,
-                )
-            )
         return result
+
+    def _stop_reason(self, report: RoundReport, result: RunnerResult) -> str | None:
+        """None: go on to the next round; else why the run stops after ``report``'s round."""
+        n = report.round
+        if result.interrupted:
+            return f"interrupted (Ctrl-C / SIGTERM) in round {n}"
+        if report.status == RoundStatus.SUCCEEDED:
+            return None
+        if report.status == RoundStatus.ERROR:
+            return f"round {n} ended with an AWS error"
+        if self.cfg.keep_going:
+            return None
+        return f"round {n} {report.status}: the run stops at a failed round (--keep-going: on)"
 
     def _run_round(self, calls: RoundCalls, result: RunnerResult) -> RoundReport:
         n = calls.round_number
@@ -175,12 +191,15 @@ class RoundRunner:
                 if self._last_snap is not None:
                     self._fill_things(report, self._last_snap)
                 result.interrupted = True
-                report.status = RoundStatus.CANCELED
+                report.status = RoundStatus.INTERRUPTED
                 report.reason = "interrupted (Ctrl-C / SIGTERM)"
                 log.warning("round %d interrupted; cancelling job %s", n, calls.job_id)
                 if not job_created:
                     self.resources.adopt(calls)
-                self.resources.cancel_job(calls.job_id, comment="ota-deploy: interrupted")
+                try:
+                    self.resources.cancel_job(calls.job_id, comment="ota-deploy: interrupted")
+                except AwsServiceError as err:  # e.g. it had just completed: still INTERRUPTED
+                    log.warning("round %d: job %s not cancelled: %s", n, calls.job_id, err)
         except AwsServiceError as err:
             report.status = RoundStatus.ERROR
             report.reason = str(err)
@@ -189,6 +208,7 @@ class RoundRunner:
         report.end = self.clock.now()
         report.duration_sec = round(report.end - report.start, 3)
         if self.cfg.clean_up:
+            cleaning = self.clock.now()
             try:
                 self.resources.clean(calls, self.cfg.wait_gone_timeout_sec)
             except AwsServiceError as err:
@@ -197,6 +217,7 @@ class RoundRunner:
             except KeyboardInterrupt:
                 result.interrupted = True
                 log.warning("cleanup interrupted; `ota-deploy cleanup` removes what is left")
+            report.cleanup_sec = round(self.clock.now() - cleaning, 3)
         report.api_calls = (self.iot.calls - calls_before) + poll_calls
         log.info(
             "round %d of %d: %s%s (%s)",
@@ -216,6 +237,7 @@ class RoundRunner:
         pause = self.cfg.poll_initial_sec
         last: dict[ExecutionStatus, int] | None = None
         while True:
+            asked = self.clock.now()
             snap = self._observe(poller.poll(), calls, report)
             now = self.clock.now()
             verdict = judge(
@@ -228,7 +250,8 @@ class RoundRunner:
             else:
                 pause = min(pause * self.cfg.poll_factor, self.cfg.poll_max_sec)
             last = dict(snap.counts)
-            self.sleep(max(0.0, min(pause, deadline - now)))
+            rest = max(pause, self.cfg.poll_rest_ratio * (now - asked))
+            self.sleep(max(0.0, min(rest, deadline - now)))
 
     def _observe(self, snap: JobSnapshot, calls: RoundCalls, report: RoundReport) -> JobSnapshot:
         """Every poll: round numbers on the snapshot, a rollout-curve sample, the live view."""
@@ -251,9 +274,11 @@ class RoundRunner:
         if final is None:
             return judged
         try:
-            snap = final()
+            snap: JobSnapshot = final()
         except AwsServiceError as err:
             log.warning("round %d: could not fetch final statusDetails: %s", report.round, err)
+            return judged
+        if snap is judged:  # nothing left to fetch: the poller made no call
             return judged
         if snap.job_status == JobUnseen.NOT_FOUND or not snap.things:
             return judged

@@ -161,7 +161,11 @@ class JobPoller:
 
     def poll_final(self, max_detail_calls: int = 100) -> JobSnapshot:
         """A poll that also fetches the statusDetails not fetched yet (failures first), up to
-        ``max_detail_calls`` DescribeJobExecution calls: for judging and reporting a round."""
+        ``max_detail_calls`` DescribeJobExecution calls: for judging and reporting a round.
+        When no such details are outstanding (say, every thing SUCCEEDED), it makes no call
+        and returns the last snapshot itself: a quick round saves a poll."""
+        if self.last is not None and not self._details_outstanding():
+            return self.last
         saved = self.details_budget
         self.details_budget = max(saved, max_detail_calls)
         try:
@@ -338,6 +342,13 @@ class JobPoller:
         state.last_updated_at = updated
         state.execution_number = int(number) if number is not None else None
         return moved
+
+    def _details_outstanding(self) -> bool:
+        """A thing whose statusDetails are worth a call (``DETAIL_PRIORITY``) was not fetched."""
+        return any(
+            n in self._things and self._things[n].status in DETAIL_PRIORITY
+            for n in self._details_pending
+        )
 
     def _fetch_details(self, things: dict[str, ThingState], pending: set[str]) -> set[str]:
         """Spend the details budget on ``pending`` things; return those still pending."""

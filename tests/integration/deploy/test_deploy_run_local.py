@@ -63,7 +63,9 @@ def test_failing_devices_fail_the_round_stop_and_clean_up(
     )
     assert outcome.exit_code == 1
     assert outcome.report is not None
-    assert [r.status for r in outcome.report.rounds] == ["FAILED", "SKIPPED", "SKIPPED"]
+    assert [r.status for r in outcome.report.rounds] == ["FAILED"]  # rounds 2-3 never planned
+    assert outcome.report.not_run is not None
+    assert (outcome.report.not_run.first, outcome.report.not_run.last) == (2, 3)
     assert "FAILED" in (outcome.report.rounds[0].reason or "")
     assert (tmp_path / "out" / "results.csv").read_text() == "total,3\nfail,1\nsucceed,0\n"
     assert (
@@ -167,12 +169,14 @@ def test_ctrl_c_mid_round_cancels_cleans_and_reports(tmp_path: Path) -> None:
     assert "Traceback" not in stderr
     report = json.loads((out / "report.json").read_text())
     assert report["interrupted"] is True
-    assert report["rounds"][0]["status"] == "CANCELED"
-    assert [r["status"] for r in report["rounds"][1:]] == ["SKIPPED", "SKIPPED"]
+    assert [r["status"] for r in report["rounds"]] == ["INTERRUPTED"]
+    assert report["not_run"]["first"] == 2 and report["not_run"]["last"] == 3
     entries = json.loads(journal.read_text())["resources"]
     assert {e["kind"] for e in entries} >= {"job", "stream"}
     assert all(e["removed"] for e in entries), entries  # cleaned up as configured
-    assert (out / "results.csv").read_text() == "total,3\nfail,1\nsucceed,0\n"
+    # an interrupted round is neither failed nor succeeded (summary.interrupted counts it)
+    assert (out / "results.csv").read_text() == "total,3\nfail,0\nsucceed,0\n"
+    assert report["summary"]["interrupted"] == 1 and report["summary"]["skipped"] == 2
 
 
 def test_bad_input_exits_2_before_anything(tmp_path: Path) -> None:
@@ -181,3 +185,68 @@ def test_bad_input_exits_2_before_anything(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "missing.txt" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_million_rounds_keep_going_interrupted_writes_a_small_report(tmp_path: Path) -> None:
+    """Work follows the rounds that ran: a 1,000,000-round run starts at once (round k is
+    planned when it starts) and, interrupted after round 2, reports two or three rounds and one
+    not-run entry. Every device fails (--fail-rate 1) and --keep-going runs on regardless."""
+    copy_samples(tmp_path, rounds="1000000", defaultDelay="0")  # cleanUpCfg False, as printed
+    out = tmp_path / "out"
+    args = ["run", "-c", "dev.ini", "--local", "--fail-rate", "1", "--keep-going"]
+    proc = subprocess.Popen(
+        [*CLI, *args, "--out", str(out), "--no-live", "--no-html"],
+        cwd=tmp_path,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    journal = out / "journal.json"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:  # round 3's job exists: rounds 1-2 failed, went on
+            if journal.is_file() and '"JobPython5566-3"' in journal.read_text():
+                break
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stdout + stderr
+    assert "Traceback" not in stderr
+    assert (out / "report.json").stat().st_size < 200_000  # was one record per planned round
+    report = json.loads((out / "report.json").read_text())
+    rounds, summary = report["rounds"], report["summary"]
+    assert [r["round"] for r in rounds] == list(range(1, len(rounds) + 1)) and len(rounds) >= 2
+    assert all(r["status"] == "FAILED" for r in rounds[:2])
+    assert {r["status"] for r in rounds} <= {"FAILED", "INTERRUPTED"}
+    interrupted = sum(r["status"] == "INTERRUPTED" for r in rounds)
+    failed = len(rounds) - interrupted
+    assert summary == {
+        "total": 1_000_000,
+        "succeeded": 0,
+        "failed": failed,
+        "skipped": 1_000_000 - len(rounds),
+        "interrupted": interrupted,
+    }
+    assert report["not_run"]["first"] == len(rounds) + 1
+    assert report["not_run"]["last"] == 1_000_000 and "interrupted" in report["not_run"]["reason"]
+    assert (out / "results.csv").read_text() == f"total,1000000\nfail,{failed}\nsucceed,0\n"
+
+
+def test_keep_going_counts_failed_rounds(tmp_path: Path, shared_stack: SharedStack) -> None:
+    ini = copy_samples(tmp_path, cleanUpCfg="True", rounds="2", defaultDelay="0", jobId="KeepJob")
+    things_file(tmp_path, shared_stack.OK[:1] + shared_stack.BAD[:1])
+    outcome = execute_run(
+        shared_stack.request(ini, tmp_path / "out", live=False, keep_going=True),
+        clock=shared_stack.clock,
+        stack_factory=shared_stack,
+    )
+    assert outcome.exit_code == 1 and outcome.report is not None
+    assert [r.status for r in outcome.report.rounds] == ["FAILED", "FAILED"]
+    assert outcome.report.not_run is None
+    assert (tmp_path / "out" / "results.csv").read_text() == "total,2\nfail,2\nsucceed,0\n"
+    assert shared_stack.jobs == [] and shared_stack.streams == []

@@ -161,6 +161,7 @@ def make_world(
     reuse_job_id: bool = False,
     interrupt_at_sleep: int | None = None,
     pair: AwsPair | None = None,
+    keep_going: bool = False,
 ) -> World:
     """A runner over a fresh pair with THINGS registered; ``interrupt_at_sleep`` (1-based)
     makes that sleep raise KeyboardInterrupt, as Ctrl-C during a wait does."""
@@ -194,6 +195,7 @@ def make_world(
             default_delay_sec=delay,
             round_timeout_sec=timeout,
             reuse_job_id=reuse_job_id,
+            keep_going=keep_going,
         ),
         poller_factory=lambda job_id: JobPoller(
             poll_client, job_id, clock=clock, expected_things=THINGS

@@ -40,8 +40,9 @@ def test_failure_stops_the_run_and_skips_the_rest(tmp_path: Path) -> None:
 
     w = make_world(tmp_path, outcome=outcome)
     result = w.runner.run(plan_for)
-    assert [r.status for r in result.rounds] == ["SUCCEEDED", "FAILED", "SKIPPED"]
+    assert [r.status for r in result.rounds] == ["SUCCEEDED", "FAILED"]  # round 3 never planned
     assert "d2" in (result.rounds[1].reason or "")
+    assert result.stop_reason and "round 2 FAILED" in result.stop_reason
     assert "J-3" not in [p.get("jobId") for op, p in w.ops if op == "CreateJob"]
     assert w.job_ids() == set()  # cleanUpCfg: the failed round is cleaned too
 
@@ -62,7 +63,7 @@ def test_round_timeout_cancels_the_job_and_fails(tmp_path: Path) -> None:
     w = make_world(tmp_path, outcome=hang, rounds=2, timeout=120.0)
     start = w.clock.now()
     result = w.runner.run(plan_for)
-    assert [r.status for r in result.rounds] == ["TIMED_OUT", "SKIPPED"]
+    assert [r.status for r in result.rounds] == ["TIMED_OUT"]
     assert "CancelJob" in w.op_names()
     assert max(w.sleeps) <= 5.0  # polls back off but never one long sleep
     assert w.clock.now() - start >= 120.0
@@ -94,8 +95,7 @@ def test_abort_canceled_job_fails_the_round(tmp_path: Path) -> None:
     # d1 fails at once; d2 and d3 never take the job, so the abort cancels them QUEUED
     w = make_world(tmp_path, outcome=lambda j, t: "FAILED", idle=("d2", "d3"))
     result = w.runner.run(with_abort)
-    assert result.rounds[0].status == "CANCELED"
-    assert [r.status for r in result.rounds[1:]] == ["SKIPPED", "SKIPPED"]
+    assert [r.status for r in result.rounds] == ["CANCELED"]
     things = {t.thing_name: t.status for t in result.rounds[0].things}
     assert things == {"d1": "FAILED", "d2": "CANCELED", "d3": "CANCELED"}
 
@@ -105,8 +105,9 @@ def test_interrupt_mid_round_cancels_cleans_and_reports(tmp_path: Path) -> None:
     w = make_world(tmp_path, outcome=lambda j, t: None, interrupt_at_sleep=3)
     result = w.runner.run(plan_for)
     assert result.interrupted
-    assert result.rounds[0].status == "CANCELED" and "interrupt" in (result.rounds[0].reason or "")
-    assert [r.status for r in result.rounds[1:]] == ["SKIPPED", "SKIPPED"]
+    assert result.rounds[0].status == "INTERRUPTED"  # neither failed nor succeeded
+    assert "interrupt" in (result.rounds[0].reason or "")
+    assert len(result.rounds) == 1 and "interrupted" in (result.stop_reason or "")
     ops = w.op_names()
     assert ops.index("CancelJob") < ops.index("DeleteJob")
     assert w.job_ids() == set() and w.stream_ids() == set() and list(w.journal.present()) == []
@@ -153,7 +154,7 @@ def test_interrupt_right_after_create_job_still_cleans_the_job(tmp_path: Path) -
 
     client.meta.events.register("after-call.iot.CreateJob", interrupt)
     result = w.runner.run(plan_for)
-    assert result.interrupted and result.rounds[0].status == "CANCELED"
+    assert result.interrupted and result.rounds[0].status == "INTERRUPTED"
     assert w.job_ids() == set() and w.stream_ids() == set()
     assert list(w.journal.present()) == []
 
@@ -199,3 +200,92 @@ def test_oversized_document_is_uploaded_then_removed(tmp_path: Path) -> None:
     assert result.all_succeeded
     assert seen == [{("b", "doc.json")}]
     assert s3.objects == {} and list(w.journal.present()) == []
+
+
+def test_keep_going_runs_every_round_and_counts_the_failures(tmp_path: Path) -> None:
+    from ota_deploy.report.results import results_csv_text, summarize
+
+    def outcome(job_id: str, thing: str) -> str | None:
+        if job_id == "J-2" and thing == "d2":
+            return "FAILED"
+        if job_id == "J-3" and thing == "d3":
+            return None  # works on it forever: the round times out
+        return "SUCCEEDED"
+
+    w = make_world(tmp_path, outcome=outcome, rounds=4, timeout=60.0, delay=7.0, keep_going=True)
+    result = w.runner.run(plan_for)
+    assert [r.status for r in result.rounds] == ["SUCCEEDED", "FAILED", "TIMED_OUT", "SUCCEEDED"]
+    assert result.stop_reason is None and not result.interrupted and result.error is None
+    assert w.sleeps.count(7.0) == 3  # defaultDelay after a failed round too
+    assert w.job_ids() == set() and w.stream_ids() == set()  # every round cleaned up
+    summary = summarize(result.rounds, 4)
+    assert results_csv_text(summary) == "total,4\nfail,2\nsucceed,2\n"  # the manual's format
+
+
+def test_keep_going_still_stops_at_an_aws_error(tmp_path: Path) -> None:
+    def too_many_targets(n: int) -> RoundCalls:
+        calls = plan_for(n)
+        targets = [f"arn:aws:iot:us-east-1:123456789012:thing/x{i}" for i in range(101)]
+        job = {**calls.create_job, "targets": targets}
+        return RoundCalls(n, calls.job_id, calls.stream_id, calls.create_stream, job)
+
+    w = make_world(tmp_path, keep_going=True)
+    result = w.runner.run(too_many_targets)
+    assert [r.status for r in result.rounds] == ["ERROR"]
+    assert "AWS error" in (result.stop_reason or "")
+
+
+def test_interrupt_between_rounds_counts_no_round_as_interrupted(tmp_path: Path) -> None:
+    from ota_deploy.report.results import results_csv_text, summarize
+
+    # the first pauses: round 1's polls (one before d1-d3 start, one before they report),
+    # then defaultDelay (7 s): Ctrl-C there
+    w = make_world(tmp_path, clean_up=False, delay=7.0, interrupt_at_sleep=3)
+    result = w.runner.run(plan_for)
+    assert w.sleeps[-1] == 7.0 and result.interrupted
+    assert [r.status for r in result.rounds] == ["SUCCEEDED"]
+    assert result.stop_reason == "interrupted (Ctrl-C / SIGTERM) after round 1"
+    summary = summarize(result.rounds, 3)
+    assert (summary.succeeded, summary.failed, summary.interrupted, summary.skipped) == (1, 0, 0, 2)
+    assert results_csv_text(summary) == "total,3\nfail,0\nsucceed,1\n"
+
+
+def test_an_interrupted_round_is_neither_failed_nor_succeeded(tmp_path: Path) -> None:
+    from ota_deploy.report.results import results_csv_text, summarize
+
+    w = make_world(tmp_path, outcome=lambda j, t: None, interrupt_at_sleep=3)
+    result = w.runner.run(plan_for)
+    summary = summarize(result.rounds, 3)
+    assert (summary.succeeded, summary.failed, summary.interrupted, summary.skipped) == (0, 0, 1, 2)
+    assert results_csv_text(summary) == "total,3\nfail,0\nsucceed,0\n"
+
+
+def test_a_slow_poll_is_followed_by_a_longer_rest(tmp_path: Path) -> None:
+    """Each pause is at least 3x what the last poll took on the run's clock: polling keeps a
+    bounded share of the time at any --time-scale or fleet size (here every poll call takes
+    0.5 s, so a poll of DescribeJob + listings takes 1 s or more)."""
+    w = make_world(tmp_path, rounds=1, work_steps=3, clean_up=False)  # no deletion waits
+
+    def slow(**_: Any) -> None:
+        w.clock.advance(0.5)
+
+    w.poll_client.meta.events.register("before-call.iot", slow)
+    result = w.runner.run(plan_for)
+    assert result.all_succeeded
+    polls = w.sleeps
+    assert polls and min(polls) >= 3 * 0.5  # never the 0.25 s initial pause
+
+
+def test_interrupt_after_the_job_completed_is_still_an_interrupted_round(tmp_path: Path) -> None:
+    w = make_world(tmp_path, rounds=2)
+
+    def interrupt(parsed: dict[str, Any], **_: Any) -> None:
+        if parsed.get("job", {}).get("status") == "COMPLETED":
+            raise KeyboardInterrupt  # Ctrl-C just as the poll saw the job complete
+
+    w.poll_client.meta.events.register("after-call.iot.DescribeJob", interrupt)
+    result = w.runner.run(plan_for)
+    # CancelJob refuses a completed job: that neither makes the round an ERROR nor stops cleanup
+    assert [r.status for r in result.rounds] == ["INTERRUPTED"] and result.error is None
+    assert "CancelJob" in w.op_names()
+    assert w.job_ids() == set() and w.stream_ids() == set()

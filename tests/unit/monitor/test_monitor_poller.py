@@ -411,5 +411,6 @@ def test_poll_final_fetches_failure_details_even_without_budget(
     assert snap.things["c"].status_details == {"reason": "wrong board"}
     assert poller.details_budget == 0
     iot.ops()
-    poller.poll_final()
-    assert iot.ops() == ["DescribeJob"]  # nothing left to fetch
+    again = poller.poll_final()
+    assert iot.ops() == []  # nothing left to fetch: not even a DescribeJob
+    assert again is poller.last
