@@ -15,7 +15,9 @@ and, when it fires, calls ``handle_timer()``, which raises :class:`KeepAliveTime
 the client was silent for 1.5x its keep-alive; client: a PINGREQ went unanswered) or
 :class:`ConnectTimeout` (server: no CONNECT in time), and on the client returns the PINGREQ
 bytes to write when one is due. Then it re-arms for the new ``deadline()``. A keep-alive of
-0 turns keep-alive off on both sides.
+0 turns keep-alive off on both sides, unless the server applies a ``keepalive_rule`` (a broker
+may impose its own keep-alive: AWS IoT replaces 0 by 1,200 s) and, under MQTT 5, tells the
+client so with the CONNACK's Server Keep Alive, which the client then uses (section 3.2.2.3.14).
 
 Persistent-session data that outlives a connection (subscriptions, queued QoS 1 messages,
 unacknowledged deliveries) is :class:`ServerSessionState`; the gateway keeps one per client id
@@ -25,6 +27,7 @@ and attaches it to each new connection of that client.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -51,6 +54,7 @@ from ota_deploy.mqtt.packets import (
     Unsubscribe,
 )
 from ota_deploy.mqtt.parser import StreamParser
+from ota_deploy.mqtt.properties import SERVER_KEEP_ALIVE
 from ota_deploy.mqtt.topics import valid_topic_name
 
 
@@ -143,8 +147,9 @@ class ServerConnection(_Connection):
     (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt-differences).
 
     Timers: a connection that sends no CONNECT within ``connect_timeout`` seconds of being
-    opened, or that is silent for 1.5x the keep-alive its CONNECT asked for (MQTT 3.1.1
-    section 3.1.2.10), is to be dropped; ``deadline()`` says when to check next.
+    opened, or that is silent for 1.5x its keep-alive (MQTT 3.1.1 section 3.1.2.10), is to be
+    dropped; ``deadline()`` says when to check next. The keep-alive is what the CONNECT asked
+    for, or ``keepalive_rule(asked)`` when the broker imposes its own (``keepalive``).
     """
 
     def __init__(
@@ -154,11 +159,13 @@ class ServerConnection(_Connection):
         *,
         clock: Clock | None = None,
         connect_timeout: float = 30.0,
+        keepalive_rule: Callable[[int], int] | None = None,
     ) -> None:
         super().__init__(_SERVER_RECEIVES, 4, max_packet_size, clock)
         self.max_qos = max_qos
         self.connect: Connect | None = None
         self.connect_timeout = connect_timeout
+        self.keepalive_rule = keepalive_rule
         self.opened_at = self.last_heard = self.clock.now()
 
     def receive(self, data: bytes | bytearray | memoryview) -> list[Packet]:
@@ -226,7 +233,8 @@ class ServerConnection(_Connection):
             if not isinstance(packet, Connect):
                 raise ProtocolError("first packet is not CONNECT", 0x82)
             self.connect = packet
-            self.keepalive = packet.keepalive
+            rule = self.keepalive_rule
+            self.keepalive = packet.keepalive if rule is None else rule(packet.keepalive)
             self.state = State.CONNECTED
         elif isinstance(packet, Connect):
             raise ProtocolError("second CONNECT", 0x82)
@@ -312,8 +320,11 @@ class ClientConnection(_Connection):
                     if packet.return_code < 0x80 and (self.version >= 5 or packet.return_code == 0)
                     else State.CLOSED
                 )
-                if self.state is State.CONNECTED and self.keepalive:
-                    self._next_check = self.clock.now() + self.keepalive / 2
+                if self.state is State.CONNECTED:
+                    # MQTT 5: the server may impose its keep-alive (section 3.2.2.3.14).
+                    self.keepalive = int(packet.properties.get(SERVER_KEEP_ALIVE, self.keepalive))
+                    if self.keepalive:
+                        self._next_check = self.clock.now() + self.keepalive / 2
             elif isinstance(packet, Connack):
                 raise ProtocolError("second CONNACK", 0x82)
             if isinstance(packet, Disconnect) or self.state is State.CLOSED:

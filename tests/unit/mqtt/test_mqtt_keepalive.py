@@ -12,6 +12,7 @@ from ota_deploy.core.clock import FakeClock
 from ota_deploy.mqtt.codec import encode, encode_publish
 from ota_deploy.mqtt.errors import ConnectTimeout, KeepAliveTimeout
 from ota_deploy.mqtt.packets import Connack, Connect, Pingreq, Pingresp
+from ota_deploy.mqtt.properties import SERVER_KEEP_ALIVE
 from ota_deploy.mqtt.session import ClientConnection, ServerConnection, State
 
 
@@ -167,3 +168,26 @@ def test_client_detects_a_server_that_stops_answering() -> None:
     with pytest.raises(KeepAliveTimeout):
         run_pair(clock, client, server, seconds=5, server_answers=False)
     assert client.state is State.CLOSED
+
+
+def test_a_server_keepalive_rule_replaces_what_the_connect_asked_for() -> None:
+    clock = FakeClock()
+    server = ServerConnection(clock=clock, keepalive_rule=lambda asked: asked or 100)
+    server.receive(encode(Connect("dev", keepalive=0)))
+    assert server.keepalive == 100
+    assert server.deadline() == clock.now() + 150  # 0 no longer turns keep-alive off
+    clock.advance(150)
+    with pytest.raises(KeepAliveTimeout):
+        server.handle_timer()
+
+
+def test_the_client_uses_the_server_keep_alive_of_an_mqtt5_connack() -> None:
+    clock = FakeClock()
+    client = ClientConnection(version=5, clock=clock)
+    client.start(Connect("dev", keepalive=0, protocol_level=5))
+    client.receive(encode(Connack(False, 0, {SERVER_KEEP_ALIVE: 30}), 5))
+    assert client.keepalive == 30 and client.deadline() == clock.now() + 15
+    clock.advance(15)
+    assert client.handle_timer() == b""  # the CONNECT counts as sent since the last check
+    clock.advance(15)
+    assert client.handle_timer() == encode(Pingreq())  # idle: it pings as the server asked

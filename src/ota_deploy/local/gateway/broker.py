@@ -13,11 +13,17 @@ QoS, so a client with overlapping subscriptions gets one copy. QoS 0 PUBLISH byt
 encoded once per protocol version and reused for every subscriber. QoS 1 deliveries are kept
 in the session's in-flight table until PUBACK; for an offline persistent session they are
 queued and sent (with in-flight ones re-sent, DUP set) when the client reconnects.
+
+Authorization (mutual-TLS connections only): a link attached with ``can_receive`` gets only
+the deliveries its policy allows (iot:Receive, checked per delivery; denied ones are not sent,
+as AWS IoT does not deliver them), and ``subscribe`` takes an ``authorize`` check per topic
+filter (iot:Subscribe) whose refusals get a failure code in the SUBACK. Links without checks
+(the plain listener) cost one dict test per routed message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,6 +38,12 @@ from ota_deploy.mqtt.topics import SubscriptionIndex, topic_matches, valid_topic
 SESSION_TAKEN_OVER = 0x8E
 TOPIC_FILTER_INVALID = 0x8F
 NO_SUBSCRIPTION_EXISTED = 0x11
+# A topic filter the client's policy does not allow: MQTT 3.1.1 has only the failure code 0x80;
+# MQTT 5 says why, 0x87 Not authorized (AWS IoT's SUBACK reason codes:
+# https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html, "MQTT reason codes").
+NOT_AUTHORIZED = 0x87
+
+ReceiveCheck = Callable[[str], bool]
 
 
 class Link(Protocol):
@@ -68,11 +80,14 @@ class Broker:
         self.index: SubscriptionIndex[str, int] = SubscriptionIndex()
         self.retained: dict[str, QueuedMessage] = {}
         self.stats = BrokerStats()
+        # client id -> its live link's iot:Receive check (mutual-TLS links only)
+        self.receive_checks: dict[str, ReceiveCheck] = {}
 
     # -- connections -------------------------------------------------------------------------
 
-    def attach(self, link: Link, connect: Connect) -> bool:
+    def attach(self, link: Link, connect: Connect, can_receive: ReceiveCheck | None = None) -> bool:
         """Make ``link`` the live connection of its client id; returns "session present".
+        ``can_receive`` (topic -> allowed) filters what is delivered to it.
 
         An existing connection with the same client id is closed first (AWS IoT's
         DUPLICATE_CLIENTID disconnect; https://docs.aws.amazon.com/iot/latest/developerguide/
@@ -103,6 +118,10 @@ class Broker:
             session.expiry = self.session_expiry
             session.receive_maximum = 65535
         self.links[cid] = link
+        if can_receive is not None:
+            self.receive_checks[cid] = can_receive
+        else:
+            self.receive_checks.pop(cid, None)
         self.stats.connections += 1
         return present
 
@@ -122,8 +141,11 @@ class Broker:
     def _flush(self, link: Link, session: ServerSessionState) -> None:
         """Send queued messages while the client's in-flight window has room."""
         pending = session.pending
+        check = self.receive_checks.get(link.client_id)
         while pending and len(session.inflight) < session.receive_maximum:
             msg = pending.popleft()
+            if check is not None and not check(msg.topic):
+                continue
             self._send(link, session, msg.topic, msg.payload, msg.qos, msg.retain, msg.properties)
 
     def detach(self, link: Link) -> None:
@@ -132,6 +154,7 @@ class Broker:
         if self.links.get(cid) is not link:
             return  # taken over by a newer connection: the session is the new one's
         del self.links[cid]
+        self.receive_checks.pop(cid, None)
         session = self.sessions.get(cid)
         if session is not None:
             if session.persistent and session.expiry > 0:
@@ -163,8 +186,14 @@ class Broker:
 
     # -- subscriptions -----------------------------------------------------------------------
 
-    def subscribe(self, link: Link, requests: Iterable[tuple[str, int]]) -> list[int]:
-        """Grant each (filter, options); QoS 2 is refused with 0x80 as AWS IoT does."""
+    def subscribe(
+        self,
+        link: Link,
+        requests: Iterable[tuple[str, int]],
+        authorize: Callable[[str], bool] | None = None,
+    ) -> list[int]:
+        """Grant each (filter, options); QoS 2 is refused with 0x80 as AWS IoT does, and a
+        filter ``authorize`` refuses gets 0x80 (3.1.1) / 0x87 Not authorized (MQTT 5)."""
         session = self.sessions[link.client_id]
         v5 = link.version >= 5
         granted: list[int] = []
@@ -172,6 +201,9 @@ class Broker:
             qos = options & 0x03
             if not valid_topic_filter(topic_filter) or topic_filter.startswith("$share/"):
                 granted.append(TOPIC_FILTER_INVALID if v5 else SUBACK_FAILURE)
+                continue
+            if authorize is not None and not authorize(topic_filter):
+                granted.append(NOT_AUTHORIZED if v5 else SUBACK_FAILURE)
                 continue
             if qos > 1:
                 granted.append(SUBACK_FAILURE)
@@ -195,7 +227,10 @@ class Broker:
         session = self.sessions.get(link.client_id)
         if session is None:
             return
+        check = self.receive_checks.get(link.client_id)
         for msg in self.retained_for(filters):
+            if check is not None and not check(msg.topic):
+                continue
             self._send(link, session, msg.topic, msg.payload, msg.qos, True, msg.properties)
 
     def unsubscribe(self, link: Link, topics: Iterable[str]) -> list[int]:
@@ -257,10 +292,13 @@ class Broker:
         targets = self.index.lookup(topic)
         cache: dict[int, bytes] = {}
         links = self.links
+        checks = self.receive_checks
         n = 0
         if also is not None and also not in targets:
             link = links.get(also)
-            if link is not None:  # the requester, at QoS 0 (it has no subscription)
+            check = checks.get(also) if checks else None
+            if link is not None and (check is None or check(topic)):
+                # the requester, at QoS 0 (it has no subscription)
                 version = link.version
                 first = cache[version] = encode_publish(
                     topic, payload, 0, False, False, None, version, properties
@@ -273,6 +311,8 @@ class Broker:
             return n
         sessions = self.sessions
         for cid, granted in targets.items():
+            if checks and cid in checks and not checks[cid](topic):
+                continue  # iot:Receive denied: AWS IoT does not deliver it
             eff = granted if granted < qos else qos
             link = links.get(cid)
             if link is None:
@@ -296,17 +336,27 @@ class Broker:
             n += 1
         return n
 
-    def reply(self, topic: str, payload: bytes, client_id: str) -> int:
-        """A reserved-topic answer: ``route(topic, payload, 0, also=client_id)``, with a short
-        cut for the usual case where the requester is the topic's only subscriber (or it has
-        none): the PUBLISH goes straight to its connection. Same deliveries, same counts."""
-        targets = self.index.lookup(topic)
-        if targets and (len(targets) != 1 or client_id not in targets):
-            return self.route(topic, payload, 0, also=client_id)
+    def reply(
+        self, topic: str, payload: bytes, client_id: str, requester_only: bool = False
+    ) -> int:
+        """A reserved-topic answer to ``client_id``, at QoS 0, whether it subscribed or not.
+
+        ``requester_only``: the requester alone gets it (AWS IoT's Jobs replies). Otherwise it
+        is ``route(topic, payload, 0, also=client_id)``: the topic's other subscribers get it
+        too (the MQTT file delivery topics), with a short cut for the usual case where the
+        requester is the topic's only subscriber (or it has none): the PUBLISH goes straight to
+        its connection. Same deliveries, same counts."""
+        if not requester_only:
+            targets = self.index.lookup(topic)
+            if targets and (len(targets) != 1 or client_id not in targets):
+                return self.route(topic, payload, 0, also=client_id)
         self.stats.messages_in += 1
         link = self.links.get(client_id)
         if link is None:
             return 0  # QoS 0: nothing is kept for an offline session
+        check = self.receive_checks.get(client_id) if self.receive_checks else None
+        if check is not None and not check(topic):
+            return 0
         data = encode_publish(topic, payload, 0, False, False, None, link.version)
         link.write(data)
         self.stats.bytes_out += len(data)

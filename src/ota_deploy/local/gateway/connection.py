@@ -15,9 +15,18 @@ disconnected, a PUBLISH from the client). ``MqttGateway`` implements it; this mo
 import the server, and neither side touches the other's private members.
 
 Timers are the session's: no CONNECT within the connect timeout, or a client silent for 1.5x
-its keep-alive (MQTT 3.1.1 section 3.1.2.10), and the link is dropped. One loop timer per
-connection, armed for ``ServerConnection.deadline()`` and re-armed lazily when it fires early.
-Protocol errors close the connection (MQTT 5 clients first get a DISCONNECT with the reason).
+its keep-alive (MQTT 3.1.1 section 3.1.2.10), and the link is dropped. The keep-alive is the one
+AWS IoT applies (``aws_rules.effective_keepalive``: 0 and values over 1,200 s become 1,200 s,
+values under 30 s become 30 s), told to MQTT 5 clients in the CONNACK's Server Keep Alive. One
+loop timer per connection, armed for ``ServerConnection.deadline()`` and re-armed lazily when
+it fires early. Protocol errors close the connection (MQTT 5 clients first get a DISCONNECT with
+the reason).
+
+Mutual TLS: a connection accepted on the TLS listener carries a ``DeviceGuard``
+(``authorization.py``): admission after the handshake, iot:Connect at CONNECT, iot:Subscribe
+per topic filter, iot:Publish (and iot:RetainPublish) per PUBLISH, iot:Receive per delivery
+(in the broker). AWS IoT's reactions to a denial are applied here, each with its page.
+Connections of the plain listener have no guard: anyone may do anything there.
 """
 
 from __future__ import annotations
@@ -30,6 +39,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ota_deploy.core.clock import TimeSource
+from ota_deploy.local.auth import peer_certificate_der
+from ota_deploy.local.gateway.authorization import DeviceGuard
+from ota_deploy.local.gateway.aws_rules import (
+    AUTH_ERROR,
+    NOT_AUTHORIZED,
+    TOPIC_NAME_INVALID,
+    client_may_publish,
+    effective_keepalive,
+)
 from ota_deploy.local.gateway.broker import Broker
 from ota_deploy.mqtt.codec import UnsupportedProtocol, encode
 from ota_deploy.mqtt.errors import ConnectTimeout, KeepAliveTimeout, ProtocolError
@@ -55,6 +73,7 @@ from ota_deploy.mqtt.properties import (
     ASSIGNED_CLIENT_IDENTIFIER,
     MAXIMUM_QOS,
     RETAIN_AVAILABLE,
+    SERVER_KEEP_ALIVE,
     SHARED_SUBSCRIPTION_AVAILABLE,
     SUBSCRIPTION_IDENTIFIER_AVAILABLE,
 )
@@ -131,8 +150,9 @@ class ConnectionHost(Protocol):
 
 
 class GatewayConnection(asyncio.Protocol):
-    def __init__(self, host: ConnectionHost) -> None:
+    def __init__(self, host: ConnectionHost, guard: DeviceGuard | None = None) -> None:
         self.host = host
+        self.guard = guard  # mutual-TLS connections only
         self.broker = host.broker
         self.clock = host.clock
         limits = host.limits
@@ -143,6 +163,7 @@ class GatewayConnection(asyncio.Protocol):
             max_qos=1,
             clock=self.clock,
             connect_timeout=limits.connect_timeout,
+            keepalive_rule=effective_keepalive,
         )
         self.client_id = ""
         self.transport: asyncio.Transport | None = None
@@ -197,6 +218,14 @@ class GatewayConnection(asyncio.Protocol):
         self.conn.state = State.CLOSED
         transport.close()
 
+    def revoke(self) -> None:
+        """The certificate of this (mutual-TLS) connection is no longer ACTIVE: close it
+        (MQTT 5 clients first get DISCONNECT 0x87 Not authorized); lifecycle reason
+        AUTH_ERROR."""
+        log.info("closing %s: its certificate is no longer ACTIVE", self.client_id or "<tls>")
+        self.set_reason(AUTH_ERROR)
+        self.close(NOT_AUTHORIZED)
+
     def abort(self, reason: str) -> None:
         """Drop the link at once, nothing flushed; ``reason`` is AWS's disconnectReason."""
         self.set_reason(reason)
@@ -207,6 +236,17 @@ class GatewayConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = stream_transport(transport)
+        guard = self.guard
+        if guard is not None:
+            ssl_object = transport.get_extra_info("ssl_object")
+            der = peer_certificate_der(ssl_object) if ssl_object is not None else None
+            admission = guard.admit(der)
+            if not admission.admitted:
+                # Only registered, ACTIVE certificates connect (authorization.py's sources).
+                log.info("refused a TLS client: %s", admission.reason)
+                self.set_reason(AUTH_ERROR)
+                self.transport.abort()
+                return
         self.host.link_opened(self)
         self._arm_timer()  # the connect timeout
 
@@ -218,8 +258,15 @@ class GatewayConnection(asyncio.Protocol):
         if not self.attached:
             return
         connect = self.conn.connect
-        if not self.graceful and connect is not None and connect.will is not None:
-            will = connect.will
+        will = connect.will if connect is not None and not self.graceful else None
+        guard = self.guard
+        if (
+            will is not None
+            and guard is not None
+            and not guard.can_publish(will.topic, will.retain)
+        ):
+            will = None  # iot:Publish on the will's topic is checked like any PUBLISH
+        if will is not None:
             self.host.client_published(
                 self.client_id, will.topic, will.payload, will.qos, will.retain
             )
@@ -274,6 +321,16 @@ class GatewayConnection(asyncio.Protocol):
                 # AWS IoT: publishes over 128 KB are rejected and the client disconnected.
                 self.close(0x95)
                 return
+            topic = packet.topic
+            if topic.startswith("$aws/") and not client_may_publish(topic):
+                # A service-only reserved topic (aws_rules.py, reserved-topics.html).
+                log.debug("closing %s: PUBLISH to service-only topic %s", self.client_id, topic)
+                self.close(TOPIC_NAME_INVALID)
+                return
+            guard = self.guard
+            if guard is not None and not guard.can_publish(topic, packet.retain):
+                self._deny_publish(packet)
+                return
             self.host.client_published(
                 self.client_id,
                 packet.topic,
@@ -289,7 +346,10 @@ class GatewayConnection(asyncio.Protocol):
         elif isinstance(packet, Pingreq):
             self.write(self.conn.send(Pingresp()))
         elif isinstance(packet, Subscribe):
-            granted = self.broker.subscribe(self, packet.subscriptions)
+            guard = self.guard
+            granted = self.broker.subscribe(
+                self, packet.subscriptions, None if guard is None else guard.can_subscribe
+            )
             self.write(self.conn.send(Suback(packet.packet_id, granted)))
             if self.broker.retained:
                 accepted = [
@@ -326,13 +386,19 @@ class GatewayConnection(asyncio.Protocol):
             self._refuse(0x85 if v5 else CONNACK_IDENTIFIER_REJECTED)  # 0x85: id not valid
             return
         self.client_id = client_id
-        present = self.broker.attach(self, connect)
+        guard = self.guard
+        if guard is not None and not guard.bind(client_id):
+            self._deny_connect(v5)
+            return
+        present = self.broker.attach(self, connect, None if guard is None else guard.can_receive)
         self.attached = True
         if v5:
             props[MAXIMUM_QOS] = 1
             props[RETAIN_AVAILABLE] = 1
             props[SHARED_SUBSCRIPTION_AVAILABLE] = 0
             props[SUBSCRIPTION_IDENTIFIER_AVAILABLE] = 0
+            if self.conn.keepalive != connect.keepalive:
+                props[SERVER_KEEP_ALIVE] = self.conn.keepalive  # aws_rules.effective_keepalive
         self.write(self.conn.send(Connack(present, CONNACK_ACCEPTED, props if v5 else {})))
         self.session_id = uuid.uuid4().hex
         peer = self.transport.get_extra_info("peername") if self.transport is not None else None
@@ -347,6 +413,40 @@ class GatewayConnection(asyncio.Protocol):
         self._uncork()
         if self.transport is not None:
             self.transport.close()
+
+    # -- AWS IoT's answers to what a policy denies ------------------------------------------------
+
+    def _deny_connect(self, v5: bool) -> None:
+        """iot:Connect denied. MQTT 3.1.1: AWS IoT closes the connection without a CONNACK --
+        "AWS IoT returns the error code 7 instead of the CONNACK error code 5 when a connection
+        is refused because the client isn't authorized to connect"
+        (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt-differences;
+        7 is what clients such as paho report for a connection lost before a CONNACK). MQTT 5:
+        CONNACK with reason code 0x87 Not authorized (same page, "MQTT reason codes"), then
+        the close."""
+        log.info("refused CONNECT of %s: iot:Connect not allowed", self.client_id)
+        self.set_reason(AUTH_ERROR)
+        if v5:
+            self._refuse(NOT_AUTHORIZED)
+            return
+        self._uncork()
+        self.conn.state = State.CLOSED
+        if self.transport is not None:
+            self.transport.close()
+
+    def _deny_publish(self, packet: Publish) -> None:
+        """iot:Publish (or iot:RetainPublish) denied. MQTT 3.1.1 has no way to refuse one
+        PUBLISH: AWS IoT closes the connection. MQTT 5: a QoS 1 PUBLISH gets a PUBACK with
+        reason code 0x87 Not authorized and the connection stays; a QoS 0 one is dropped
+        (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html, "MQTT reason codes";
+        https://docs.aws.amazon.com/iot/latest/developerguide/pub-sub-policy.html)."""
+        if self.version < 5:
+            log.info("closing %s: iot:Publish to %s not allowed", self.client_id, packet.topic)
+            self.set_reason(AUTH_ERROR)
+            self.close()
+            return
+        if packet.qos == 1 and packet.packet_id is not None:
+            self.write(self.conn.send(Puback(packet.packet_id, NOT_AUTHORIZED)))
 
     # -- timers ------------------------------------------------------------------------------
 

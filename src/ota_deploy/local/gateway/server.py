@@ -1,11 +1,16 @@
 """MqttGateway: the asyncio MQTT server of the local AWS IoT.
 
+Two listeners (``listener.Listener``): plain TCP, open to anyone (the local convenience), and,
+after ``start_tls``, MQTT over mutual TLS (AWS's port 8883 protocol), where every connection
+carries a ``DeviceGuard`` and AWS IoT policies apply (``tls_front.TlsFront`` keeps the TLS
+connections in step with the device registry). Both feed the same broker.
+
 Client PUBLISHes on ``$aws/...`` topics go to the first :class:`ReservedTopicHandler` whose
 ``handles(topic)`` is true (AWS IoT answers them itself; they are not routed); every other
 PUBLISH is routed to subscribers by the :class:`Broker`. A handler answers through ``reply``,
-which reaches the requesting client even without a subscription (and, once, every other
-subscriber of the topic): ``Broker.reply``, which writes straight to the requester when it is
-the topic's only subscriber (the usual case: a device's own reply topics). A handler may
+which reaches the requesting client even without a subscription: the Jobs replies reach it
+alone, other replies (MQTT file delivery) also every other subscriber of the topic
+(``aws_rules.requester_only``; ``Broker.reply``). A handler may
 return an awaitable; it then runs as a task so the connection keeps reading, and its errors
 are logged, never fatal to the connection.
 
@@ -17,29 +22,32 @@ Who does what: :class:`Broker` (sessions, subscriptions, retained messages, fan-
 :class:`GatewayConnection`, which asks this server for what it needs through the
 :class:`ConnectionHost` methods below (link opened/closed, client connected/disconnected,
 client published). ``clock`` times the protocol (connect timeout, keep-alive, session expiry)
-and stamps lifecycle events; the clients count keep-alive in real seconds, so only tests give
-it a scaled clock.
+(a ``MonotonicClock`` by default: the clients count keep-alive in real seconds, so only tests
+give it a scaled clock); ``event_clock`` stamps lifecycle events (the wall clock).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import threading
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from ota_deploy.core.clock import SystemClock, TimeSource
-from ota_deploy.local.contracts import ReservedTopicHandler
+from ota_deploy.core.clock import Clock, MonotonicClock, SystemClock, TimeSource
+from ota_deploy.local.auth import MutualTls
+from ota_deploy.local.contracts import DeviceAuthority, ReservedTopicHandler
+from ota_deploy.local.gateway.aws_rules import requester_only
 from ota_deploy.local.gateway.broker import Broker
 from ota_deploy.local.gateway.connection import (
     AWS_MAX_PAYLOAD,
     ConnectionLimits,
     GatewayConnection,
 )
+from ota_deploy.local.gateway.listener import Listener, bind_socket
 from ota_deploy.local.gateway.presence import Presence
+from ota_deploy.local.gateway.tls_front import TlsFront
 from ota_deploy.mqtt.packets import Properties
 
 log = logging.getLogger(__name__)
@@ -57,17 +65,20 @@ class MqttGateway:
         session_expiry: float = 3600.0,
         max_write_buffer: int = 64 * 1024 * 1024,
         clock: TimeSource | None = None,
+        event_clock: Clock | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        self.tls_port: int | None = None
         self.handlers: list[ReservedTopicHandler] = list(handlers)
         self.limits = ConnectionLimits(max_payload, connect_timeout, max_write_buffer)
-        self.clock: TimeSource = clock if clock is not None else SystemClock()
+        self.clock: TimeSource = clock if clock is not None else MonotonicClock()
         self.broker = Broker(clock=self.clock, session_expiry=session_expiry)
-        self.presence = Presence(self.broker, self.clock)
+        self.presence = Presence(self.broker, event_clock or SystemClock())
         self.sweep_interval = 10.0
+        self.tls: TlsFront | None = None
         self._sweeper: asyncio.Task[None] | None = None
-        self._server: asyncio.Server | None = None
+        self._listeners: list[Listener] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread_id = 0
         self._links: set[GatewayConnection] = set()
@@ -75,17 +86,37 @@ class MqttGateway:
         self.handler_errors = 0
 
     async def start(self) -> int:
-        """Listen; returns the bound port."""
+        """Listen on plain TCP; returns the bound port."""
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._thread_id = threading.get_ident()
-        self._server = await loop.create_server(
-            lambda: GatewayConnection(self), self.host, self.port, backlog=4096
+        listener = Listener(
+            bind_socket(self.host, self.port), lambda: GatewayConnection(self), name="mqtt"
         )
-        sock = self._server.sockets[0]
-        self.port = int(sock.getsockname()[1])
+        listener.start()
+        self._listeners.append(listener)
+        self.port = listener.port
         self._sweeper = loop.create_task(self._sweep_sessions())
         return self.port
+
+    async def start_tls(self, tls: MutualTls, authority: DeviceAuthority, *, port: int = 0) -> int:
+        """Listen for MQTT over mutual TLS (``tls.context``), admitting and authorizing with
+        ``authority``; returns the bound port. The front registers itself as the authority's
+        listener, so certificate, policy and trust-anchor changes reach the live connections."""
+        front = TlsFront(self, tls, authority)
+        listener = Listener(
+            bind_socket(self.host, port),
+            front.new_connection,
+            name="mqtts",
+            ssl=tls.context,
+            handshake_timeout=self.limits.connect_timeout,
+        )
+        listener.start()
+        self._listeners.append(listener)
+        self.tls = front
+        authority.add_listener(front)
+        self.tls_port = listener.port
+        return listener.port
 
     async def _sweep_sessions(self) -> None:
         while True:
@@ -96,18 +127,15 @@ class MqttGateway:
         if self._sweeper is not None:
             self._sweeper.cancel()
             self._sweeper = None
-        if self._server is not None:
-            self._server.close()
+        listeners, self._listeners = self._listeners, []
+        for listener in listeners:
+            await listener.close()
         for link in list(self._links):
             link.abort("SERVER_INITIATED_DISCONNECT")
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await self._server.wait_closed()
-            self._server = None
 
     def disconnect_client(self, client_id: str) -> bool:
         """Drop a client's connection (fault injection, tests); False if not connected."""
@@ -145,15 +173,30 @@ class MqttGateway:
             "connections": s.connections,
             "takeovers": s.takeovers,
             "handler_errors": self.handler_errors,
+            "accepted": sum(lst.accepted for lst in self._listeners),
+            "tls_refused": sum(lst.refused for lst in self._listeners),
         }
+
+    def call_on_loop(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the gateway's loop: now when called there, else handed over (the
+        connections and the broker are not thread-safe)."""
+        loop = self._loop
+        if loop is not None and threading.get_ident() != self._thread_id:
+            loop.call_soon_threadsafe(fn)
+            return
+        fn()
 
     # -- ConnectionHost: what the connections call ---------------------------------------------
 
     def link_opened(self, link: GatewayConnection) -> None:
         self._links.add(link)
+        if link.guard is not None and self.tls is not None:
+            self.tls.link_opened(link)
 
     def link_closed(self, link: GatewayConnection) -> None:
         self._links.discard(link)
+        if link.guard is not None and self.tls is not None:
+            self.tls.link_closed(link)
 
     def client_connected(self, client_id: str, session_id: str, ip_address: str | None) -> int:
         return self.presence.connected(client_id, session_id, ip_address)
@@ -186,7 +229,7 @@ class MqttGateway:
         broker = self.broker
 
         def reply(reply_topic: str, reply_payload: bytes) -> None:
-            broker.reply(reply_topic, reply_payload, client_id)
+            broker.reply(reply_topic, reply_payload, client_id, requester_only(reply_topic))
 
         try:
             result = handler.handle(client_id, topic, payload, reply)

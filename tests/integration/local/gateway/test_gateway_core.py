@@ -22,7 +22,9 @@ from ota_deploy.mqtt.packets import Connack, Connect, Pingreq, Pingresp, Publish
 from ota_deploy.mqtt.parser import StreamParser
 
 WAIT = 10.0
-FAST = 20  # a fast gateway's protocol clock: keep-alive 1 s expires in 75 ms, connect in 1.5 s
+# A fast gateway's protocol clock: AWS's shortest keep-alive (30 s, asked for 1 s) expires in
+# 0.75 s, the connect timeout in 0.5 s.
+FAST = 60
 
 
 @pytest.fixture
@@ -89,15 +91,43 @@ async def test_reserved_topic_goes_to_handler_and_reply_reaches_requester(
     async with client(gateway, "thing-1") as dev, client(gateway, "watcher") as watcher:
         await watcher.subscribe([("$aws/things/thing-1/jobs/get/accepted", 0)])
         await dev.publish("$aws/things/thing-1/jobs/get", b"req", qos=1)
-        # the requester gets the reply without having subscribed
+        # the requester gets the reply without having subscribed; a Jobs reply reaches it
+        # alone: "These response messages don't pass through the message broker and they
+        # can't be subscribed to by other clients" (reserved-topics.html, Job topics)
         assert await get(dev) == Message("$aws/things/thing-1/jobs/get/accepted", b"REQ", 0, False)
-        assert (await get(watcher)).payload == b"REQ"
+        await assert_nothing_more(watcher, gateway)
         assert handler.calls == [("thing-1", "$aws/things/thing-1/jobs/get", b"req")]  # type: ignore[attr-defined]
         # subscribed requester: exactly one copy
         await dev.subscribe([("$aws/things/thing-1/jobs/+/accepted", 1)])
         await dev.publish("$aws/things/thing-1/jobs/get", b"again", qos=0)
         assert (await get(dev)).payload == b"AGAIN"
         await assert_nothing_more(dev, gateway)
+
+
+async def test_file_delivery_replies_also_reach_the_topics_subscribers(
+    gateway: MqttGateway, handler: object
+) -> None:
+    # MQTT file delivery's data/description/rejected topics are "Subscribe" topics AWS
+    # publishes to (reserved-topics.html): unlike the Jobs replies, they are routed.
+    async with client(gateway, "thing-2") as dev, client(gateway, "watcher") as watcher:
+        await watcher.subscribe([("$aws/things/thing-2/streams/s1/get/json/accepted", 0)])
+        await dev.publish("$aws/things/thing-2/streams/s1/get/json", b"blk", qos=1)
+        assert (await get(dev)).payload == b"BLK"
+        assert (await get(watcher)).payload == b"BLK"
+
+
+async def test_publishing_to_a_service_only_jobs_topic_closes_the_connection(
+    gateway: MqttGateway,
+) -> None:
+    # notify/notify-next and the accepted/rejected replies: "Subscribe" (and "Receive") only;
+    # "Unsupported publish or subscribe operations to reserved topics can result in a
+    # terminated connection" (reserved-topics.html).
+    for topic in ("$aws/things/t/jobs/notify-next", "$aws/things/t/jobs/j1/update/accepted"):
+        rogue = client(gateway, "rogue")
+        await rogue.connect()
+        await rogue.publish(topic, b"{}", qos=0)
+        await asyncio.wait_for(rogue.closed.wait(), WAIT)
+        assert "rogue" not in gateway.connected_clients()
 
 
 async def test_unhandled_dollar_aws_topic_is_routed(gateway: MqttGateway) -> None:

@@ -53,13 +53,16 @@ def test_mosquitto_ordinary_topic(gateway_thread: Any, version: str) -> None:
 
 @pytest.mark.parametrize("version", ["mqttv311", "mqttv5"])
 def test_mosquitto_reserved_topic(gateway_thread: Any, handler: Any, version: str) -> None:
-    sub = _sub(gateway_thread.port, "$aws/things/x/jobs/get/accepted", version)
+    # A reply on an MQTT file delivery topic reaches that topic's subscribers (a Jobs reply
+    # would reach the requester alone: mosquitto_rr below covers that round trip).
+    request = "$aws/things/x/streams/s1/get/json"
+    sub = _sub(gateway_thread.port, request + "/accepted", version)
     _wait_subscribed(gateway_thread, 1)
-    _pub(gateway_thread.port, "$aws/things/x/jobs/get", '{"clientToken":"t"}', version)
+    _pub(gateway_thread.port, request, '{"clientToken":"t"}', version)
     out, err = sub.communicate(timeout=WAIT)
     assert sub.returncode == 0, err
-    assert out.strip() == '$aws/things/x/jobs/get/accepted {"CLIENTTOKEN":"T"}'
-    assert handler.calls[-1][1:] == ("$aws/things/x/jobs/get", b'{"clientToken":"t"}')
+    assert out.strip() == request + '/accepted {"CLIENTTOKEN":"T"}'
+    assert handler.calls[-1][1:] == (request, b'{"clientToken":"t"}')
 
 
 def test_mosquitto_rr_request_response(gateway_thread: Any) -> None:
