@@ -8,8 +8,16 @@ import xml.etree.ElementTree as ET
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ota_deploy.report.charts import duration_histogram, rollout_chart, round_durations_chart
-from ota_deploy.report.model import CountsSample, RoundReport
+from ota_deploy.report.charts import (
+    compare_download_chart,
+    compare_durations_chart,
+    download_trend_chart,
+    duration_histogram,
+    rollout_chart,
+    round_durations_chart,
+    status_per_round_chart,
+)
+from ota_deploy.report.model import CountsSample, RoundReport, TimeStats
 from ota_deploy.report.svg import nice_ticks
 
 NS = "{http://www.w3.org/2000/svg}"
@@ -93,3 +101,50 @@ def test_bars_stay_inside_the_plot() -> None:
     svg = _svg(round_durations_chart(rounds))
     bar_tops = [float(r.get("y", 0)) for r in svg.iter(f"{NS}rect") if r.get("fill") == "#28a745"]
     assert bar_tops and min(bar_tops) >= 28  # below the plot's top edge
+
+
+def _trend_rounds() -> list[RoundReport]:
+    stats = [TimeStats(n=5, p50=3.0 + i, p95=5.0 + i, max=9.0 + i) for i in range(3)]
+    rounds = [
+        RoundReport(
+            round=i + 1,
+            job_id=f"J-{i}",
+            stream_id="S",
+            status="SUCCEEDED",
+            start=0,
+            duration_sec=20.0,
+            counts={"SUCCEEDED": 4, "FAILED": 1},
+            download_sec=s,
+        )
+        for i, s in enumerate(stats)
+    ]
+    rounds.append(
+        RoundReport(round=4, job_id="J-4", stream_id="S", status="ERROR", start=0, duration_sec=1)
+    )
+    return rounds
+
+
+def test_download_trend_has_a_line_per_figure_and_a_gap_for_a_round_without() -> None:
+    svg = _svg(download_trend_chart(_trend_rounds()))
+    assert len(list(svg.iter(f"{NS}polyline"))) == 3  # p50, p95, max; round 4 has none
+    assert len(list(svg.iter(f"{NS}circle"))) == 9
+    texts = _texts(svg)
+    assert {"p50", "p95", "max", "1", "4"} <= set(texts)
+    assert download_trend_chart(_trend_rounds()[3:]) is None
+
+
+def test_status_per_round_stacks_every_status() -> None:
+    svg = _svg(status_per_round_chart(_trend_rounds()))
+    bars = [r for r in svg.iter(f"{NS}rect") if r.get("height") not in (None, "10", "100%")]
+    assert len(bars) == 6  # 3 rounds x (SUCCEEDED, FAILED); round 4 had no executions
+    assert {"SUCCEEDED", "FAILED"} <= set(_texts(svg))
+
+
+def test_compare_charts_draw_both_runs() -> None:
+    a, b = _trend_rounds(), _trend_rounds()[:2]
+    pairs = [(n, a[n - 1], b[n - 1] if n <= len(b) else None) for n in range(1, 5)]
+    lines = _svg(compare_download_chart(pairs))
+    assert len(list(lines.iter(f"{NS}polyline"))) == 4  # A p50, A p95, B p50, B p95
+    bars = _svg(compare_durations_chart(pairs))
+    assert len([r for r in bars.iter(f"{NS}rect") if r.get("stroke") == "white"]) == 6  # 4 + 2
+    assert compare_download_chart([(1, None, None)]) is None
