@@ -131,6 +131,27 @@ DOCUMENTED: dict[str, Documented] = {
     "policy_document_chars_max": Documented(
         2048, "https://docs.aws.amazon.com/iot/latest/apireference/API_CreatePolicy.html"
     ),
+    # "A managed policy can have up to five versions" (VersionsLimitExceededException).
+    "policy_versions_max": Documented(
+        5, "https://docs.aws.amazon.com/iot/latest/apireference/API_CreatePolicyVersion.html"
+    ),
+    # statusDetails: "The maximum length of the value in the name/value pair is 1,024
+    # characters" (the model's DetailsValue states only the minimum, 1); same on
+    # API_iot-jobs-data_StartNextPendingJobExecution.html.
+    "status_details_value_chars_max": Documented(
+        1024,
+        "https://docs.aws.amazon.com/iot/latest/apireference/API_iot-jobs-data_UpdateJobExecution.html",
+    ),
+    # statusDetails: "You can specify at most 10 name/value pairs" (the DetailsMap's one stated
+    # size limit; the model has none).
+    "status_details_pairs_max": Documented(
+        10, "https://docs.aws.amazon.com/iot/latest/apireference/API_CancelJobExecution.html"
+    ),
+    # GetPendingJobExecutions "can return up to 10 pending job executions", and a
+    # ListNotification (notify) shows 10, without a scheduling configuration.
+    "pending_executions_max": Documented(
+        10, "https://docs.aws.amazon.com/iot/latest/developerguide/job-limits.html"
+    ),
 }
 
 

@@ -28,16 +28,35 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ota_deploy.core.aws_model import SERVICES, service_model
 from ota_deploy.local.contracts import AwsError
 from ota_deploy.local.faults import FaultConfig, FaultInjector, injector_for
+from ota_deploy.local.http.limits import HttpLimits
 from ota_deploy.local.http.parse import parse_request
 from ota_deploy.local.http.routes import Router
 from ota_deploy.local.http.serialize import new_request_id, serialize_error, serialize_result
 from ota_deploy.local.http.validate import validate_input
 
 log = logging.getLogger(__name__)
+
+
+class _WireLog(logging.Logger):
+    """aiohttp's per-connection log. A client's malformed request (bad request line, headers
+    too long or too many, a bad Content-Length) or its hang-up is the client's doing: one
+    DEBUG line, not an ERROR with a traceback per event. Anything else keeps its traceback."""
+
+    def exception(self, msg: object, *args: object, exc_info: Any = True, **kw: Any) -> None:
+        if isinstance(exc_info, HttpProcessingError | ConnectionError):
+            first = str(exc_info).strip().splitlines() or [type(exc_info).__name__]
+            self.debug("client error: %s", first[0])
+            return
+        super().exception(msg, *args, exc_info=exc_info, **kw)
+
+
+_WIRE_LOG = _WireLog(f"{__name__}.wire")
+_WIRE_LOG.parent = log
 
 _ROUTERS: dict[str, Router] = {}
 
@@ -113,7 +132,8 @@ class RestJsonFrontEnd:
 
 
 class ControlPlaneServer:
-    """Serves ``iot`` and ``iot-jobs-data`` for ``service`` on two ports of ``host``."""
+    """Serves ``iot`` and ``iot-jobs-data`` for ``service`` on two ports of ``host``, each
+    connection held to ``limits`` (timeouts and sizes: ``local/http/limits.py``)."""
 
     def __init__(
         self,
@@ -123,11 +143,13 @@ class ControlPlaneServer:
         iot_port: int = 0,
         jobs_data_port: int = 0,
         faults: FaultConfig | FaultInjector | None = None,
+        limits: HttpLimits | None = None,
     ) -> None:
         self.host = host
         self._ports = {"iot": iot_port, "iot-jobs-data": jobs_data_port}
         self.front_ends = {name: RestJsonFrontEnd(name, service) for name in SERVICES}
         self.faults = injector_for(faults)  # shared with S3 and MQTT when given
+        self.limits = limits or HttpLimits()
         self._runners: list[web.ServerRunner] = []
         self.urls: dict[str, str] = {}
 
@@ -138,8 +160,15 @@ class ControlPlaneServer:
     async def start(self) -> dict[str, str]:
         """Bind both ports; returns {"iot": url, "iot-jobs-data": url}."""
         for name in SERVICES:
-            server = web.Server(self._handler_for(self.front_ends[name]), access_log=None)
-            runner = web.ServerRunner(server, access_log=None)
+            server = web.Server(
+                self._handler_for(self.front_ends[name]),
+                access_log=None,
+                logger=_WIRE_LOG,
+                **self.limits.aiohttp_options(),
+            )
+            runner = web.ServerRunner(
+                server, access_log=None, shutdown_timeout=self.limits.shutdown_s
+            )
             await runner.setup()
             site = web.TCPSite(runner, self.host, self._ports[name])
             await site.start()
@@ -155,17 +184,23 @@ class ControlPlaneServer:
 
     def _handler_for(self, fe: RestJsonFrontEnd) -> Callable[[web.BaseRequest], Any]:
         faults = self.faults
+        limits = self.limits
 
         async def handler(request: web.BaseRequest) -> web.StreamResponse:
-            try:
-                body = await request.read() if request.can_read_body else b""
-            except web.HTTPRequestEntityTooLarge:
-                too_big = fe.error_reply(
-                    AwsError("RequestEntityTooLargeException", "Request body too large", 413)
-                )
-                return web.Response(status=413, headers=too_big.headers, body=too_big.body)
-            query = list(request.rel_url.query.items())
             request_id = new_request_id()
+            try:
+                body = await _read_body(request, limits)
+            except ConnectionError:  # the client hung up mid-body: nobody to answer
+                return web.Response(status=400)
+            except AwsError as err:  # too large or too slow: answer, then close
+                refused = fe.error_reply(err)
+                refused.headers["x-amzn-RequestId"] = request_id
+                response = web.Response(
+                    status=refused.status, headers=refused.headers, body=refused.body
+                )
+                response.force_close()
+                return response
+            query = list(request.rel_url.query.items())
             lose_reply = False
             if faults.config.active:
                 operation = fe.route(request.method, request.raw_path, dict(query))
@@ -187,6 +222,37 @@ class ControlPlaneServer:
             return web.Response(status=reply.status, headers=reply.headers, body=reply.body)
 
         return handler
+
+
+async def _read_body(request: web.BaseRequest, limits: HttpLimits) -> bytes:
+    """The whole body, or ``AwsError`` 413 (announced or sent beyond ``max_body_bytes``, which
+    is never buffered) / 408 (not all there within ``body_timeout_s``)."""
+    if not request.can_read_body:
+        return b""
+    too_large = AwsError(
+        "RequestEntityTooLargeException",
+        f"Request body too large: the limit is {limits.max_body_bytes} bytes",
+        413,
+    )
+    announced = request.content_length
+    if announced is not None and announced > limits.max_body_bytes:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(limits.body_timeout_s):
+            while chunk := await request.content.readany():
+                size += len(chunk)
+                if size > limits.max_body_bytes:
+                    raise too_large
+                chunks.append(chunk)
+    except TimeoutError:
+        raise AwsError(
+            "RequestTimeoutException",
+            f"The request body did not arrive within {limits.body_timeout_s:g} s",
+            408,
+        ) from None
+    return b"".join(chunks)
 
 
 def _fault_reply(action: str, fe: RestJsonFrontEnd, request: web.BaseRequest) -> HttpReply | None:

@@ -8,14 +8,14 @@ the member name; a ``payload`` member is the whole body). Strings from the URI, 
 headers are converted per shape type (integer, boolean, timestamp -> aware datetime, ...);
 JSON body values are converted recursively (timestamps may be epoch numbers or ISO strings,
 blobs base64). A value that cannot be converted is kept as received so validation reports the
-member with AWS's wording instead of the parser failing obscurely.
+member with AWS's wording instead of the parser failing obscurely. JSON is decoded by
+``jsonbody.decode_json`` (nesting capped: a body too deep is a 400, never a RecursionError).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -23,14 +23,7 @@ from typing import Any
 
 from botocore.model import OperationModel, Shape, StructureShape
 
-from ota_deploy.local.contracts import AwsError
-
-
-class RequestParseError(AwsError):
-    """The request is not well-formed (bad JSON, wrong body type)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__("SerializationException", message, 400)
+from ota_deploy.local.http.jsonbody import RequestParseError, decode_json
 
 
 def parse_timestamp(value: Any) -> Any:
@@ -173,7 +166,7 @@ def parse_request(
                 item_shape = member.member  # type: ignore[attr-defined]
                 params[name] = [_scalar_from_text(item_shape, v.strip()) for v in raw.split(",")]
             elif member.type_name == "string" and member.serialization.get("jsonvalue"):
-                params[name] = json.loads(base64.b64decode(raw))
+                params[name] = decode_json(base64.b64decode(raw))
             else:
                 params[name] = _scalar_from_text(member, raw)
         elif loc == "headers":
@@ -212,7 +205,4 @@ def parse_request(
 def _decode_body(body: bytes) -> Any:
     if not body or not body.strip():
         return None
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise RequestParseError(f"Could not parse the request body as JSON: {err}") from err
+    return decode_json(body)

@@ -1,7 +1,8 @@
 """ARNs of the local account's resources, and parsing job targets back to names.
 
 Formats: https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsiot.html
-(arn:aws:iot:REGION:ACCOUNT:thing/NAME, thinggroup/NAME, job/ID, stream/ID, cert/ID, policy/NAME).
+(arn:aws:iot:REGION:ACCOUNT:thing/NAME, thinggroup/NAME, job/ID, stream/ID, cert/ID, cacert/ID,
+policy/NAME).
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ class Arns:
 
     def cert(self, cert_id: str) -> str:
         return self._arn("cert", cert_id)
+
+    def cacert(self, cert_id: str) -> str:
+        return self._arn("cacert", cert_id)
 
     def policy(self, name: str) -> str:
         return self._arn("policy", name)

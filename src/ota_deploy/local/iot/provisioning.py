@@ -1,279 +1,256 @@
-"""Certificates, policies and principals: what fleet provisioning (``fleet provision``) calls.
+"""Device identity in the control plane: the certificate, CA-certificate and policy stores, the
+rules that span them, thing principals, and the ``DeviceAuthority`` the gateway asks.
 
-CreateKeysAndCertificate makes a real RSA-2048 key and a self-signed X.509 certificate with
-``cryptography``; the certificate id is the SHA-256 of its DER bytes (64 hex digits, as AWS's).
-References: https://docs.aws.amazon.com/iot/latest/apireference/API_CreateKeysAndCertificate.html ,
-API_UpdateCertificate.html, API_DeleteCertificate.html ("a certificate must be INACTIVE and
-not attached to a thing; forceDelete detaches policies"), API_CreatePolicy.html,
-API_DeletePolicy.html, API_AttachPolicy.html, API_AttachThingPrincipal.html.
+Data flow::
+
+    LocalIotService.call("iot", op, params) -> handlers() -> one of:
+        certificates.Certificates    CreateKeysAndCertificate, Register*, Update/Describe/List
+        certificates_ca.CaCertificates  RegisterCACertificate, GetRegistrationCode, ...
+        policies.Policies            CreatePolicy, versions, GetPolicy, ListPolicies, ...
+        this module                  DeleteCertificate, AttachPolicy, DetachPolicy,
+                                     ListAttachedPolicies, thing principals (they need more
+                                     than one store)
+    every change -> identity_events.IdentityEvents -> the gateway's listener
+    gateway -> self.authority (identity.DeviceIdentity)
+
+What ``fleet provision`` (``aws.provisioning``) calls -- CreateThingGroup, CreatePolicy,
+CreateThing, CreateKeysAndCertificate(setAsActive), AttachPolicy, AttachThingPrincipal,
+AddThingToThingGroup, DescribeEndpoint, and for ``destroy`` DetachThingPrincipal, DetachPolicy,
+UpdateCertificate(INACTIVE), DeleteCertificate, DeleteThing, DeletePolicy, DeleteThingGroup --
+all answer here (or in the registry) as AWS does.
+
+Rules, each from AWS's pages:
+
+- DeleteCertificate: "A certificate cannot be deleted if it has a policy or IoT thing attached
+  to it or if its status is set to ACTIVE" (CertificateStateException for ACTIVE,
+  DeleteConflictException for attachments); ``forceDelete`` "Forces the deletion of a
+  certificate if it is inactive and is not attached to an IoT thing" -- its policies are
+  detached (API_DeleteCertificate.html).
+- AttachPolicy: "The identity to which the policy is attached. For example, a thing group or a
+  certificate" (API_AttachPolicy.html); a target that does not exist is
+  ResourceNotFoundException. DetachPolicy lists no ResourceNotFoundException: detaching what is
+  not attached succeeds. ListAttachedPolicies takes a certificate or thing-group ARN;
+  ``recursive`` adds the policies of the group's ancestors (API_ListAttachedPolicies.html).
+- AttachThingPrincipal: EXCLUSIVE_THING "Attaches the specified principal to the specified
+  thing, exclusively. The thing will be the only thing that's attached to the principal";
+  NON_EXCLUSIVE_THING (the default) lets several things share it
+  (API_AttachThingPrincipal.html, https://docs.aws.amazon.com/iot/latest/developerguide/
+  attach-thing-principal.html: an exclusive certificate "cannot be associated with any other
+  things"). Breaking that is InvalidRequestException.
+- ListThingPrincipals / ListPrincipalThings (and their V2 forms, which add the attachment
+  type) page with ``nextToken`` / ``maxResults`` as botocore's model has them.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
-
+from ota_deploy.local.auth import LocalCa
 from ota_deploy.local.iot import pagination
 from ota_deploy.local.iot.arns import Arns
-from ota_deploy.local.iot.errors import already_exists, error, invalid, not_found
-from ota_deploy.local.iot.records import Certificate, Policy, Records
-from ota_deploy.local.iot.registry import Registry, dt
+from ota_deploy.local.iot.certificates import ACTIVE, Certificates
+from ota_deploy.local.iot.certificates_ca import CaCertificates
+from ota_deploy.local.iot.errors import error, invalid
+from ota_deploy.local.iot.identity import DeviceIdentity
+from ota_deploy.local.iot.identity_events import IdentityEvents
+from ota_deploy.local.iot.policies import Policies
+from ota_deploy.local.iot.records import Certificate, Records, Thing
+from ota_deploy.local.iot.registry import Registry
 
-CERT_VALID_DAYS = 3650
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-def make_key_and_certificate(now: float) -> tuple[str, str, str, float, float]:
-    """(certificate PEM, public key PEM, private key PEM, notBefore, notAfter)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "AWS IoT Certificate")])
-    start = dt(now) - timedelta(minutes=5)
-    end = start + timedelta(days=CERT_VALID_DAYS)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .sign(key, hashes.SHA256())
-    )
-    return (
-        cert.public_bytes(serialization.Encoding.PEM).decode(),
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode(),
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        ).decode(),
-        start.timestamp(),
-        end.timestamp(),
-    )
+EXCLUSIVE, NON_EXCLUSIVE = "EXCLUSIVE_THING", "NON_EXCLUSIVE_THING"
 
 
 class Provisioning:
     def __init__(
-        self, arns: Arns, registry: Registry, now: Callable[[], float], records: Records
+        self,
+        arns: Arns,
+        registry: Registry,
+        now: Callable[[], float],
+        records: Records,
+        *,
+        ca: LocalCa | None = None,
     ) -> None:
         self.arns = arns
         self.registry = registry
-        self._now = now
-        self.certificates: dict[str, Certificate] = records.certificates
-        self.policies: dict[str, Policy] = records.policies
+        self.events = IdentityEvents()
+        registry.identity_events = self.events
+        self.cas = CaCertificates(arns, now, records, self.events)
+        self.certificates = Certificates(arns, now, records, self.events, self.cas, ca)
+        self.policies = Policies(arns, now, records, self.events)
+        self.authority = DeviceIdentity(
+            arns=arns,
+            certificates=self.certificates,
+            cas=self.cas,
+            policies=self.policies,
+            registry=registry,
+            events=self.events,
+        )
 
     def handlers(self) -> dict[str, Handler]:
         return {
-            "CreateKeysAndCertificate": self.create_keys_and_certificate,
-            "DescribeCertificate": self.describe_certificate,
-            "UpdateCertificate": self.update_certificate,
+            **self.certificates.handlers(),
+            **self.cas.handlers(),
+            **self.policies.handlers(),
             "DeleteCertificate": self.delete_certificate,
-            "CreatePolicy": self.create_policy,
-            "GetPolicy": self.get_policy,
-            "DeletePolicy": self.delete_policy,
             "AttachPolicy": self.attach_policy,
             "DetachPolicy": self.detach_policy,
             "ListAttachedPolicies": self.list_attached_policies,
             "AttachThingPrincipal": self.attach_thing_principal,
             "DetachThingPrincipal": self.detach_thing_principal,
             "ListThingPrincipals": self.list_thing_principals,
+            "ListThingPrincipalsV2": self.list_thing_principals_v2,
+            "ListPrincipalThings": self.list_principal_things,
+            "ListPrincipalThingsV2": self.list_principal_things_v2,
         }
 
     # ---- certificates ----------
-    def cert(self, cert_id: str) -> Certificate:
-        c = self.certificates.get(cert_id.lower().removeprefix("0x"))
-        if c is None:
-            not_found(f"Certificate {cert_id} cannot be found.")
-        return c
-
-    def _cert_by_principal(self, principal: str) -> Certificate | None:
-        if ":cert/" in principal:
-            return self.cert(principal.rsplit("/", 1)[-1])
-        return None
-
-    def create_keys_and_certificate(self, p: dict[str, Any]) -> dict[str, Any]:
-        now = self._now()
-        pem, public, private, nb, na = make_key_and_certificate(now)
-        der = x509.load_pem_x509_certificate(pem.encode()).public_bytes(serialization.Encoding.DER)
-        cid = hashlib.sha256(der).hexdigest()
-        c = Certificate(
-            certificate_id=cid,
-            arn=self.arns.cert(cid),
-            pem=pem,
-            status="ACTIVE" if p.get("setAsActive") else "INACTIVE",
-            created=now,
-            updated=now,
-            not_before=nb,
-            not_after=na,
-        )
-        self.certificates[cid] = c
-        return {
-            "certificateArn": c.arn,
-            "certificateId": cid,
-            "certificatePem": pem,
-            "keyPair": {"PublicKey": public, "PrivateKey": private},
-        }
-
-    def describe_certificate(self, p: dict[str, Any]) -> dict[str, Any]:
-        c = self.cert(p["certificateId"])
-        return {
-            "certificateDescription": {
-                "certificateArn": c.arn,
-                "certificateId": c.certificate_id,
-                "status": c.status,
-                "certificatePem": c.pem,
-                "ownedBy": self.arns.account,
-                "creationDate": dt(c.created),
-                "lastModifiedDate": dt(c.updated),
-                "customerVersion": 1,
-                "generationId": f"{int(c.updated * 1000)}",
-                "validity": {"notBefore": dt(c.not_before), "notAfter": dt(c.not_after)},
-                "certificateMode": "DEFAULT",
-            }
-        }
-
-    def update_certificate(self, p: dict[str, Any]) -> dict[str, Any]:
-        c = self.cert(p["certificateId"])
-        new = p["newStatus"]
-        if new not in ("ACTIVE", "INACTIVE", "REVOKED"):
-            invalid(f"Status {new} cannot be set by UpdateCertificate here.")
-        if c.status == "REVOKED" and new != "REVOKED":
-            raise error("CertificateStateException", "A revoked certificate cannot be changed.")
-        c.status = new
-        c.updated = self._now()
-        return {}
-
     def delete_certificate(self, p: dict[str, Any]) -> dict[str, Any]:
-        c = self.cert(p["certificateId"])
-        if c.status == "ACTIVE":
+        c = self.certificates.cert(p["certificateId"])
+        if c.status == ACTIVE:
             raise error(
                 "CertificateStateException",
-                "The certificate must be deactivated before it is deleted.",
+                f"Certificate {c.certificate_id} is ACTIVE; deactivate it (UpdateCertificate) "
+                "before deleting it.",
             )
         if c.things:
             raise error(
-                "DeleteConflictException", "The certificate is attached to one or more things."
+                "DeleteConflictException",
+                f"Certificate {c.certificate_id} is attached to thing(s) "
+                f"{', '.join(c.things)}; detach them (DetachThingPrincipal) first.",
             )
-        attached = [pol for pol in self.policies.values() if c.arn in pol.targets]
+        attached = self.policies.attached_to(c.arn)
         if attached and not p.get("forceDelete"):
             raise error(
                 "DeleteConflictException",
-                "The certificate has policies attached; detach them or use forceDelete.",
+                f"Certificate {c.certificate_id} has policies attached "
+                f"({', '.join(pol.name for pol in attached)}); detach them or use forceDelete.",
             )
         for pol in attached:
-            pol.targets.pop(c.arn, None)
-        del self.certificates[c.certificate_id]
+            self.policies.detach(pol, c.arn)
+        self.certificates.remove(c)
         return {}
 
-    # ---- policies ----------
-    def policy(self, name: str) -> Policy:
-        pol = self.policies.get(name)
-        if pol is None:
-            not_found(f"Policy {name} cannot be found.")
-        return pol
-
-    def create_policy(self, p: dict[str, Any]) -> dict[str, Any]:
-        name = p["policyName"]
-        if name in self.policies:
-            already_exists(f"Policy {name} already exists.", name, self.policies[name].arn)
-        try:
-            doc = json.loads(p["policyDocument"])
-        except ValueError:
-            doc = None
-        if not isinstance(doc, dict) or "Statement" not in doc:
-            raise error("MalformedPolicyException", "The policy document is not a valid policy.")
-        now = self._now()
-        pol = Policy(
-            name=name,
-            arn=self.arns.policy(name),
-            document=p["policyDocument"],
-            created=now,
-            updated=now,
+    # ---- policy attachments ----------
+    def _check_target(self, target: str) -> str | None:
+        """Raise unless ``target`` is an existing certificate or thing group; the group's name
+        for a group."""
+        if ":cert/" in target:
+            self.certificates.by_principal(target)
+            return None
+        if ":thinggroup/" in target:
+            return self.registry.group(target.rsplit("/", 1)[-1]).name
+        invalid(
+            f"Target {target} is neither a certificate ARN nor a thing group ARN; the local "
+            "AWS IoT attaches policies to those only."
         )
-        self.policies[name] = pol
-        return {
-            "policyName": name,
-            "policyArn": pol.arn,
-            "policyDocument": pol.document,
-            "policyVersionId": pol.version_id,
-        }
-
-    def get_policy(self, p: dict[str, Any]) -> dict[str, Any]:
-        pol = self.policy(p["policyName"])
-        return {
-            "policyName": pol.name,
-            "policyArn": pol.arn,
-            "policyDocument": pol.document,
-            "defaultVersionId": pol.version_id,
-            "creationDate": dt(pol.created),
-            "lastModifiedDate": dt(pol.updated),
-            "generationId": f"{int(pol.updated * 1000)}",
-        }
-
-    def delete_policy(self, p: dict[str, Any]) -> dict[str, Any]:
-        pol = self.policy(p["policyName"])
-        if pol.targets:
-            raise error("DeleteConflictException", f"Policy {pol.name} is still attached.")
-        del self.policies[pol.name]
-        return {}
 
     def attach_policy(self, p: dict[str, Any]) -> dict[str, Any]:
-        pol = self.policy(p["policyName"])
-        self._cert_by_principal(p["target"])
-        pol.targets[p["target"]] = None
+        pol = self.policies.policy(p["policyName"])
+        self._check_target(p["target"])
+        self.policies.attach(pol, p["target"])
         return {}
 
     def detach_policy(self, p: dict[str, Any]) -> dict[str, Any]:
-        pol = self.policies.get(p["policyName"])
+        pol = self.policies.table.get(p["policyName"])
         if pol is not None:
-            pol.targets.pop(p["target"], None)
+            self.policies.detach(pol, p["target"])
         return {}
 
     def list_attached_policies(self, p: dict[str, Any]) -> dict[str, Any]:
         target = p["target"]
-        refs = [
-            {"policyName": pol.name, "policyArn": pol.arn}
-            for pol in self.policies.values()
-            if target in pol.targets
-        ]
+        group = self._check_target(target)
+        targets = [target]
+        if group is not None and p.get("recursive"):
+            targets += [self.registry.groups[g].arn for g in self.registry.ancestors(group)[1:]]
+        seen: dict[str, dict[str, str]] = {}
+        for t in targets:
+            for pol in self.policies.attached_to(t):
+                seen.setdefault(pol.name, {"policyName": pol.name, "policyArn": pol.arn})
         chunk, marker = pagination.page(
-            refs, "ListAttachedPolicies:" + target, p.get("marker"), p.get("pageSize")
+            list(seen.values()),
+            f"ListAttachedPolicies:{target}:{bool(p.get('recursive'))}",
+            p.get("marker"),
+            p.get("pageSize"),
         )
         return {"policies": chunk, **({"nextMarker": marker} if marker else {})}
 
     # ---- thing principals ----------
+    @staticmethod
+    def _type(c: Certificate, thing: str) -> str:
+        return EXCLUSIVE if c.exclusive_thing == thing else NON_EXCLUSIVE
+
     def attach_thing_principal(self, p: dict[str, Any]) -> dict[str, Any]:
         thing = self.registry.thing(p["thingName"])
-        cert = self._cert_by_principal(p["principal"])
+        c = self.certificates.by_principal(p["principal"])
+        kind = p.get("thingPrincipalType") or NON_EXCLUSIVE
+        if c.exclusive_thing is not None and c.exclusive_thing != thing.name:
+            invalid(
+                f"Certificate {c.certificate_id} is attached exclusively to thing "
+                f"{c.exclusive_thing}; it cannot be attached to {thing.name}."
+            )
+        others = [t for t in c.things if t != thing.name]
+        if kind == EXCLUSIVE and others:
+            invalid(
+                f"Certificate {c.certificate_id} is attached to other things "
+                f"({', '.join(others)}); it cannot be attached exclusively to {thing.name}."
+            )
+        c.exclusive_thing = thing.name if kind == EXCLUSIVE else None
         thing.principals[p["principal"]] = None
-        if cert is not None:
-            cert.things[thing.name] = None
+        c.things[thing.name] = None
+        self.events.permissions_changed(frozenset({c.certificate_id}))
         return {}
 
     def detach_thing_principal(self, p: dict[str, Any]) -> dict[str, Any]:
         thing = self.registry.thing(p["thingName"])
         thing.principals.pop(p["principal"], None)
-        cert = self.certificates.get(p["principal"].rsplit("/", 1)[-1])
-        if cert is not None:
-            cert.things.pop(thing.name, None)
+        c = self.certificates.get(p["principal"].rsplit("/", 1)[-1])
+        if c is not None and thing.name in c.things:
+            del c.things[thing.name]
+            if c.exclusive_thing == thing.name:
+                c.exclusive_thing = None
+            self.events.permissions_changed(frozenset({c.certificate_id}))
         return {}
+
+    def _principals_of(self, thing: Thing, kind: str | None) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for principal in thing.principals:
+            c = self.certificates.get(principal.rsplit("/", 1)[-1])
+            found = NON_EXCLUSIVE if c is None else self._type(c, thing.name)
+            if kind is None or kind == found:
+                out.append((principal, found))
+        return out
+
+    def _page(
+        self, items: list[Any], scope: str, p: dict[str, Any]
+    ) -> tuple[list[Any], dict[str, str]]:
+        chunk, token = pagination.page(items, scope, p.get("nextToken"), p.get("maxResults"))
+        return chunk, ({"nextToken": token} if token else {})
 
     def list_thing_principals(self, p: dict[str, Any]) -> dict[str, Any]:
         thing = self.registry.thing(p["thingName"])
-        chunk, token = pagination.page(
-            list(thing.principals),
-            "ListThingPrincipals:" + thing.name,
-            p.get("nextToken"),
-            p.get("maxResults"),
-        )
-        return {"principals": chunk, **({"nextToken": token} if token else {})}
+        chunk, more = self._page(list(thing.principals), f"ListThingPrincipals:{thing.name}", p)
+        return {"principals": chunk, **more}
+
+    def list_thing_principals_v2(self, p: dict[str, Any]) -> dict[str, Any]:
+        thing = self.registry.thing(p["thingName"])
+        kind = p.get("thingPrincipalType")
+        items = self._principals_of(thing, kind)
+        chunk, more = self._page(items, f"ListThingPrincipalsV2:{thing.name}:{kind}", p)
+        objects = [{"principal": pr, "thingPrincipalType": k} for pr, k in chunk]
+        return {"thingPrincipalObjects": objects, **more}
+
+    def list_principal_things(self, p: dict[str, Any]) -> dict[str, Any]:
+        c = self.certificates.by_principal(p["principal"])
+        chunk, more = self._page(list(c.things), f"ListPrincipalThings:{c.certificate_id}", p)
+        return {"things": chunk, **more}
+
+    def list_principal_things_v2(self, p: dict[str, Any]) -> dict[str, Any]:
+        c = self.certificates.by_principal(p["principal"])
+        kind = p.get("thingPrincipalType")
+        items = [(t, self._type(c, t)) for t in c.things]
+        items = [(t, k) for t, k in items if kind is None or k == kind]
+        chunk, more = self._page(items, f"ListPrincipalThingsV2:{c.certificate_id}:{kind}", p)
+        objects = [{"thingName": t, "thingPrincipalType": k} for t, k in chunk]
+        return {"principalThingObjects": objects, **more}

@@ -1,5 +1,5 @@
 """Plain records the local IoT stores: things, groups, streams, jobs, executions, certificates,
-policies, and the one :class:`Records` holder of them all.
+CA certificates, policies, and the one :class:`Records` holder of them all.
 
 Data flow: the service makes one ``Records``; each store (registry, streams, jobs engine,
 provisioning) works on its own tables of it; persistence reads and restores the holder as a
@@ -128,17 +128,43 @@ class Certificate:
     not_before: float
     not_after: float
     things: dict[str, None] = field(default_factory=dict)
+    ca_certificate_id: str | None = None  # the registered CA that signed it (RegisterCertificate)
+    mode: str = "DEFAULT"  # certificateMode: DEFAULT, or SNI_ONLY (registered without a CA)
+    exclusive_thing: str | None = None  # attached with thingPrincipalType EXCLUSIVE_THING
+    customer_version: int = 1  # bumped by every UpdateCertificate
+
+
+@dataclass
+class CaCertificate:
+    """A CA certificate registered with RegisterCACertificate."""
+
+    certificate_id: str
+    arn: str
+    pem: str
+    status: str  # CACertificateStatus: ACTIVE or INACTIVE
+    created: float
+    updated: float
+    not_before: float
+    not_after: float
+    auto_registration: str = "DISABLE"  # AutoRegistrationStatus
+    mode: str = "DEFAULT"  # certificateMode
+    registration_config: dict[str, str] = field(default_factory=dict)
+    customer_version: int = 1
 
 
 @dataclass
 class Policy:
     name: str
     arn: str
-    document: str
+    document: str  # the default version's document
     created: float
     updated: float
-    version_id: str = "1"
+    version_id: str = "1"  # the default version
     targets: dict[str, None] = field(default_factory=dict)
+    # every version, the default included: id -> {"document": str, "created": float}
+    # (empty in states saved before policy versions existed: then only version_id, document)
+    versions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    last_version: int = 1  # version ids are never reused: the next one is last_version + 1
 
 
 def _event_switches() -> dict[str, bool]:
@@ -161,6 +187,7 @@ class Records:
     jobs: dict[str, Job] = field(default_factory=dict)
     certificates: dict[str, Certificate] = field(default_factory=dict)
     policies: dict[str, Policy] = field(default_factory=dict)
+    ca_certificates: dict[str, CaCertificate] = field(default_factory=dict)
     # UpdateEventConfigurations' switches (all off until enabled)
     events: dict[str, bool] = field(default_factory=_event_switches)
 
@@ -188,4 +215,5 @@ TABLES = (
     Table("jobs", Job, "job_id"),
     Table("certificates", Certificate, "certificate_id"),
     Table("policies", Policy, "name"),
+    Table("ca_certificates", CaCertificate, "certificate_id"),
 )

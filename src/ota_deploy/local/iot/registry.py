@@ -3,7 +3,9 @@
 Operations take botocore-shaped params and return botocore-shaped results. Membership changes
 and thing deletion are reported to a :class:`RegistryListener` (the jobs engine) so CONTINUOUS
 jobs reach things that join a target group later, and executions of deleted things become
-REMOVED.
+REMOVED. A change to a thing's facts that policies may refer to (its attributes and type, its
+groups: ``identity`` resolves thing policy variables and thing-group policies from them) is
+reported to ``identity_events`` as a permissions change of the thing's certificates.
 
 API references: https://docs.aws.amazon.com/iot/latest/apireference/API_CreateThing.html ,
 API_DeleteThing.html ("returns successfully ... if you specify a thing that doesn't exist"),
@@ -21,6 +23,7 @@ from typing import Any, Protocol
 from ota_deploy.local.iot import pagination
 from ota_deploy.local.iot.arns import Arns
 from ota_deploy.local.iot.errors import already_exists, error, invalid, not_found
+from ota_deploy.local.iot.identity_events import IdentityEvents
 from ota_deploy.local.iot.records import Records, Thing, ThingGroup
 
 
@@ -43,6 +46,13 @@ class Registry:
         self.things: dict[str, Thing] = records.things
         self.groups: dict[str, ThingGroup] = records.groups
         self.listener: RegistryListener | None = None
+        self.identity_events: IdentityEvents | None = None
+
+    def _thing_facts_changed(self, t: Thing) -> None:
+        """Tell the gateway that connections of ``t``'s certificates must be re-bound."""
+        if self.identity_events is not None:
+            ids = frozenset(p.rsplit("/", 1)[-1] for p in t.principals if ":cert/" in p)
+            self.identity_events.permissions_changed(ids)
 
     # ---- lookups used by the engine ----------
     def thing(self, name: str) -> Thing:
@@ -142,6 +152,7 @@ class Registry:
         elif p.get("thingTypeName"):
             t.thing_type = p["thingTypeName"]
         t.version += 1
+        self._thing_facts_changed(t)
         return {}
 
     @staticmethod
@@ -287,6 +298,7 @@ class Registry:
             t.groups[g.name] = None
             if self.listener:
                 self.listener.thing_joined_group(t.name, g.name)
+            self._thing_facts_changed(t)
         return {}
 
     def remove_thing_from_thing_group(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -302,6 +314,7 @@ class Registry:
         del g.members[thing]
         if t is not None:
             t.groups.pop(group, None)
+            self._thing_facts_changed(t)
         if self.listener:
             self.listener.thing_left_group(thing, group)
 

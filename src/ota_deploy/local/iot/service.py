@@ -19,6 +19,7 @@ from typing import Any
 
 from ota_deploy.core.aws_model import required_members
 from ota_deploy.core.clock import Clock
+from ota_deploy.local.auth import LocalCa
 from ota_deploy.local.contracts import BlobReader, Presigner, Publisher
 from ota_deploy.local.iot import persistence
 from ota_deploy.local.iot.arns import Arns
@@ -50,6 +51,7 @@ class LocalIotService:
         read_blob: BlobReader,
         presign: Presigner,
         mqtt_endpoint: str,
+        ca: LocalCa | None = None,
     ) -> None:
         self.clock = clock
         self.region = region
@@ -74,7 +76,11 @@ class LocalIotService:
         self.registry.listener = Membership(self.engine)
         self.jobs = JobsApi(self.engine, read_blob)
         self.data = JobsData(self.engine)
-        self.provisioning = Provisioning(self.arns, self.registry, now, self.records)
+        # Device identity: ``ca`` signs CreateKeysAndCertificate's certificates (None: an
+        # in-memory CA made on first use); the gateway's TLS listener asks device_authority.
+        self.provisioning = Provisioning(self.arns, self.registry, now, self.records, ca=ca)
+        self.device_authority = self.provisioning.authority
+        self.endpoint_addresses = dict.fromkeys(ENDPOINT_TYPES, mqtt_endpoint)
         r, s, j, d, pv = self.registry, self.streams, self.jobs, self.data, self.provisioning
         self._iot: dict[str, Handler] = {
             "CreateThing": r.create_thing,
@@ -170,11 +176,26 @@ class LocalIotService:
             return job.document
         return substitute(job.document, self._presign, cfg.expires_in_sec)
 
+    def set_endpoint(self, endpoint_type: str, address: str) -> None:
+        """What DescribeEndpoint answers for ``endpoint_type`` from now on: the wiring names
+        the mutual-TLS listener for iot:Data-ATS / iot:Data, the jobs data plane's
+        ``host:port`` for iot:Jobs (every type answers ``mqtt_endpoint`` until then)."""
+        if endpoint_type not in ENDPOINT_TYPES:
+            raise ValueError(f"unknown endpoint type {endpoint_type!r}")
+        self.endpoint_addresses[endpoint_type] = address
+
     def _describe_endpoint(self, p: dict[str, Any]) -> dict[str, Any]:
+        """DescribeEndpoint: iot:Data-ATS, iot:Data, iot:Jobs and iot:CredentialProvider all
+        answer a listener of this host (API_DescribeEndpoint.html lists the four types; no
+        endpointType means iot:Data). AWS answers a bare host name, and clients take the port
+        separately (8883 for MQTT over TLS); the local listeners are on ports of their own,
+        so the address is ``host:port`` -- what every caller in this project parses
+        (``fleet run --aws``, ``monitor --endpoint``, ``aws.provisioning``). The local AWS IoT
+        has no credentials provider: iot:CredentialProvider names the data endpoint."""
         kind = p.get("endpointType") or "iot:Data"
         if kind not in ENDPOINT_TYPES:
             invalid(f"Unknown endpointType {kind!r}; use one of {', '.join(ENDPOINT_TYPES)}.")
-        return {"endpointAddress": self.mqtt_endpoint}
+        return {"endpointAddress": self.endpoint_addresses[kind]}
 
     def _update_event_configurations(self, p: dict[str, Any]) -> dict[str, Any]:
         for kind, cfg in (p.get("eventConfigurations") or {}).items():

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from tests.support.certs import customer_ca, self_signed, signed_by, verification_pem
+
 from ota_deploy.local.iot.service import LocalIotService
 
 POLICY = json.dumps({"Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]})
@@ -116,7 +118,46 @@ def test_every_operation_answers_in_botocore_shapes(h) -> None:
     h.iot("UpdateCertificate", certificateId=cert["certificateId"], newStatus="INACTIVE")
     h.iot("DeleteCertificate", certificateId=cert["certificateId"])
     h.iot("DeleteThing", thingName="a")
+    _identity_operations(h)
 
     svc: LocalIotService = h.svc
     supported = {(s, op) for s in ("iot", "iot-jobs-data") for op in svc.operations(s)}
     assert supported - h.called == set()
+
+
+def _identity_operations(h) -> None:
+    """Device identity: CA and device certificate registration, listings, policy versions,
+    principals both ways."""
+    now = h.clock.now()
+    ca = customer_ca(now)
+    code = h.iot("GetRegistrationCode")["registrationCode"]
+    proof = verification_pem(ca, code, now)
+    reg = h.iot("RegisterCACertificate", caCertificate=ca.ca_pem, verificationCertificate=proof)
+    h.iot("UpdateCACertificate", certificateId=reg["certificateId"], newStatus="ACTIVE")
+    h.iot("DescribeCACertificate", certificateId=reg["certificateId"])
+    h.iot("ListCACertificates", ascendingOrder=True)
+    dev = h.iot("RegisterCertificate", certificatePem=signed_by(ca, now).pem, status="ACTIVE")
+    h.iot("RegisterCertificateWithoutCA", certificatePem=self_signed(now).pem)
+    h.iot("ListCertificates", pageSize=1)
+    h.iot("ListCertificatesByCA", caCertificateId=reg["certificateId"])
+    h.iot("CreateThing", thingName="c")
+    h.iot(
+        "AttachThingPrincipal",
+        thingName="c",
+        principal=dev["certificateArn"],
+        thingPrincipalType="EXCLUSIVE_THING",
+    )
+    h.iot("ListPrincipalThings", principal=dev["certificateArn"])
+    h.iot("ListPrincipalThingsV2", principal=dev["certificateArn"])
+    h.iot("ListThingPrincipalsV2", thingName="c")
+    h.iot("CreatePolicy", policyName="q", policyDocument=POLICY)
+    h.iot("CreatePolicyVersion", policyName="q", policyDocument=POLICY, setAsDefault=True)
+    h.iot("GetPolicyVersion", policyName="q", policyVersionId="2")
+    h.iot("ListPolicyVersions", policyName="q")
+    h.iot("SetDefaultPolicyVersion", policyName="q", policyVersionId="1")
+    h.iot("DeletePolicyVersion", policyName="q", policyVersionId="2")
+    h.iot("ListPolicies")
+    h.iot("AttachPolicy", policyName="q", target=dev["certificateArn"])
+    h.iot("ListTargetsForPolicy", policyName="q")
+    h.iot("UpdateCACertificate", certificateId=reg["certificateId"], newStatus="INACTIVE")
+    h.iot("DeleteCACertificate", certificateId=reg["certificateId"])
