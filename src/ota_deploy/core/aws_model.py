@@ -152,6 +152,11 @@ DOCUMENTED: dict[str, Documented] = {
     "pending_executions_max": Documented(
         10, "https://docs.aws.amazon.com/iot/latest/developerguide/job-limits.html"
     ),
+    # AddThingToThingGroup: 100 requests per second per account (an adjustable default) in the
+    # quotas page's "AWS IoT Core API throttling limits" table.
+    "add_thing_to_thing_group_tps": Documented(
+        100, "https://docs.aws.amazon.com/general/latest/gr/iot-core.html#throttling-limits"
+    ),
 }
 
 
