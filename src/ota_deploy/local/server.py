@@ -21,7 +21,8 @@ settings elapse in seconds); without one the service runs on the wall clock.
 
 State persistence (``state_dir``): ``local.state_dir.StateDir`` reads it at start (the clock
 resumes at the saved virtual time when that is ahead), restores the records and S3 objects, and
-saves them at stop and every 10 s.
+from then on every change is written through before its reply; the 10 s task and the stop only
+record the virtual time.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Any, TypeVar
 from ota_deploy.core.clock import SystemClock, TimeSource
 from ota_deploy.core.defaults import DEFAULT_REGION, LOCAL_ACCOUNT
 from ota_deploy.local.contracts import LocalEndpoints
-from ota_deploy.local.faults import FaultConfig
+from ota_deploy.local.faults import FaultConfig, FaultInjector, injector_for
 from ota_deploy.local.http.app import ControlPlaneServer
 from ota_deploy.local.s3 import LocalS3
 from ota_deploy.local.state_dir import StateDir, resumed_clock
@@ -64,7 +65,7 @@ class LocalAwsIot:
         region: str = DEFAULT_REGION,
         account: str = LOCAL_ACCOUNT,
         state_dir: Path | None = None,
-        faults: FaultConfig | None = None,
+        faults: FaultConfig | FaultInjector | None = None,
         jobs_data_port: int = 0,
     ) -> None:
         self.host = host
@@ -76,9 +77,10 @@ class LocalAwsIot:
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.state = StateDir(self.state_dir) if self.state_dir is not None else None
         self.clock: TimeSource = clock or SystemClock()
-        self.s3 = LocalS3(host=host, port=s3_port, region=region)
+        self.faults = injector_for(faults)  # one seeded injector for the control plane and S3
+        self.s3 = LocalS3(host=host, port=s3_port, region=region, faults=self.faults)
         self.http = ControlPlaneServer(
-            None, host=host, iot_port=iot_port, jobs_data_port=jobs_data_port, faults=faults
+            None, host=host, iot_port=iot_port, jobs_data_port=jobs_data_port, faults=self.faults
         )
         self.service: Any = None
         self.gateway: Any = None
@@ -159,6 +161,8 @@ class LocalAwsIot:
         if self._s3_started:
             await asyncio.get_running_loop().run_in_executor(None, self.s3.stop)
             self._s3_started = False
+        if self.state is not None:
+            self.state.close()  # after S3 stopped: no request is saving any more
 
     async def _tick_loop(self) -> None:
         while True:

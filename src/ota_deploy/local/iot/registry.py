@@ -265,6 +265,27 @@ class Registry:
             "thingGroupMetadata": meta,
         }
 
+    def update_thing_group(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Description and attributes; ``merge`` keeps the other attributes and an empty value
+        removes one (API_UpdateThingGroup.html, API_AttributePayload.html)."""
+        g = self.group(p["thingGroupName"])
+        exp = p.get("expectedVersion")
+        if exp is not None and exp != g.version:
+            raise error(
+                "VersionConflictException",
+                f"The version for the thing group is {g.version}, not {exp}.",
+            )
+        props = p.get("thingGroupProperties") or {}
+        if "thingGroupDescription" in props:
+            g.description = props["thingGroupDescription"]
+        payload = props.get("attributePayload") or {}
+        if "attributes" in payload:
+            new = dict(payload["attributes"] or {})
+            merged = {**g.attributes, **new} if payload.get("merge") else new
+            g.attributes = {k: v for k, v in merged.items() if v != ""}
+        g.version += 1
+        return {"version": g.version}
+
     def delete_thing_group(self, p: dict[str, Any]) -> dict[str, Any]:
         g = self.groups.get(p["thingGroupName"])
         if g is None:

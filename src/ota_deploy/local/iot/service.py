@@ -90,6 +90,7 @@ class LocalIotService:
             "UpdateThing": r.update_thing,
             "CreateThingGroup": r.create_thing_group,
             "DescribeThingGroup": r.describe_thing_group,
+            "UpdateThingGroup": r.update_thing_group,
             "DeleteThingGroup": r.delete_thing_group,
             "AddThingToThingGroup": r.add_thing_to_thing_group,
             "RemoveThingFromThingGroup": r.remove_thing_from_thing_group,
