@@ -3,7 +3,9 @@
 Data flows like this::
 
     boto3 / AWS CLI / devices --HTTP (path-style, SigV4 or presigned)--> werkzeug thread
-        --> moto's S3 Flask app --> moto's in-memory backend (s3_backends[account]["aws"])
+        --> s3_front.S3Front (moto account, faults "s3", on_change: --state-dir saves
+            each change before the reply) --> moto's S3 Flask app
+        --> moto's in-memory backend (s3_backends[account]["aws"])
     local.iot / local.reserved --BlobReader(bucket, key, version)--> the same backend, directly
         (no HTTP: stream blocks are read thousands of times per OTA round)
     local.iot --Presigner(bucket, key, expires)--> botocore's SigV4 query signer -> a URL of
@@ -16,6 +18,11 @@ is process-global and S3 bucket names are global across moto accounts, so each `
 stores its objects under a private moto account (injected as moto's ``x-moto-account-id``
 header) and drops its buckets on ``stop()``: two local AWS IoTs in one process (tests) do not
 see each other's objects.
+
+For the state folder (``local.store.s3_store``): ``on_change`` is called after every request
+that may change something, before its reply; ``bucket_regions`` / ``object_keys`` /
+``object_state`` say what moto holds; ``restore_bucket`` / ``restore_object`` put saved ones
+back (with their ETag and metadata) without going through HTTP.
 """
 
 from __future__ import annotations
@@ -25,19 +32,19 @@ import logging
 import socket
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
 from typing import Any
 
 from botocore.config import Config
 from botocore.session import get_session
 
 from ota_deploy.core.defaults import DEFAULT_REGION
+from ota_deploy.local.faults import FaultConfig, FaultInjector, injector_for
+from ota_deploy.local.s3_front import LOCAL_HOSTS, OnChange, S3Front
 
 log = logging.getLogger(__name__)
 
 _ACCOUNT_COUNTER = itertools.count(1)
 _PARTITION = "aws"
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def _private_account() -> str:
@@ -45,23 +52,16 @@ def _private_account() -> str:
     return f"9{next(_ACCOUNT_COUNTER):011d}"
 
 
-class _AccountMiddleware:
-    """Pins every request to one moto account, so this server's buckets are its own."""
-
-    def __init__(self, app: WsgiApp, account: str) -> None:
-        self._app = app
-        self._account = account
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        environ["HTTP_X_MOTO_ACCOUNT_ID"] = self._account
-        return self._app(environ, start_response)
-
-
 class LocalS3:
     """moto's S3 on ``host:port`` (port 0 picks a free one) in a daemon thread."""
 
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 0, region: str = DEFAULT_REGION
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        region: str = DEFAULT_REGION,
+        faults: FaultConfig | FaultInjector | None = None,
     ) -> None:
         self.host = host
         self.region = region
@@ -74,6 +74,8 @@ class LocalS3:
         self._cache_bytes = 0
         self._cache_limit = 64 * 1024 * 1024
         self._lock = threading.Lock()
+        self.faults = injector_for(faults)  # shared with the control plane when given
+        self.on_change: OnChange | None = None  # read per request by the front
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> str:
@@ -85,7 +87,13 @@ class LocalS3:
             def log_request(self, *args: Any, **kwargs: Any) -> None:
                 """No access log: devices fetch thousands of objects."""
 
-        app = _AccountMiddleware(create_backend_app("s3"), self.account)
+        app = S3Front(
+            create_backend_app("s3"),
+            account=self.account,
+            faults=self.faults,
+            hosts=LOCAL_HOSTS | {self.host},
+        )
+        app.on_change = self._changed
         # Bind here, so a busy port raises OSError; werkzeug would print and sys.exit(1).
         listener = socket.create_server((self.host, self._requested_port), backlog=128)
         try:
@@ -104,6 +112,11 @@ class LocalS3:
         )
         self._thread.start()
         return self.endpoint
+
+    def _changed(self, bucket: str | None, key: str | None) -> None:
+        hook = self.on_change
+        if hook is not None:
+            hook(bucket, key)
 
     @property
     def port(self) -> int:
@@ -176,6 +189,38 @@ class LocalS3:
         if bucket not in backend.buckets:
             backend.create_bucket(bucket, self.region)
         backend.put_object(bucket, key, data)
+
+    # -- the state folder's view (local.store.s3_store.S3View) -------------------------------
+    def bucket_regions(self) -> dict[str, str]:
+        """Every bucket this instance holds, with its region."""
+        return {name: str(b.region_name) for name, b in list(self.backend().buckets.items())}
+
+    def object_keys(self, bucket: str) -> list[str]:
+        b = self.backend().buckets.get(bucket)
+        return [] if b is None else list(b.keys.keys())
+
+    def object_state(self, bucket: str, key: str) -> tuple[str, dict[str, str]] | None:
+        """(ETag, metadata) of the object's latest version, or None if there is none."""
+        b = self.backend().buckets.get(bucket)
+        obj = None if b is None else b.keys.get(key)
+        if obj is None:
+            return None
+        return str(obj.etag), {str(k): str(v) for k, v in dict(obj.metadata).items()}
+
+    def restore_bucket(self, bucket: str, region: str) -> None:
+        backend = self.backend()
+        if bucket not in backend.buckets:
+            backend.create_bucket(bucket, region)
+
+    def restore_object(
+        self, bucket: str, key: str, data: bytes, etag: str, meta: dict[str, str]
+    ) -> None:
+        backend = self.backend()
+        if bucket not in backend.buckets:
+            backend.create_bucket(bucket, self.region)
+        obj = backend.put_object(bucket, key, data, etag=etag.strip('"') or None)
+        if meta:
+            obj.set_metadata(dict(meta))
 
     def list_blobs_with_etags(self) -> list[tuple[str, str, str]]:
         """Every (bucket, key, etag) this instance stores (latest versions)."""

@@ -47,7 +47,7 @@ def check_document(text: str) -> None:
         invalid(f"The job document exceeds the maximum size of {limit} bytes.")
     try:
         parsed = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past CPython's decoder
         invalid("The job document is not valid JSON.")
     if not isinstance(parsed, dict):
         invalid("The job document must be a JSON object.")

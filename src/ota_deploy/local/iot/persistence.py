@@ -8,11 +8,15 @@ the fields ``presigned_url_config``, ``rollout_config``, ``abort_config``, ``tim
 dict. Only records are saved: the engine rebuilds its indexes, deadline heap and notification
 memory afterwards (``JobsEngine.rebuild_indexes``), so a restarted server resumes rollouts and
 timeouts from the saved deadlines (epoch seconds of the injected clock). ``encode`` / ``decode``
-work one record at a time, for a store that saves records one by one.
+work one record at a time, for a store that saves records one by one: ``row`` is a record's
+compact JSON text as such a store keeps it (a job without its executions, which a store keeps
+one row each, ``execution_row``); the store hands its rows back to :func:`load` in the dict
+shape :func:`dump` makes.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, fields
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -43,8 +47,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def encode(record: Any) -> dict[str, Any]:
-    """One record as a JSON-friendly dict."""
+def encode(record: Any, *, with_executions: bool = True) -> dict[str, Any]:
+    """One record as a JSON-friendly dict (a job's executions left out when asked)."""
     if not isinstance(record, Job):
         return _plain(asdict(record))  # type: ignore[no-any-return]
     out: dict[str, Any] = {}
@@ -53,12 +57,24 @@ def encode(record: Any) -> dict[str, Any]:
             wire = record.configs.to_params()
             out.update({name: wire.get(member) for member, name in _CONFIG_FIELDS.items()})
         elif f.name == "executions":
+            if not with_executions:
+                continue
             out["executions"] = {
                 t: [encode(e) for e in runs] for t, runs in record.executions.items()
             }
         else:
             out[f.name] = _plain(getattr(record, f.name))  # _plain copies lists and dicts
     return out
+
+
+def row(record: Any) -> str:
+    """One record as the compact JSON text a store keeps (a job without its executions)."""
+    return json.dumps(encode(record, with_executions=False), separators=(",", ":"))
+
+
+def execution_row(e: Execution) -> str:
+    """One execution as the compact JSON text a store keeps."""
+    return json.dumps(encode(e), separators=(",", ":"))
 
 
 def _build(cls: type[T], data: dict[str, Any]) -> T:

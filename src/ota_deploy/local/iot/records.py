@@ -9,10 +9,21 @@ Records hold only JSON-friendly values (str, int, float, bool, lists, dicts, the
 configurations, typed records (``job_config``) that serialise back to the dicts they came from.
 Derived state (executions by status, pending executions per thing, deadlines, what devices were
 told) lives in the engine and is rebuilt from the records after loading.
+
+Change tracking (for a write-through store, ``local.store``): inside :func:`tracking` every
+table of ``TABLES`` notes the keys an operation read or wrote (a record read may be changed in
+place; a store compares it with what it saved), each job's ``executions`` notes the things whose
+list of runs was touched, and an :class:`Execution` notes each assignment to its fields (the
+engine reaches executions through its indexes too, not only through the tables). Execution
+fields are therefore replaced, never changed in place (``e.status_details = dict(...)``).
+Outside :func:`tracking` nothing is noted and nothing grows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -78,6 +89,12 @@ class Execution:
     in_progress_deadline: float | None = None
     step_deadline: float | None = None
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        changes = _CURRENT.get()
+        if changes is not None:
+            changes.executions[id(self)] = self
+
     @property
     def deadline(self) -> float | None:
         times = [t for t in (self.in_progress_deadline, self.step_deadline) if t is not None]
@@ -111,6 +128,10 @@ class Job:
     released_in_window: int = 0
     notified_count: int = 0
     succeeded_count: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.executions, Runs):
+            self.executions = Runs(self.executions, job_id=self.job_id)
 
     def current(self, thing: str) -> Execution | None:
         runs = self.executions.get(thing)
@@ -191,6 +212,12 @@ class Records:
     # UpdateEventConfigurations' switches (all off until enabled)
     events: dict[str, bool] = field(default_factory=_event_switches)
 
+    def __post_init__(self) -> None:
+        for table in TABLES:  # every table tracks what an operation touches (module docstring)
+            current = getattr(self, table.name)
+            if not isinstance(current, TrackedTable):
+                setattr(self, table.name, TrackedTable(current, name=table.name))
+
     def restore(self, other: Records) -> None:
         """Make every table hold ``other``'s records, in place (the stores keep their dicts)."""
         for f in fields(self):
@@ -217,3 +244,121 @@ TABLES = (
     Table("policies", Policy, "name"),
     Table("ca_certificates", CaCertificate, "certificate_id"),
 )
+
+
+# ---- change tracking ---------------------------------------------------------------------
+@dataclass
+class Changes:
+    """What one operation (or tick) touched, for a write-through store to save.
+
+    ``tables``: per table of ``TABLES``, the keys read or written (the record may have changed
+    in place, or be gone); ``runs``: the (job id, thing) pairs whose list of executions was
+    touched (an execution may have been added or removed); ``executions``: the executions whose
+    fields were assigned (by id, so each object is kept once).
+    """
+
+    tables: dict[str, set[str]] = field(default_factory=dict)
+    runs: set[tuple[str, str]] = field(default_factory=set)
+    executions: dict[int, Execution] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.tables or self.runs or self.executions)
+
+    def merge(self, other: Changes) -> None:
+        """Add ``other``'s notes to these (a failed save is retried with the next one)."""
+        for name, keys in other.tables.items():
+            self.tables.setdefault(name, set()).update(keys)
+        self.runs |= other.runs
+        self.executions.update(other.executions)
+
+
+_CURRENT: ContextVar[Changes | None] = ContextVar("local_iot_changes", default=None)
+
+
+@contextmanager
+def tracking() -> Iterator[Changes]:
+    """Note what the records see of one operation in the yielded :class:`Changes`."""
+    changes = Changes()
+    token = _CURRENT.set(changes)
+    try:
+        yield changes
+    finally:
+        _CURRENT.reset(token)
+
+
+class TrackedTable(dict[str, Any]):
+    """A table of :class:`Records`: a dict that notes, while :func:`tracking`, every key read,
+    written or removed (``values()`` / ``items()`` note every key: their records may be changed
+    in place; plain iteration, ``in`` and ``len`` note nothing)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, data: Iterable[Any] = (), *, name: str = "") -> None:
+        super().__init__(data)
+        self.name = name
+
+    def _note(self, keys: Iterable[str]) -> None:
+        changes = _CURRENT.get()
+        if changes is not None:
+            changes.tables.setdefault(self.name, set()).update(keys)
+
+    def __getitem__(self, key: str) -> Any:
+        self._note((key,))
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._note((key,))
+        return super().get(key, default)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._note((key,))
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self._note((key,))
+        super().__delitem__(key)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        self._note((key,))
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, Any]:
+        key, value = super().popitem()
+        self._note((key,))
+        return key, value
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        self._note((key,))
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        other = dict(*args, **kwargs)
+        self._note(other)
+        super().update(other)
+
+    def clear(self) -> None:
+        self._note(list(super().keys()))
+        super().clear()
+
+    def values(self) -> Any:
+        self._note(list(super().keys()))
+        return super().values()
+
+    def items(self) -> Any:
+        self._note(list(super().keys()))
+        return super().items()
+
+
+class Runs(TrackedTable):
+    """A job's executions per thing: notes the (job id, thing) pairs touched while tracking."""
+
+    __slots__ = ("job_id",)
+
+    def __init__(self, data: Iterable[Any] = (), *, job_id: str = "") -> None:
+        super().__init__(data)
+        self.job_id = job_id
+
+    def _note(self, keys: Iterable[str]) -> None:
+        changes = _CURRENT.get()
+        if changes is not None:
+            changes.runs.update((self.job_id, k) for k in keys)

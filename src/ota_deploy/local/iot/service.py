@@ -8,34 +8,59 @@ names; failures raise ``contracts.AwsError`` with AWS's code and HTTP status.
 Every record lives in one ``records.Records`` holder shared by the stores; ``dump_state`` /
 ``load_state`` save and restore that holder (``persistence``), then the engine rebuilds what it
 derives from it.
+
+Write-through (``attach_store``, ``--state-dir``): each operation that may change something and
+each ``tick`` runs inside ``records.tracking()``; the ``RecordStore`` then commits what it
+touched, and only after that commit does anything leave: the reply (``call`` returns) and the
+MQTT messages the operation caused (held in an outbox meanwhile). A failed commit answers
+InternalFailureException (500) and keeps the change for the next commit. Operations named
+``Describe*``, ``List*`` and ``Get*`` only read (AWS's naming; a test checks every one the
+service implements leaves the records unchanged), so they skip tracking: a listing of 10,000
+things costs no comparison.
 Not thread-safe: the wiring calls it from one event loop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from ota_deploy.core.aws_model import required_members
 from ota_deploy.core.clock import Clock
 from ota_deploy.local.auth import LocalCa
-from ota_deploy.local.contracts import BlobReader, Presigner, Publisher
+from ota_deploy.local.contracts import AwsError, BlobReader, Presigner, Publisher
 from ota_deploy.local.iot import persistence
 from ota_deploy.local.iot.arns import Arns
 from ota_deploy.local.iot.documents import substitute
 from ota_deploy.local.iot.engine import JobsEngine
-from ota_deploy.local.iot.errors import invalid
+from ota_deploy.local.iot.errors import error, invalid
 from ota_deploy.local.iot.jobs_api import JobsApi
 from ota_deploy.local.iot.jobs_data import JobsData
 from ota_deploy.local.iot.lifecycle import Membership
 from ota_deploy.local.iot.notifications import Notifier
 from ota_deploy.local.iot.provisioning import Provisioning
-from ota_deploy.local.iot.records import Job, Records
+from ota_deploy.local.iot.records import Changes, Job, Records, tracking
 from ota_deploy.local.iot.registry import Registry, dt
 from ota_deploy.local.iot.streams import Streams
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+# Operations that only read (AWS names its reads Describe*, List*, Get*): never tracked.
+READ_ONLY_PREFIXES = ("Describe", "List", "Get")
+
+
+class RecordStore(Protocol):
+    """Where an operation's changes go before its reply (``local.store.iot_store.IotStore``)."""
+
+    def commit(
+        self, changes: Changes, records: Records, meta: dict[str, Any], now: float
+    ) -> bool: ...
+
 
 ENDPOINT_TYPES = ("iot:Data", "iot:Data-ATS", "iot:CredentialProvider", "iot:Jobs")
 
@@ -58,6 +83,10 @@ class LocalIotService:
         self.account = account
         self.mqtt_endpoint = mqtt_endpoint
         self._presign = presign
+        self._publish = publish
+        self._outbox: list[tuple[str, bytes]] | None = None  # held until the commit
+        self._store: RecordStore | None = None
+        self._store_failing = False
         now = clock.now
         self.arns = Arns(region, account)
         self.records = Records()
@@ -65,7 +94,7 @@ class LocalIotService:
         self.events_modified = now()
         self.registry = Registry(self.arns, now, self.records)
         self.streams = Streams(self.arns, now, self.records)
-        self.notifier = Notifier(publish, now, lambda t: self.records.events.get(t, False))
+        self.notifier = Notifier(self._send, now, lambda t: self.records.events.get(t, False))
         self.engine = JobsEngine(
             now=now,
             registry=self.registry,
@@ -155,13 +184,76 @@ class LocalIotService:
         missing = [m for m in required_members(operation, service) if params.get(m) is None]
         if missing:
             invalid(f"Missing required parameter(s) for {operation}: {', '.join(missing)}.")
+        if self._store is not None and not operation.startswith(READ_ONLY_PREFIXES):
+            return self._saved(lambda: handler(copy.deepcopy(params)), operation)
         try:
             return handler(copy.deepcopy(params))  # records never alias caller data
         finally:
             self.engine.flush()
 
     def tick(self) -> None:
-        self.engine.tick()
+        if self._store is None:
+            self.engine.tick()
+            return
+        # A failed commit is logged once by _commit; its change is retried with the next one.
+        with contextlib.suppress(AwsError):
+            self._saved(self.engine.tick, "tick")
+
+    # ---- write-through ----------
+    def attach_store(self, store: RecordStore) -> None:
+        """From now on, commit every change to ``store`` before replying (module docstring)."""
+        self._store = store
+
+    def _send(self, topic: str, payload: bytes) -> None:
+        if self._outbox is not None:
+            self._outbox.append((topic, payload))
+        else:
+            self._publish(topic, payload)
+
+    def _saved(self, work: Callable[[], T], what: str) -> T:
+        """``work()`` with its changes committed before its result or its messages leave."""
+        outbox: list[tuple[str, bytes]] = []
+        self._outbox = outbox
+        failure: BaseException | None = None
+        result: Any = None
+        try:
+            with tracking() as changes:
+                try:
+                    result = work()
+                except BaseException as err:  # committed all the same: a partial change stays
+                    failure = err
+                finally:
+                    self.engine.flush()
+        finally:
+            self._outbox = None
+        self._commit(changes, what)
+        for topic, payload in outbox:
+            self._publish(topic, payload)
+        if failure is not None:
+            raise failure
+        return result  # type: ignore[no-any-return]
+
+    def _commit(self, changes: Changes, what: str) -> None:
+        assert self._store is not None
+        meta = {
+            "events": {
+                "switches": dict(self.records.events),
+                "created": self.events_created,
+                "modified": self.events_modified,
+            }
+        }
+        try:
+            self._store.commit(changes, self.records, meta, self.clock.now())
+        except Exception as err:
+            if not self._store_failing:
+                log.error("the local AWS IoT could not save its state (%s): %s", what, err)
+            self._store_failing = True
+            raise error(
+                "InternalFailureException", f"The change could not be saved: {err}"
+            ) from err
+        if self._store_failing:
+            log.warning("the local AWS IoT saves its state again")
+            self._store_failing = False
 
     def dump_state(self) -> dict[str, Any]:
         return persistence.dump(self.records)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -18,7 +19,7 @@ from botocore.exceptions import ClientError, ConnectionClosedError
 
 from ota_deploy.core.clock import ScaledClock
 from ota_deploy.local.contracts import LocalEndpoints
-from ota_deploy.local.faults import FaultConfig
+from ota_deploy.local.faults import FaultConfig, OperationFaults
 from ota_deploy.local.server import LocalAwsIotThread
 
 CLI = [sys.executable, "-c", "from ota_deploy.cli.app import main; main()"]
@@ -57,7 +58,15 @@ def test_local_serve_prints_one_json_line_and_stops_on_sigterm(tmp_path: Path) -
     )  # fmt: skip
     try:
         info = json.loads(_read_line(proc))
-        assert set(info) == {"iot", "jobs_data", "s3", "mqtt", "region", "account"}
+        # (plus "mqtts" and "ca" when the TLS listener is on)
+        assert set(info) - {"mqtts", "ca"} == {
+            "iot",
+            "jobs_data",
+            "s3",
+            "mqtt",
+            "region",
+            "account",
+        }
         assert info["region"] == "eu-west-1"
         assert info["account"] == "123456789012"
         iot = _client("iot", info["iot"], "eu-west-1")
@@ -75,7 +84,7 @@ def test_local_serve_prints_one_json_line_and_stops_on_sigterm(tmp_path: Path) -
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert out == ""  # exactly one line was printed, before
-    assert (state / "iot-state.json").exists()
+    assert (state / "state.sqlite3").exists()
 
 
 def test_local_serve_rejects_bad_options() -> None:
@@ -158,12 +167,21 @@ def test_scaled_clock_resumes_after_restart(tmp_path: Path) -> None:
     with first as ep:
         _client("iot", ep.iot).create_thing(thingName="clocked")
         time.sleep(0.1)  # at least 6 virtual minutes pass, however fast the machine is
-    saved = json.loads((tmp_path / "iot-state.json").read_text())["virtual_now"]
+    saved = _saved_virtual_now(tmp_path)
     assert first.local is not None and saved > time.time() + 60
     second = LocalAwsIotThread(state_dir=tmp_path, clock=ScaledClock(3600.0))
     with second:
         assert second.local is not None
         assert second.local.clock.now() >= saved
+
+
+def _saved_virtual_now(folder: Path) -> float:
+    conn = sqlite3.connect(folder / "state.sqlite3")
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE name = 'virtual_now'").fetchone()
+    finally:
+        conn.close()
+    return float(json.loads(row[0]))
 
 
 def _faulty(**kwargs: Any) -> LocalAwsIotThread:
@@ -236,3 +254,231 @@ def test_busy_port_raises_and_leaves_nothing_running(port_arg: str) -> None:
         assert {t.name for t in threading.enumerate()} <= before
     finally:
         busy.close()
+
+
+# ---- --state-dir: S3 written through, the earlier format imported, one server per folder ---
+def _saved_s3(folder: Path) -> dict[tuple[str, str], tuple[str, dict[str, str], bytes]]:
+    """The S3 objects as a restarted server would load them, read beside the running one."""
+    conn = sqlite3.connect(folder / "state.sqlite3")
+    try:
+        rows = conn.execute("SELECT bucket, key, etag, meta, data, file FROM s3_objects").fetchall()
+    finally:
+        conn.close()
+    return {
+        (b, k): (
+            etag,
+            json.loads(meta),
+            data if file is None else (folder / "blobs" / file).read_bytes(),
+        )
+        for b, k, etag, meta, data, file in rows
+    }
+
+
+def _live_s3(s3: Any) -> dict[tuple[str, str], tuple[str, dict[str, str], bytes]]:
+    out = {}
+    for bucket in s3.list_buckets()["Buckets"]:
+        for obj in s3.list_objects_v2(Bucket=bucket["Name"]).get("Contents", []):
+            got = s3.get_object(Bucket=bucket["Name"], Key=obj["Key"])
+            meta = {f"x-amz-meta-{k}": v for k, v in got["Metadata"].items()}
+            out[(bucket["Name"], obj["Key"])] = (got["ETag"], meta, got["Body"].read())
+    return out
+
+
+def test_every_s3_change_is_saved_before_its_reply(tmp_path: Path) -> None:
+    big = bytes(range(256)) * 1200  # 300 KB: stored as a file beside the database
+    part = b"p" * (5 * 1024 * 1024)  # S3's smallest non-final multipart part
+    with LocalAwsIotThread(state_dir=tmp_path) as ep:
+        s3 = _client("s3", ep.s3)
+
+        def saved_matches_live() -> None:
+            saved = _saved_s3(tmp_path)
+            live = _live_s3(s3)
+            assert set(saved) == set(live)
+            for where, (etag, meta, body) in live.items():
+                assert saved[where][0] == etag and saved[where][2] == body, where
+                assert meta.items() <= saved[where][1].items(), where
+
+        s3.create_bucket(Bucket="fw-bucket")
+        s3.put_object(Bucket="fw-bucket", Key="small.bin", Body=b"tiny", Metadata={"build": "7"})
+        s3.put_object(Bucket="fw-bucket", Key="dir/big file+1.bin", Body=big)
+        saved_matches_live()
+        s3.copy_object(
+            Bucket="fw-bucket",
+            Key="copy.bin",
+            CopySource={"Bucket": "fw-bucket", "Key": "small.bin"},
+        )
+        upload = s3.create_multipart_upload(Bucket="fw-bucket", Key="multi.bin")["UploadId"]
+        etags = [
+            s3.upload_part(
+                Bucket="fw-bucket", Key="multi.bin", UploadId=upload, PartNumber=n, Body=body
+            )["ETag"]
+            for n, body in ((1, part), (2, b"tail"))
+        ]
+        s3.complete_multipart_upload(
+            Bucket="fw-bucket",
+            Key="multi.bin",
+            UploadId=upload,
+            MultipartUpload={
+                "Parts": [{"ETag": e, "PartNumber": n + 1} for n, e in enumerate(etags)]
+            },
+        )
+        saved_matches_live()
+        assert _saved_s3(tmp_path)[("fw-bucket", "multi.bin")][0].endswith('-2"')
+        s3.delete_objects(Bucket="fw-bucket", Delete={"Objects": [{"Key": "copy.bin"}]})
+        s3.delete_object(Bucket="fw-bucket", Key="dir/big file+1.bin")
+        s3.create_bucket(Bucket="gone")
+        s3.delete_bucket(Bucket="gone")
+        saved_matches_live()
+        assert len(list((tmp_path / "blobs").iterdir())) == 1  # the big file went with its key
+        before = _live_s3(s3)
+    with LocalAwsIotThread(state_dir=tmp_path) as ep2:
+        s3 = _client("s3", ep2.s3)
+        assert _live_s3(s3) == before  # ETags (multipart's too) and metadata come back
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["fw-bucket"]
+
+
+def test_a_folder_of_the_earlier_format_is_imported_once(tmp_path: Path) -> None:
+    with LocalAwsIotThread() as ep:
+        iot = _client("iot", ep.iot)
+        arn = iot.create_thing(thingName="old")["thingArn"]
+        iot.create_job(jobId="old-job", targets=[arn], document="{}")
+        iot.update_event_configurations(eventConfigurations={"JOB": {"Enabled": True}})
+    # the earlier layout, as its save() wrote it
+    legacy = {"virtual_now": time.time() + 3600, "service": _dumped_service(arn)}
+    (tmp_path / "iot-state.json").write_text(json.dumps(legacy))
+    (tmp_path / "s3").mkdir()
+    (tmp_path / "s3" / "0123.bin").write_bytes(b"old firmware")
+    (tmp_path / "s3" / "index.json").write_text(
+        json.dumps([{"bucket": "old-bucket", "key": "fw.bin", "file": "0123.bin"}])
+    )
+    for _ in range(2):  # imported, then read back from the database
+        with LocalAwsIotThread(state_dir=tmp_path) as ep2:
+            iot = _client("iot", ep2.iot)
+            assert iot.describe_thing(thingName="old")["thingArn"] == arn
+            assert iot.describe_job(jobId="old-job")["job"]["status"] == "IN_PROGRESS"
+            events = iot.describe_event_configurations()["eventConfigurations"]
+            assert events["JOB"]["Enabled"] is True
+            body = _client("s3", ep2.s3).get_object(Bucket="old-bucket", Key="fw.bin")["Body"]
+            assert body.read() == b"old firmware"
+        assert not (tmp_path / "iot-state.json").exists()
+        assert (tmp_path / "iot-state.json.migrated").exists()
+    assert _saved_virtual_now(tmp_path) >= legacy["virtual_now"]
+
+
+def _dumped_service(arn: str) -> dict[str, Any]:
+    """A service's dump_state() holding one thing and one job, as the earlier format saved it."""
+    from ota_deploy.core.clock import FakeClock
+    from ota_deploy.local.iot.service import LocalIotService
+
+    service = LocalIotService(
+        clock=FakeClock(time.time()),
+        region="us-east-1",
+        account="123456789012",
+        publish=lambda topic, payload: None,
+        read_blob=lambda bucket, key, version: b"",
+        presign=lambda bucket, key, expires: "",
+        mqtt_endpoint="127.0.0.1:1883",
+    )
+    service.call("iot", "CreateThing", {"thingName": "old"})
+    service.call("iot", "CreateJob", {"jobId": "old-job", "targets": [arn], "document": "{}"})
+    service.call(
+        "iot", "UpdateEventConfigurations", {"eventConfigurations": {"JOB": {"Enabled": True}}}
+    )
+    return service.dump_state()
+
+
+def test_a_damaged_database_is_an_input_error(tmp_path: Path) -> None:
+    from ota_deploy.core.errors import InputError
+
+    (tmp_path / "state.sqlite3").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(InputError) as err:
+        LocalAwsIotThread(state_dir=tmp_path).start()
+    assert str(tmp_path / "state.sqlite3") in str(err.value)
+
+
+def test_one_server_per_state_folder(tmp_path: Path) -> None:
+    from ota_deploy.core.errors import InputError
+
+    with LocalAwsIotThread(state_dir=tmp_path) as ep:
+        with pytest.raises(InputError) as err:
+            LocalAwsIotThread(state_dir=tmp_path).start()
+        assert "another local AWS IoT" in str(err.value) and str(tmp_path) in str(err.value)
+        assert _client("iot", ep.iot).create_thing(thingName="still-served")["thingName"]
+
+
+# ---- faults aimed at S3 (service "s3", botocore's operation names) -------------------------
+def _s3_faulty(tmp_path: Path | None = None, **per_operation: OperationFaults) -> Any:
+    faults = FaultConfig(seed=5, per_operation={f"s3:{k}": v for k, v in per_operation.items()})
+    return LocalAwsIotThread(faults=faults, state_dir=tmp_path)
+
+
+def test_s3_lose_reply_stores_the_object_and_drops_the_answer(tmp_path: Path) -> None:
+    server = _s3_faulty(tmp_path, PutObject=OperationFaults(lose_reply_rate=1.0, times=1))
+    with server as ep:
+        s3 = _client("s3", ep.s3, attempts=0)
+        s3.create_bucket(Bucket="fw-bucket")
+        with pytest.raises(ConnectionClosedError):
+            s3.put_object(Bucket="fw-bucket", Key="a.bin", Body=b"committed")
+        assert s3.get_object(Bucket="fw-bucket", Key="a.bin")["Body"].read() == b"committed"
+        assert ("fw-bucket", "a.bin") in _saved_s3(tmp_path)  # saved before the answer was lost
+        s3.put_object(Bucket="fw-bucket", Key="b.bin", Body=b"clean")  # times=1: the next is clean
+        assert server.local is not None
+        assert server.local.faults.count("lose_reply", service="s3", operation="PutObject") == 1
+
+
+def test_s3_refusals_have_s3s_codes_and_change_nothing(no_backoff: None) -> None:
+    server = _s3_faulty(
+        CreateBucket=OperationFaults(drop_rate=1.0, times=1),
+        PutObject=OperationFaults(throttle_rate=1.0, times=1),
+        GetObject=OperationFaults(error_rate=1.0, times=2),
+        HeadObject=OperationFaults(error_rate=1.0, times=1),
+    )
+    with server as ep:
+        s3 = _client("s3", ep.s3, attempts=0)
+        with pytest.raises(ConnectionClosedError):
+            s3.create_bucket(Bucket="fw-bucket")
+        assert s3.list_buckets()["Buckets"] == []  # dropped before moto saw it
+        s3.create_bucket(Bucket="fw-bucket")
+        with pytest.raises(ClientError) as throttled:
+            s3.put_object(Bucket="fw-bucket", Key="a.bin", Body=b"x")
+        assert throttled.value.response["Error"]["Code"] == "SlowDown"
+        assert throttled.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+        assert "Contents" not in s3.list_objects_v2(Bucket="fw-bucket")
+        s3.put_object(Bucket="fw-bucket", Key="a.bin", Body=b"x")
+        codes = set()
+        for _ in range(2):
+            with pytest.raises(ClientError) as failed:
+                s3.get_object(Bucket="fw-bucket", Key="a.bin")
+            codes.add(failed.value.response["Error"]["Code"])
+        assert codes <= {"InternalError", "ServiceUnavailable"} and codes
+        with pytest.raises(ClientError) as head:
+            s3.head_object(Bucket="fw-bucket", Key="a.bin")
+        assert head.value.response["ResponseMetadata"]["HTTPStatusCode"] in (500, 503)
+        assert s3.get_object(Bucket="fw-bucket", Key="a.bin")["Body"].read() == b"x"
+        assert server.local is not None
+        faults = server.local.faults
+        assert faults.count("drop", service="s3", operation="CreateBucket") == 1
+        assert faults.count("throttle", service="s3", operation="PutObject") == 1
+
+
+def test_s3_faults_are_retried_by_botocore_and_reach_presigned_gets(no_backoff: None) -> None:
+    import urllib.error
+    import urllib.request
+
+    server = _s3_faulty(
+        PutObject=OperationFaults(throttle_rate=1.0, times=2),
+        GetObject=OperationFaults(error_rate=1.0, times=1),
+    )
+    with server as ep:
+        s3 = _client("s3", ep.s3, attempts=5)
+        s3.create_bucket(Bucket="fw-bucket")
+        reply = s3.put_object(Bucket="fw-bucket", Key="a.bin", Body=b"retried")
+        assert reply["ResponseMetadata"]["RetryAttempts"] == 2
+        assert server.local is not None
+        url = server.local.s3.presign("fw-bucket", "a.bin", 60)
+        with pytest.raises(urllib.error.HTTPError) as refused:  # a device's download
+            urllib.request.urlopen(url, timeout=10)
+        assert refused.value.code in (500, 503)
+        with urllib.request.urlopen(url, timeout=10) as got:
+            assert got.read() == b"retried"
+        assert server.local.faults.count("throttle", service="s3", operation="PutObject") == 2

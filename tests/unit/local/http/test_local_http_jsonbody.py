@@ -79,3 +79,12 @@ def test_front_ends_answer_a_deep_body_with_a_400(service: str, method: str, pat
     assert reply.status == 400
     assert reply.headers["x-amzn-ErrorType"] == "SerializationException"
     assert "nests deeper than 256" in json.loads(reply.body)["message"]
+
+
+def test_a_deeply_nested_job_document_is_an_invalid_request_not_a_500() -> None:
+    pair = AwsPair()
+    iot = pair.client("iot", max_attempts=1)
+    thing_arn = iot.create_thing(thingName="t1")["thingArn"]
+    nested = "[" * 16_000 + "]" * 16_000  # within the 32 KB document limit
+    with pytest.raises(iot.exceptions.InvalidRequestException, match="not valid JSON"):
+        iot.create_job(jobId="deep-doc", targets=[thing_arn], document=nested)
