@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from ota_deploy.core.clock import Clock
 from ota_deploy.fleet.agent import DeviceAgent
 from ota_deploy.fleet.behaviour import BehaviourChooser
+from ota_deploy.fleet.connect_guard import ConnectGuard
 from ota_deploy.fleet.events import (
     Action,
     CancelTimer,
@@ -48,8 +49,6 @@ from ota_deploy.mqtt.errors import MqttError
 
 log = logging.getLogger(__name__)
 
-RECONNECT_MAX_DELAY = 30.0
-
 
 @dataclass(frozen=True, slots=True)
 class DeviceContext:
@@ -67,6 +66,7 @@ class DeviceContext:
     connect_slots: asyncio.Semaphore  # CONNECTs in progress at once
     pace_connect: Callable[[], Awaitable[None]]  # waits for this device's turn to CONNECT
     counters: FleetStats  # live counters, shared by the fleet's devices
+    guard: ConnectGuard  # connect failures of the whole fleet: one warning per condition
     http_get: Callable[[str], Awaitable[HttpCompleted]]
     record: Callable[[JobResult], None]  # an agent finished an execution
     spawn: Callable[[Coroutine[Any, Any, Any]], None]  # a background task the fleet owns
@@ -117,23 +117,28 @@ class Device:
     # -- connection --------------------------------------------------------------------
 
     async def connect(self, delay: float = 0.0) -> None:
-        """Connect (retrying with backoff), then queue ``Connected`` for the agent."""
+        """Connect (retrying with backoff), then queue ``Connected`` for the agent.
+
+        Failures go to the fleet's ``ConnectGuard``: one warning per condition for the whole
+        fleet (never one per device), a shared pause while the process is out of files or
+        memory, and this device's retry delay."""
         if delay:
             await asyncio.sleep(delay)
-        ctx, counters = self.ctx, self.counters
+        ctx, counters, guard = self.ctx, self.counters, self.ctx.guard
         while not self._closing:
             try:
+                await guard.wait_turn()
                 async with ctx.connect_slots:
                     await ctx.pace_connect()
                     await self.client.connect()
-            except (TimeoutError, OSError, MqttError) as err:
+            except (TimeoutError, OSError, MqttError, MemoryError) as err:
                 self.failures += 1
                 counters.connect_failures += 1
                 if self.failures == 3:
-                    log.warning("%s: cannot connect (%s); still trying", self.thing, err)
                     self.ready.set()  # do not hold up Fleet.start for an unreachable device
-                await asyncio.sleep(min(RECONNECT_MAX_DELAY, 0.5 * 2 ** min(self.failures, 6)))
+                await asyncio.sleep(guard.failed(err, self.failures))
                 continue
+            guard.succeeded()
             self.failures = 0
             counters.connects += 1
             counters.connected += 1

@@ -36,6 +36,7 @@ from typing import Any
 
 from ota_deploy.core.clock import Clock, SystemClock
 from ota_deploy.fleet.behaviour import BehaviourChooser
+from ota_deploy.fleet.connect_guard import ConnectGuard
 from ota_deploy.fleet.device import Device, DeviceContext
 from ota_deploy.fleet.events import HttpCompleted, JobResult
 from ota_deploy.fleet.options import FleetOptions
@@ -65,6 +66,7 @@ class Fleet:
         keepalive: int = 60,
         connects_per_second: float | None = None,
         on_result: Callable[[JobResult], None] | None = None,
+        on_fatal: Callable[[str], object] | None = None,
     ) -> None:
         if len(set(things)) != len(things):
             raise ValueError("thing names must be unique (each is an MQTT client id)")
@@ -80,6 +82,8 @@ class Fleet:
         )
         self.chooser = BehaviourChooser(self.options, self.things)  # exact fault shares
         self.counters = FleetStats(devices=len(self.things))  # live; stats() copies it
+        # connect failures: one warning per condition; on_fatal when exhaustion persists
+        self.guard = ConnectGuard(f"{mqtt_host}:{mqtt_port}", on_fatal=on_fatal)
         self.devices: dict[str, Device] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._http: Any = None  # aiohttp.ClientSession, made on the first GET
@@ -98,6 +102,7 @@ class Fleet:
             connect_slots=asyncio.Semaphore(MAX_CONCURRENT_CONNECTS),
             pace_connect=self._pace_connect,
             counters=self.counters,
+            guard=self.guard,
             http_get=self._http_get,
             record=self._record,
             spawn=self._spawn,
@@ -124,6 +129,8 @@ class Fleet:
         if self._http is not None:
             await self._http.close()
             self._http = None
+        if (failures := self.guard.summary()) is not None:
+            log.info("fleet: %s", failures)
 
     def stats(self) -> FleetStats:
         """A snapshot of the statistics."""

@@ -131,15 +131,8 @@ class LocalStack:
         self._stop()
 
     def _device_options(self) -> FleetOptions:
-        """Signed images: the devices get the public half of the signing key to verify with."""
-        if self.signing_key is None or self.fleet_options.public_key is not None:
-            return self.fleet_options
-        from ota_deploy.core.firmware import public_pem_of
-
-        self._tmp = tempfile.TemporaryDirectory(prefix="ota-local-keys-")
-        public = Path(self._tmp.name) / "signing-public.pem"
-        public.write_bytes(public_pem_of(self.signing_key.read_bytes()))
-        return self.fleet_options.model_copy(update={"public_key": public})
+        options, self._tmp = with_public_key(self.fleet_options, self.signing_key)
+        return options
 
     def _stop(self) -> None:
         if self.fleet is not None:
@@ -171,6 +164,21 @@ class LocalStack:
                 if member not in names:
                     names.append(member)
         return names
+
+
+def with_public_key(
+    options: FleetOptions, signing_key: Path | None
+) -> tuple[FleetOptions, tempfile.TemporaryDirectory[str] | None]:
+    """Signed images: the devices get the public half of the signing key to verify with
+    (written to a temporary folder the caller removes when the fleet has stopped)."""
+    if signing_key is None or options.public_key is not None:
+        return options, None
+    from ota_deploy.core.firmware import public_pem_of
+
+    tmp = tempfile.TemporaryDirectory(prefix="ota-local-keys-")
+    public = Path(tmp.name) / "signing-public.pem"
+    public.write_bytes(public_pem_of(signing_key.read_bytes()))
+    return options.model_copy(update={"public_key": public}), tmp
 
 
 def stack_for_run(prepared: PreparedRun, req: RunRequest, clock: TimeSource) -> LocalStack:
