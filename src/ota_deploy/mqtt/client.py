@@ -42,6 +42,7 @@ from ota_deploy.mqtt.errors import (
     KeepAliveTimeout,
     MqttError,
     ProtocolError,
+    PublishRefused,
 )
 from ota_deploy.mqtt.packets import (
     CONNACK_ACCEPTED,
@@ -242,7 +243,8 @@ class MqttClient:
         await self._await(fut, pid)
 
     async def publish(self, topic: str, payload: bytes, qos: int = 0) -> None:
-        """Publish; at QoS 1 returns once the server's PUBACK arrives."""
+        """Publish; at QoS 1 returns once the server's PUBACK arrives (``PublishRefused`` when
+        an MQTT 5 server refused it)."""
         proto = self._proto
         if proto is None or proto.transport is None or self.closed.is_set():
             raise ConnectionClosed("not connected")
@@ -258,7 +260,9 @@ class MqttClient:
         pid = self._conn.next_packet_id()
         fut = self._expect(("puback", pid))
         self._write(self._conn.publish_bytes(topic, payload, 1, packet_id=pid))
-        await self._await(fut, pid)
+        puback: Puback = await self._await(fut, pid)
+        if puback.reason_code >= 0x80:  # MQTT 5: refused (e.g. 0x87 Not authorized)
+            raise PublishRefused(puback.reason_code)
 
     def publish_nowait(self, topic: str, payload: bytes) -> bool:
         """QoS 0 publish without a coroutine: True once written; False (nothing sent) when

@@ -40,6 +40,15 @@ class ConnectionRefused(MqttError):
         self.return_code = return_code
 
 
+class PublishRefused(MqttError):
+    """An MQTT 5 server answered a QoS 1 PUBLISH with a failure reason code (0x80 and up, e.g.
+    0x87 Not authorized); the message was not accepted, the connection stays."""
+
+    def __init__(self, reason_code: int) -> None:
+        super().__init__(f"PUBLISH refused, reason code 0x{reason_code:02x}")
+        self.reason_code = reason_code
+
+
 class ConnectionClosed(MqttError, ConnectionError):
     """The network link dropped or was closed before the operation finished."""
 
