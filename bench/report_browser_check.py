@@ -6,8 +6,11 @@ Without REPORT_HTML it first runs ``ota-deploy demo --devices 5 --rounds 2`` in 
 Chromium (``apt-get install -y chromium``) runs headless with networking features off and a
 throw-away profile; the check talks the DevTools protocol over its WebSocket (aiohttp):
 Runtime/Log events give console errors and exceptions; ``document.images`` tells whether each
-chart decoded (naturalWidth > 0); Page.captureScreenshot saves the whole page.
-Prints a JSON summary; exit 0 only when there are no console errors and every chart drew.
+chart decoded (naturalWidth > 0); Page.captureScreenshot saves the whole page. The open time is
+the wall clock from Page.navigate to the load event (every chart decoded by then), with the
+page's own navigation timing beside it.
+Prints a JSON summary; exit 0 only when there are no console errors, every chart drew and
+(with ``--max-open-sec``) the page opened in time.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ CHROME_FLAGS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
+    "--disable-quic",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
@@ -80,6 +84,17 @@ class Cdp:
             if "method" in msg:
                 self.events.append(msg)
 
+    async def wait_for(self, method: str, seconds: float) -> dict[str, Any]:
+        """Wait for the event ``method`` (keeping every other event); its message."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            msg = await asyncio.wait_for(self.ws.receive_json(), timeout=left)
+            if "method" in msg:
+                self.events.append(msg)
+                if msg["method"] == method:
+                    return dict(msg)
+        raise TimeoutError(f"no {method} within {seconds} s")
+
     async def drain(self, seconds: float) -> None:
         end = time.monotonic() + seconds
         while (left := end - time.monotonic()) > 0:
@@ -119,8 +134,17 @@ async def check(report: Path, screenshot: Path) -> dict[str, Any]:
                 cdp = Cdp(ws)
                 for domain in ("Page", "Runtime", "Log", "Network"):
                     await cdp.call(f"{domain}.enable")
+                started = time.perf_counter()
                 await cdp.call("Page.navigate", url=report.resolve().as_uri())
-                await cdp.drain(3.0)
+                await cdp.wait_for("Page.loadEventFired", 60.0)
+                open_ms = (time.perf_counter() - started) * 1000
+                await cdp.drain(0.5)  # late console errors, if any
+                timing = await cdp.call(
+                    "Runtime.evaluate",
+                    expression="JSON.stringify((e => ({dcl: e.domContentLoadedEventEnd, "
+                    "load: e.loadEventEnd}))(performance.getEntriesByType('navigation')[0]))",
+                    returnByValue=True,
+                )
                 images = await cdp.call(
                     "Runtime.evaluate",
                     expression="JSON.stringify(Array.from(document.images).map(i => "
@@ -168,8 +192,13 @@ async def check(report: Path, screenshot: Path) -> dict[str, Any]:
             if not url.startswith(("data:", "file:")):
                 requests.append(url)
     imgs = json.loads(images["result"]["value"])
+    nav = json.loads(timing["result"]["value"])
     return {
         "report": str(report),
+        "bytes": report.stat().st_size,
+        "open_ms": round(open_ms),  # Page.navigate sent -> load event received (wall clock)
+        "dom_content_loaded_ms": round(nav["dcl"]),  # navigation timing, from the page
+        "load_event_ms": round(nav["load"]),
         "title": title["result"]["value"],
         "console_errors": errors,
         "network_requests": requests,
@@ -184,6 +213,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("report", nargs="?", type=Path)
     ap.add_argument("--screenshot", type=Path, default=Path("report-screenshot.png"))
+    ap.add_argument(
+        "--max-open-sec", type=float, help="also a problem when opening takes longer than this"
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="ota-report-check-") as tmp:
         report = args.report or make_demo_report(Path(tmp))
@@ -194,6 +226,7 @@ def main() -> int:
         and not result["network_requests"]
         and result["images"] > 0
         and result["images_drawn"] == result["images"]
+        and (args.max_open_sec is None or result["open_ms"] <= args.max_open_sec * 1000)
     )
     print("OK" if ok else "PROBLEMS FOUND")
     return 0 if ok else 1

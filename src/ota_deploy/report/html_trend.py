@@ -1,10 +1,11 @@
 """report.html's views across rounds: the trend (charts + table) and the device x round view.
 
 Data flow: the rounds' own figures (``duration_sec``, ``counts``, ``download_sec``) ->
-``trend_section``: three inline-SVG charts (download p50/p95/max, executions by status, round
-durations) and one row per round; ``trend.DeviceMatrix`` -> ``matrix_section``: one row per
-troubled device, one coloured cell per round, so a device that fails every third round shows as
-a striped row. Both are bounded: a row per round, and at most ``trend.MATRIX_MAX`` devices.
+``trend_section``: four inline-SVG charts (download p50/p95, download max, executions that
+did not succeed by status, round durations) and one row per round; ``trend.DeviceMatrix`` ->
+``matrix_section``: one row per troubled device, one coloured cell per round, so a device that
+fails every third round shows as a striped row. Both are bounded: a row per round, and at most
+``trend.MATRIX_MAX`` devices.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def trend_section(rounds: Sequence[RoundReport]) -> str:
     if not rounds:
         return ""
     pictures = [
-        img(charts.download_trend_chart(rounds), "download time per round"),
+        img(charts.download_trend_chart(rounds, ("p50", "p95")), "download time per round"),
+        img(charts.download_trend_chart(rounds, ("max",)), "slowest download per round"),
         img(charts.status_per_round_chart(rounds), "executions by status per round"),
         img(charts.round_durations_chart(rounds), "round durations"),
     ]

@@ -89,7 +89,7 @@ def test_trend_table_has_a_row_per_round_with_download_figures() -> None:
         stats = time_stats(t.duration_sec or 0.0 for t in rnd.things)
         assert rnd.download_sec == stats and stats is not None
         assert f"<td class=num>{stats.p95:.1f} s</td>" in trend
-    for alt in ("download time per round", "executions by status per round", "round durations"):
+    for alt in ("download time per round", "slowest download per round", "round durations"):
         assert f'alt="{alt}"' in html
 
 

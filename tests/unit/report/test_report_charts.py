@@ -131,13 +131,22 @@ def test_download_trend_has_a_line_per_figure_and_a_gap_for_a_round_without() ->
     texts = _texts(svg)
     assert {"p50", "p95", "max", "1", "4"} <= set(texts)
     assert download_trend_chart(_trend_rounds()[3:]) is None
+    only_max = _svg(download_trend_chart(_trend_rounds(), ("max",)))
+    assert len(list(only_max.iter(f"{NS}polyline"))) == 1 and "p50" not in _texts(only_max)
 
 
-def test_status_per_round_stacks_every_status() -> None:
-    svg = _svg(status_per_round_chart(_trend_rounds()))
+def test_status_per_round_stacks_what_did_not_succeed() -> None:
+    rounds = _trend_rounds()
+    rounds[1].counts["TIMED_OUT"] = 2
+    svg = _svg(status_per_round_chart(rounds))
     bars = [r for r in svg.iter(f"{NS}rect") if r.get("height") not in (None, "10", "100%")]
-    assert len(bars) == 6  # 3 rounds x (SUCCEEDED, FAILED); round 4 had no executions
-    assert {"SUCCEEDED", "FAILED"} <= set(_texts(svg))
+    assert len(bars) == 4  # FAILED in rounds 1-3, TIMED_OUT in round 2; round 4 had none
+    assert {"FAILED", "TIMED_OUT"} <= set(_texts(svg)) and "SUCCEEDED" not in _texts(svg)
+    for rnd in rounds:
+        rnd.counts = {"SUCCEEDED": 4} if rnd.counts else {}
+    clean = _svg(status_per_round_chart(rounds))  # all succeeded: the SUCCEEDED counts
+    assert "Executions per round" in _texts(clean) and "SUCCEEDED" in _texts(clean)
+    assert status_per_round_chart(rounds[3:]) is None
 
 
 def test_compare_charts_draw_both_runs() -> None:

@@ -126,8 +126,8 @@ def test_html_self_contained_with_charts(tmp_path: Path) -> None:
     assert "script" not in page.tags
     assert "http://" not in html and "https://" not in html
     srcs = [i["src"] or "" for i in page.imgs]
-    # trend (download times, statuses, durations) + per round (rollout + histogram) x 2
-    assert len(srcs) == 7
+    # trend (download p50/p95, max, statuses, durations) + per round (rollout + histogram) x 2
+    assert len(srcs) == 8
     for src in srcs:
         assert src.startswith("data:image/svg+xml;base64,")
         svg = ET.fromstring(base64.b64decode(src.split(",", 1)[1]))  # well-formed XML
