@@ -7,8 +7,9 @@ renderable (header, counts with a stacked bar, rollout progress + ETA, the worst
 
 The device table is bounded whatever the fleet's size: ``worst_devices`` picks at most
 ``max_rows`` things in ``attention_key`` order (failed, timed out, rejected; then stalled, the
-longest silent first; then in progress, the longest running first; then the rest), in one
-pass with a heap, and one last row counts the others by status. 10,000 things cost a render
+longest silent first; then in progress, the longest running first; then the rest), each of the
+first three groups sure of a third of the rows, in one pass with heaps, and one last line
+counts the others by status. 10,000 things cost a render
 the same few dozen rows as 30 (bench/bench_report_live.py prints the time).
 
 ``render`` is pure: the current time comes in as ``now`` (LiveView gets it from its injected
@@ -213,10 +214,26 @@ def attention_key(
 def worst_devices(
     things: Iterable[ThingState], now: float, *, stall_after_sec: float, max_rows: int
 ) -> list[ThingState]:
-    """The ``max_rows`` things most in need of attention, in ``attention_key`` order."""
-    return heapq.nsmallest(
-        max(0, max_rows), things, key=lambda t: attention_key(t, now, stall_after_sec)
-    )
+    """At most ``max_rows`` things, most in need of attention first. The failed, the stalled
+    and the longest running each get a third of the rows when they can use them (so 500
+    failures do not hide the stalled devices), the rows one group cannot use go to the others
+    in that order, then to the rest (queued, succeeded, ...); ``attention_key`` orders each."""
+    max_rows = max(0, max_rows)
+    groups: list[list[tuple[tuple[float, float, str], ThingState]]] = [[], [], [], []]
+    in_progress = _RANK[ExecutionStatus.IN_PROGRESS]
+    for thing in things:
+        key = attention_key(thing, now, stall_after_sec)
+        rank = key[0]
+        group = 0 if rank < STALLED_RANK else 1 if rank == STALLED_RANK else 2
+        groups[group if rank <= in_progress else 3].append((key, thing))
+    best = [heapq.nsmallest(max_rows, g, key=lambda kt: kt[0]) for g in groups]
+    quota = [min(len(g), max_rows // 3) for g in best[:3]] + [0]
+    left = max_rows - sum(quota)
+    for i, g in enumerate(best):
+        extra = min(left, len(g) - quota[i])
+        quota[i] += extra
+        left -= extra
+    return [t for g, n in zip(best, quota, strict=True) for _, t in g[:n]]
 
 
 def _more_line(things: Iterable[ThingState], shown: set[str]) -> str:

@@ -222,15 +222,26 @@ def test_worst_devices_caps_and_orders() -> None:
     snap = _fleet(1_000)
     now = snap.taken_at
     picked = worst_devices(snap.things.values(), now, stall_after_sec=30, max_rows=12)
+    # 7 failures, 3 stalled, 90 running: each group is sure of 4 rows; the stalled use 3, and
+    # the row left goes to the failures first -- the failures do not hide the stalled devices.
     assert [t.thing_name for t in picked] == [
+        *(f"fail-{i}" for i in range(5)),
+        "stall-2",
+        "stall-1",
+        "stall-0",
+        "run-oldest",
+        "run-00",
+        "run-01",
+        "run-02",
+    ]
+    roomy = worst_devices(snap.things.values(), now, stall_after_sec=30, max_rows=14)
+    assert [t.thing_name for t in roomy][:10] == [
         *(f"fail-{i}" for i in range(5)),
         "late-0",
         "late-1",
         "stall-2",
         "stall-1",
         "stall-0",
-        "run-oldest",
-        "run-00",
     ]
     assert worst_devices(snap.things.values(), now, stall_after_sec=30, max_rows=0) == []
     # With nothing failing or running, the slowest succeeded device leads.
