@@ -30,6 +30,10 @@ class StreamParser:
         """Bytes of an incomplete packet waiting for more data."""
         return len(self._buf)
 
+    def clear(self) -> None:
+        """Drop what is buffered (the connection is being closed): its memory goes back now."""
+        self._buf = bytearray()
+
     def feed(self, data: bytes | bytearray | memoryview) -> list[Packet]:
         if self._buf:
             self._buf += data
@@ -81,7 +85,9 @@ class StreamParser:
                 out.append(packet)
                 pos = end
         if buf is self._buf:
-            if pos:
+            if pos == n:
+                self._buf = bytearray()  # all consumed: give the (maybe large) buffer back
+            elif pos:
                 del self._buf[:pos]
         elif pos < n:
             self._buf = bytearray(buf[pos:])

@@ -49,6 +49,7 @@ from ota_deploy.local.gateway.aws_rules import (
     effective_keepalive,
 )
 from ota_deploy.local.gateway.broker import Broker
+from ota_deploy.local.gateway.preconnect import PreConnectBudget
 from ota_deploy.mqtt.codec import UnsupportedProtocol, encode
 from ota_deploy.mqtt.errors import ConnectTimeout, KeepAliveTimeout, ProtocolError
 from ota_deploy.mqtt.packets import (
@@ -122,6 +123,11 @@ class ConnectionHost(Protocol):
     @property
     def limits(self) -> ConnectionLimits: ...
 
+    @property
+    def pre_connect(self) -> PreConnectBudget:
+        """What connections may buffer before their CONNECT, all together."""
+        ...
+
     def link_opened(self, link: GatewayConnection) -> None:
         """A socket was accepted (the server drops the open links when it stops)."""
 
@@ -158,6 +164,8 @@ class GatewayConnection(asyncio.Protocol):
         limits = host.limits
         self._max_payload = limits.max_payload
         self._max_write_buffer = limits.max_write_buffer
+        self._budget = host.pre_connect
+        self._claimed = 0  # bytes of the pre-CONNECT budget this connection holds
         self.conn = ServerConnection(
             max_packet_size=limits.max_packet_size,
             max_qos=1,
@@ -252,6 +260,9 @@ class GatewayConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.host.link_closed(self)
+        if self._claimed:
+            self._budget.release(self._claimed)
+            self._claimed = 0
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -295,7 +306,31 @@ class GatewayConnection(asyncio.Protocol):
             self._dispatch_all(exc.packets)
             self.close(exc.reason_code)
             return
+        if self.conn.state is State.AWAIT_CONNECT:
+            self._hold_pre_connect()
+        elif self._claimed:
+            self._budget.release(self._claimed)  # the CONNECT is complete
+            self._claimed = 0
         self._dispatch_all(packets)
+
+    def _hold_pre_connect(self) -> None:
+        """No complete CONNECT yet: what the parser buffers must fit the gateway's
+        pre-CONNECT budget (``preconnect.py``), else the connection is closed and its buffer
+        dropped at once."""
+        buffered = self.conn.parser.buffered
+        if buffered <= self._budget.free_per_connection and not self._claimed:
+            return
+        claim = self._budget.claim(self._claimed, buffered)
+        if claim is not None:
+            self._claimed = claim
+            return
+        log.debug("closing a connection holding %d bytes before CONNECT (budget full)", buffered)
+        self._budget.release(self._claimed)
+        self._claimed = 0
+        self.conn.parser.clear()
+        self.conn.state = State.CLOSED
+        if self.transport is not None:
+            self.transport.abort()
 
     def _dispatch_all(self, packets: list[Packet]) -> None:
         self._corked = []

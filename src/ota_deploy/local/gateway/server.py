@@ -46,6 +46,7 @@ from ota_deploy.local.gateway.connection import (
     GatewayConnection,
 )
 from ota_deploy.local.gateway.listener import Listener, bind_socket
+from ota_deploy.local.gateway.preconnect import PreConnectBudget
 from ota_deploy.local.gateway.presence import Presence
 from ota_deploy.local.gateway.tls_front import TlsFront
 from ota_deploy.mqtt.packets import Properties
@@ -72,6 +73,7 @@ class MqttGateway:
         self.tls_port: int | None = None
         self.handlers: list[ReservedTopicHandler] = list(handlers)
         self.limits = ConnectionLimits(max_payload, connect_timeout, max_write_buffer)
+        self.pre_connect = PreConnectBudget()
         self.clock: TimeSource = clock if clock is not None else MonotonicClock()
         self.broker = Broker(clock=self.clock, session_expiry=session_expiry)
         self.presence = Presence(self.broker, event_clock or SystemClock())
@@ -174,6 +176,7 @@ class MqttGateway:
             "takeovers": s.takeovers,
             "handler_errors": self.handler_errors,
             "accepted": sum(lst.accepted for lst in self._listeners),
+            "pre_connect_refused": self.pre_connect.refused,
             "tls_refused": sum(lst.refused for lst in self._listeners),
         }
 
