@@ -114,8 +114,8 @@ def matrix_section(matrix: DeviceMatrix) -> str:
     )
     return (
         '<div class="card" id="devices"><h2>Devices across rounds</h2>'
-        f'<p class="muted">{len(matrix.rows) + matrix.more} devices failed, were rejected, '
-        "timed out or were among the slowest in at least one round; most troubled first. "
-        f"{esc(LEGEND)}</p>"
+        f"<p>{matrix.failing} devices failed, were rejected or timed out in at least one "
+        f"round; {matrix.slow_only} more were only ever among a round's slowest. Most troubled "
+        f'first.</p><p class="muted">{esc(LEGEND)}</p>'
         f'<table class="m">{head}{"".join(rows)}</table>{more}</div>'
     )

@@ -34,6 +34,8 @@ class DeviceMatrix:
     rounds: list[int] = field(default_factory=list)
     rows: list[DeviceRow] = field(default_factory=list)
     more: int = 0  # devices that qualified but were left out by the cap
+    failing: int = 0  # devices (shown or not) that FAILED, were REJECTED or TIMED_OUT somewhere
+    slow_only: int = 0  # devices (shown or not) only ever among the slowest
 
 
 def flaky_matrix(
@@ -54,6 +56,11 @@ def flaky_matrix(
         other = sum(1 for c in cells if c not in (None, SLOW, ExecutionStatus.SUCCEEDED)) - failures
         rows.append(DeviceRow(name, failures, slow, other, cells))
     rows.sort(key=lambda r: (-r.failures, -r.slow, -r.other, r.thing_name))
+    failing = sum(1 for r in rows if r.failures)
     return DeviceMatrix(
-        rounds=[r.round for r in rounds], rows=rows[:cap], more=max(0, len(rows) - cap)
+        rounds=[r.round for r in rounds],
+        rows=rows[:cap],
+        more=max(0, len(rows) - cap),
+        failing=failing,
+        slow_only=len(rows) - failing,
     )

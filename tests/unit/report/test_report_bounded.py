@@ -64,6 +64,8 @@ def test_large_report_lists_a_bounded_number_of_things(tmp_path: Path) -> None:
         troubled |= {t.thing_name for t in done[: slowest_count(len(done))]}
     assert len(troubled) > 700 + 1 + 10
     assert f"… {len(troubled) - MATRIX_MAX} more devices failed" in html
+    assert "701 devices failed, were rejected or timed out in at least one round; " in html
+    assert f"{len(troubled) - 701} more were only ever among a round's slowest" in html
     assert len(html) < 400_000
 
 
@@ -108,6 +110,7 @@ def test_flaky_matrix_ranks_repeat_offenders_first() -> None:
     cells = matrix.rows[0].cells
     assert cells[0] == cells[2] == "FAILED" and cells[1] in ("SUCCEEDED", SLOW)
     assert matrix.rows[0].failures == 2 and matrix.rows[1].failures == 1
+    assert (matrix.failing, matrix.slow_only) == (2, len(matrix.rows) + matrix.more - 2)
     slow = {n for d in digests for n, m in d.marks.items() if m == SLOW}
     assert len(matrix.rows) == 3 and matrix.more == len(slow - {"dev-00005", "dev-00009"}) - 1
 
