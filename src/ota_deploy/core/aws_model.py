@@ -117,6 +117,12 @@ DOCUMENTED: dict[str, Documented] = {
         10080,
         "https://docs.aws.amazon.com/iot/latest/apireference/API_iot-jobs-data_UpdateJobExecution.html",
     ),
+    # stepTimeoutInMinutes of StartNextPendingJobExecution: "Valid values for this parameter
+    # range from 1 to 10080" (UpdateJobExecution also takes -1, which cancels the step timer).
+    "step_timeout_min": Documented(
+        1,
+        "https://docs.aws.amazon.com/iot/latest/apireference/API_iot-jobs-data_StartNextPendingJobExecution.html",
+    ),
     # An inline job document is at most 32 KB.
     "job_document_bytes_max": Documented(
         32768, "https://docs.aws.amazon.com/general/latest/gr/iot_device_management.html"
