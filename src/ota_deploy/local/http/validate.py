@@ -10,6 +10,15 @@ worded the way AWS's request validation words them, e.g.::
 
 (see https://docs.aws.amazon.com/iot/latest/apireference/CommonErrors.html). ParamValidator
 runs afterwards as a backstop for anything the walk does not model (its report is used as is).
+
+Numbers are held to three bounds at once: the model's ``min``/``max``; the width of the
+model's type (``integer`` is 32-bit, ``long`` 64-bit: a JSON 1e30 is no ``MaxJobExecutionsPerMin``);
+and the ranges AWS states only in prose (``core.aws_model.DOCUMENTED``), keyed by member path
+-- the structure shape and member name, so CreateJob, UpdateJob and CreateJobTemplate share
+them: ``maximumPerMinute`` at most 1,000, ``inProgressTimeoutInMinutes`` 1-10,080,
+``stepTimeoutInMinutes`` 1-10,080 (UpdateJobExecution also takes -1, which cancels the step
+timer). Every transport that reaches the front end (boto3, the AWS CLI, ``AwsPair``) meets
+them, worded as AWS words a range violation and naming the member.
 Model patterns are Java regular expressions matched against the whole value (translated by
 ``javaregex``; one that cannot be translated is skipped). ``check_request`` applies the same
 checks to boto3 keyword arguments: the tests use it to prove a deployment plan
@@ -18,13 +27,15 @@ checks to boto3 keyword arguments: the tests use it to prove a deployment plan
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
 from botocore.model import Shape, StructureShape
 from botocore.validate import ParamValidator
 
-from ota_deploy.core.aws_model import service_model
+from ota_deploy.core.aws_model import documented, service_model
 from ota_deploy.local.contracts import AwsError
 from ota_deploy.local.http.javaregex import java_regex
 
@@ -36,6 +47,64 @@ _NUMBER_TYPES: dict[str, type | tuple[type, ...]] = {
     "float": (int, float),
     "double": (int, float),
 }
+
+# What a model number type can hold (Smithy: integer is 32-bit signed, long 64-bit signed).
+_TYPE_RANGE: dict[str, tuple[int, int]] = {
+    "integer": (-(2**31), 2**31 - 1),
+    "long": (-(2**63), 2**63 - 1),
+}
+
+
+@dataclass(frozen=True)
+class DocumentedRange:
+    """A range AWS states in prose; ``also`` lists values allowed outside it."""
+
+    min: float | None = None
+    max: float | None = None
+    also: tuple[int, ...] = ()
+
+
+@cache
+def documented_ranges() -> dict[tuple[str, str], DocumentedRange]:
+    """(structure shape, member) -> the documented range (each value's page is in DOCUMENTED)."""
+    step = DocumentedRange(documented("step_timeout_min"), documented("step_timeout_max"))
+    return {
+        ("JobExecutionsRolloutConfig", "maximumPerMinute"): DocumentedRange(
+            max=documented("max_per_minute_max")
+        ),
+        ("TimeoutConfig", "inProgressTimeoutInMinutes"): DocumentedRange(
+            documented("in_progress_timeout_min"), documented("in_progress_timeout_max")
+        ),
+        ("StartNextPendingJobExecutionRequest", "stepTimeoutInMinutes"): step,
+        ("UpdateJobExecutionRequest", "stepTimeoutInMinutes"): DocumentedRange(
+            step.min, step.max, also=(-1,)
+        ),
+    }
+
+
+def number_bounds(
+    kind: str, meta: dict[str, Any], owner: tuple[str, str] | None
+) -> DocumentedRange:
+    """The tightest of the model's bounds, the type's width and the documented range."""
+    lows: list[float] = []
+    highs: list[float] = []
+    if "min" in meta:
+        lows.append(meta["min"])
+    if "max" in meta:
+        highs.append(meta["max"])
+    if kind in _TYPE_RANGE:
+        lows.append(_TYPE_RANGE[kind][0])
+        highs.append(_TYPE_RANGE[kind][1])
+    doc = documented_ranges().get(owner) if owner is not None else None
+    if doc is not None and doc.min is not None:
+        lows.append(doc.min)
+    if doc is not None and doc.max is not None:
+        highs.append(doc.max)
+    return DocumentedRange(
+        min=max(lows) if lows else None,
+        max=min(highs) if highs else None,
+        also=doc.also if doc is not None else (),
+    )
 
 
 def _show(value: Any) -> str:
@@ -55,7 +124,11 @@ class _Walker:
             f"Value {_show(value)} at '{path}' failed to satisfy constraint: {constraint}"
         )
 
-    def walk(self, shape: Shape, value: Any, path: str) -> None:
+    def walk(
+        self, shape: Shape, value: Any, path: str, owner: tuple[str, str] | None = None
+    ) -> None:
+        """Check ``value`` against ``shape``; ``owner`` is (structure shape, member name) when
+        ``value`` is a structure's member (documented ranges are keyed by it)."""
         kind = shape.type_name
         meta = shape.metadata
         if kind == "structure":
@@ -69,7 +142,7 @@ class _Walker:
             for name, item in value.items():
                 member = shape.members.get(name)
                 if member is not None and item is not None:
-                    self.walk(member, item, _join(path, name))
+                    self.walk(member, item, _join(path, name), (shape.name, name))
         elif kind == "list":
             if not isinstance(value, list | tuple):
                 self.fail(value, path, "Member must be a list")
@@ -104,15 +177,25 @@ class _Walker:
                     )
         elif kind in _NUMBER_TYPES:
             if isinstance(value, bool) or not isinstance(value, _NUMBER_TYPES[kind]):
-                self.fail(value, path, "Member must be a number")
+                wanted = "an integer" if kind in _TYPE_RANGE else "a number"
+                self.fail(value, path, f"Member must be {wanted}")
                 return
-            if "min" in meta and value < meta["min"]:
+            number = cast(float, value)  # an int or a float, checked just above
+            bounds = number_bounds(kind, meta, owner)
+            if number in bounds.also:
+                return
+            extra = f" (or be {' or '.join(map(str, bounds.also))})" if bounds.also else ""
+            if bounds.min is not None and number < bounds.min:
                 self.fail(
-                    value, path, f"Member must have value greater than or equal to {meta['min']}"
+                    value,
+                    path,
+                    f"Member must have value greater than or equal to {bounds.min}" + extra,
                 )
-            if "max" in meta and value > meta["max"]:
+            if bounds.max is not None and number > bounds.max:
                 self.fail(
-                    value, path, f"Member must have value less than or equal to {meta['max']}"
+                    value,
+                    path,
+                    f"Member must have value less than or equal to {bounds.max}" + extra,
                 )
         elif kind == "boolean":
             if not isinstance(value, bool):

@@ -1,7 +1,8 @@
 """A bare control plane over real sockets: ``ControlPlaneServer`` + ``LocalIotService``.
 
-``control_plane(faults=..., limits=...)`` starts the HTTP front end alone (no S3, no MQTT
-gateway) on free loopback ports, on its own ``LoopThread``, and returns it started
+``control_plane(faults=..., limits=...)`` (or ``control_plane_module``) starts the HTTP front
+end alone (no S3, no MQTT gateway) on free loopback ports, on its own ``LoopThread``, and
+returns it started
 (``.urls``, ``.faults``, ``.service``); it is stopped at teardown. The hostile-input tests use
 it with short timeouts; the fault tests aim faults at it. Everything else here uses the whole
 ``LocalAwsIotThread`` (tests/integration/conftest.py).
@@ -33,11 +34,14 @@ class BareControlPlane:
     def port(self, service: str) -> int:
         return int(self.urls[service].rsplit(":", 1)[1])
 
-    def client(self, service: str, *, attempts: int = 3) -> Any:
+    def client(self, service: str, *, attempts: int = 3, validate: bool = True) -> Any:
+        """A boto3 client; ``validate=False`` skips botocore's client-side checks, as SDKs
+        that don't validate do, so the server's own checks are what answers."""
         config = Config(
             retries={"mode": "standard", "total_max_attempts": attempts},
             read_timeout=10,
             connect_timeout=5,
+            parameter_validation=validate,
         )
         return boto3.session.Session(
             region_name=DEFAULT_REGION, aws_access_key_id="local", aws_secret_access_key="local"
@@ -49,8 +53,7 @@ class BareControlPlane:
         return self.thread.run(lambda: service.call("iot", operation, params))
 
 
-@pytest.fixture
-def control_plane() -> Iterator[Callable[..., BareControlPlane]]:
+def _planes() -> Iterator[Callable[..., BareControlPlane]]:
     started: list[tuple[ControlPlaneServer, LoopThread]] = []
 
     def start(**kwargs: Any) -> BareControlPlane:
@@ -74,3 +77,15 @@ def control_plane() -> Iterator[Callable[..., BareControlPlane]]:
     for server, thread in reversed(started):
         thread.run(server.stop)
         thread.stop()
+
+
+@pytest.fixture
+def control_plane() -> Iterator[Callable[..., BareControlPlane]]:
+    """Start bare control planes (``ControlPlaneServer`` kwargs); stopped after the test."""
+    yield from _planes()
+
+
+@pytest.fixture(scope="module")
+def control_plane_module() -> Iterator[Callable[..., BareControlPlane]]:
+    """The same, stopped at the end of the module."""
+    yield from _planes()

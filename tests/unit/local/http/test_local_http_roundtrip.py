@@ -33,6 +33,7 @@ from ota_deploy.local.contracts import AwsError
 from ota_deploy.local.http.app import RestJsonFrontEnd
 from ota_deploy.local.http.javaregex import java_regex
 from ota_deploy.local.http.serialize import serialize_error, serialize_result
+from ota_deploy.local.http.validate import number_bounds
 
 SUPPORTED = {
     "iot": [
@@ -88,19 +89,22 @@ def _string(shape: Any) -> st.SearchStrategy[str]:
     return base.filter(lambda s: lo <= len(s) <= hi)
 
 
-def from_shape(shape: Any, depth: int = 0, *, body_only: bool = False) -> st.SearchStrategy[Any]:
-    """Valid values of a botocore shape (small, bounded depth)."""
+def from_shape(
+    shape: Any, depth: int = 0, *, body_only: bool = False, owner: tuple[str, str] | None = None
+) -> st.SearchStrategy[Any]:
+    """Valid values of a botocore shape (small, bounded depth); ``owner`` (structure, member)
+    brings in the ranges AWS documents only in prose (``validate.documented_ranges``)."""
     kind = shape.type_name
     meta = shape.metadata
     if kind == "structure":
         required = {
-            name: from_shape(m, depth + 1)
+            name: from_shape(m, depth + 1, owner=(shape.name, name))
             for name, m in shape.members.items()
             if name in shape.required_members
         }
         optional = (
             {
-                name: from_shape(m, depth + 1)
+                name: from_shape(m, depth + 1, owner=(shape.name, name))
                 for name, m in shape.members.items()
                 if name not in shape.required_members
             }
@@ -121,9 +125,9 @@ def from_shape(shape: Any, depth: int = 0, *, body_only: bool = False) -> st.Sea
     if kind == "string":
         return _string(shape)
     if kind in ("integer", "long"):
-        return st.integers(
-            min_value=int(meta.get("min", -(2**31))), max_value=int(meta.get("max", 2**31 - 1))
-        )
+        bounds = number_bounds("integer", meta, owner)  # long drawn within int32 too
+        assert bounds.min is not None and bounds.max is not None
+        return st.integers(min_value=int(bounds.min), max_value=int(bounds.max))
     if kind in ("float", "double"):
         return st.floats(
             min_value=float(meta.get("min", -1e9)),
