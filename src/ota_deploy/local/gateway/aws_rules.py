@@ -84,6 +84,32 @@ def requester_only(reply_topic: str) -> bool:
     return is_jobs_reply(reply_topic)
 
 
+def reserved_operation(topic: str) -> str | None:
+    """The API operation a client PUBLISH to a reserved request topic asks for, by AWS's
+    name (the Jobs device MQTT API, https://docs.aws.amazon.com/iot/latest/developerguide/
+    jobs-mqtt-api.html; MQTT-based file delivery, https://docs.aws.amazon.com/iot/latest/
+    developerguide/mqtt-based-file-delivery-in-devices.html), or None for any other topic.
+    Fault injection aims at these names (``local/faults.py``)."""
+    if not topic.startswith(_THINGS):
+        return None
+    parts = topic.split("/")
+    if len(parts) < 5:
+        return None
+    kind, rest = parts[3], parts[4:]
+    if kind == "jobs":
+        if rest == ["get"]:
+            return "GetPendingJobExecutions"
+        if rest == ["start-next"]:
+            return "StartNextPendingJobExecution"
+        if len(rest) == 2 and rest[1] == "get":
+            return "DescribeJobExecution"
+        if len(rest) == 2 and rest[1] == "update":
+            return "UpdateJobExecution"
+    elif kind == "streams" and len(rest) == 3:
+        return {"get": "GetStream", "describe": "DescribeStream"}.get(rest[1])
+    return None
+
+
 # -- denials -------------------------------------------------------------------------------------
 # MQTT 5 reason code 0x87 "Not authorized" (MQTT 5 section 2.4; AWS IoT Core answers CONNACK,
 # PUBACK and SUBACK with it: https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html,

@@ -40,16 +40,18 @@ from typing import Protocol
 
 from ota_deploy.core.clock import TimeSource
 from ota_deploy.local.auth import peer_certificate_der
+from ota_deploy.local.faults import FaultInjector
 from ota_deploy.local.gateway.authorization import DeviceGuard
 from ota_deploy.local.gateway.aws_rules import (
     AUTH_ERROR,
-    NOT_AUTHORIZED,
     TOPIC_NAME_INVALID,
     client_may_publish,
     effective_keepalive,
 )
 from ota_deploy.local.gateway.broker import Broker
+from ota_deploy.local.gateway.mqtt_faults import SERVICE
 from ota_deploy.local.gateway.preconnect import PreConnectBudget
+from ota_deploy.local.gateway.refusals import Refusals
 from ota_deploy.mqtt.codec import UnsupportedProtocol, encode
 from ota_deploy.mqtt.errors import ConnectTimeout, KeepAliveTimeout, ProtocolError
 from ota_deploy.mqtt.packets import (
@@ -128,6 +130,11 @@ class ConnectionHost(Protocol):
         """What connections may buffer before their CONNECT, all together."""
         ...
 
+    @property
+    def faults(self) -> FaultInjector | None:
+        """The fault injector to ask per packet (``mqtt_faults.py``), None when inactive."""
+        ...
+
     def link_opened(self, link: GatewayConnection) -> None:
         """A socket was accepted (the server drops the open links when it stops)."""
 
@@ -155,7 +162,7 @@ class ConnectionHost(Protocol):
         """A PUBLISH from the client (or its will): a reserved topic's handler, or routing."""
 
 
-class GatewayConnection(asyncio.Protocol):
+class GatewayConnection(Refusals, asyncio.Protocol):
     def __init__(self, host: ConnectionHost, guard: DeviceGuard | None = None) -> None:
         self.host = host
         self.guard = guard  # mutual-TLS connections only
@@ -166,6 +173,7 @@ class GatewayConnection(asyncio.Protocol):
         self._max_write_buffer = limits.max_write_buffer
         self._budget = host.pre_connect
         self._claimed = 0  # bytes of the pre-CONNECT budget this connection holds
+        self._faults = host.faults
         self.conn = ServerConnection(
             max_packet_size=limits.max_packet_size,
             max_qos=1,
@@ -184,10 +192,6 @@ class GatewayConnection(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._paused = False  # the transport's write buffer is over its high-water mark
         self._corked: list[bytes] | None = None  # writes gathered during _dispatch_all
-
-    @property
-    def version(self) -> int:
-        return self.conn.version
 
     # -- Link ----------------------------------------------------------------------------------
 
@@ -225,14 +229,6 @@ class GatewayConnection(asyncio.Protocol):
                 transport.write(self.conn.send(Disconnect(reason_code)))
         self.conn.state = State.CLOSED
         transport.close()
-
-    def revoke(self) -> None:
-        """The certificate of this (mutual-TLS) connection is no longer ACTIVE: close it
-        (MQTT 5 clients first get DISCONNECT 0x87 Not authorized); lifecycle reason
-        AUTH_ERROR."""
-        log.info("closing %s: its certificate is no longer ACTIVE", self.client_id or "<tls>")
-        self.set_reason(AUTH_ERROR)
-        self.close(NOT_AUTHORIZED)
 
     def abort(self, reason: str) -> None:
         """Drop the link at once, nothing flushed; ``reason`` is AWS's disconnectReason."""
@@ -313,25 +309,6 @@ class GatewayConnection(asyncio.Protocol):
             self._claimed = 0
         self._dispatch_all(packets)
 
-    def _hold_pre_connect(self) -> None:
-        """No complete CONNECT yet: what the parser buffers must fit the gateway's
-        pre-CONNECT budget (``preconnect.py``), else the connection is closed and its buffer
-        dropped at once."""
-        buffered = self.conn.parser.buffered
-        if buffered <= self._budget.free_per_connection and not self._claimed:
-            return
-        claim = self._budget.claim(self._claimed, buffered)
-        if claim is not None:
-            self._claimed = claim
-            return
-        log.debug("closing a connection holding %d bytes before CONNECT (budget full)", buffered)
-        self._budget.release(self._claimed)
-        self._claimed = 0
-        self.conn.parser.clear()
-        self.conn.state = State.CLOSED
-        if self.transport is not None:
-            self.transport.abort()
-
     def _dispatch_all(self, packets: list[Packet]) -> None:
         self._corked = []
         try:
@@ -351,6 +328,20 @@ class GatewayConnection(asyncio.Protocol):
     # -- packets -----------------------------------------------------------------------------
 
     def _dispatch(self, packet: Packet) -> None:
+        if self._faults is not None and isinstance(
+            packet, Publish | Subscribe | Unsubscribe | Connect
+        ):
+            action = self._faults.decide(SERVICE, type(packet).__name__.upper()).action
+            if action is not None and action != "lose_reply":
+                self._refuse_by_fault(packet, action)
+                return
+            self._act(packet)
+            if action == "lose_reply":
+                self.fault_close()  # acted on; its acknowledgement never goes out
+            return
+        self._act(packet)
+
+    def _act(self, packet: Packet) -> None:
         if isinstance(packet, Publish):
             if len(packet.payload) > self._max_payload:
                 # AWS IoT: publishes over 128 KB are rejected and the client disconnected.
@@ -442,46 +433,6 @@ class GatewayConnection(asyncio.Protocol):
         )
         self.broker.resume(self)
         self._arm_timer()  # from the connect timeout to the keep-alive (none for 0)
-
-    def _refuse(self, code: int) -> None:
-        self.write(self.conn.send(Connack(False, code)))
-        self._uncork()
-        if self.transport is not None:
-            self.transport.close()
-
-    # -- AWS IoT's answers to what a policy denies ------------------------------------------------
-
-    def _deny_connect(self, v5: bool) -> None:
-        """iot:Connect denied. MQTT 3.1.1: AWS IoT closes the connection without a CONNACK --
-        "AWS IoT returns the error code 7 instead of the CONNACK error code 5 when a connection
-        is refused because the client isn't authorized to connect"
-        (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt-differences;
-        7 is what clients such as paho report for a connection lost before a CONNACK). MQTT 5:
-        CONNACK with reason code 0x87 Not authorized (same page, "MQTT reason codes"), then
-        the close."""
-        log.info("refused CONNECT of %s: iot:Connect not allowed", self.client_id)
-        self.set_reason(AUTH_ERROR)
-        if v5:
-            self._refuse(NOT_AUTHORIZED)
-            return
-        self._uncork()
-        self.conn.state = State.CLOSED
-        if self.transport is not None:
-            self.transport.close()
-
-    def _deny_publish(self, packet: Publish) -> None:
-        """iot:Publish (or iot:RetainPublish) denied. MQTT 3.1.1 has no way to refuse one
-        PUBLISH: AWS IoT closes the connection. MQTT 5: a QoS 1 PUBLISH gets a PUBACK with
-        reason code 0x87 Not authorized and the connection stays; a QoS 0 one is dropped
-        (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html, "MQTT reason codes";
-        https://docs.aws.amazon.com/iot/latest/developerguide/pub-sub-policy.html)."""
-        if self.version < 5:
-            log.info("closing %s: iot:Publish to %s not allowed", self.client_id, packet.topic)
-            self.set_reason(AUTH_ERROR)
-            self.close()
-            return
-        if packet.qos == 1 and packet.packet_id is not None:
-            self.write(self.conn.send(Puback(packet.packet_id, NOT_AUTHORIZED)))
 
     # -- timers ------------------------------------------------------------------------------
 

@@ -38,7 +38,8 @@ from typing import Any
 from ota_deploy.core.clock import Clock, MonotonicClock, SystemClock, TimeSource
 from ota_deploy.local.auth import MutualTls
 from ota_deploy.local.contracts import DeviceAuthority, ReservedTopicHandler
-from ota_deploy.local.gateway.aws_rules import requester_only
+from ota_deploy.local.faults import FaultInjector
+from ota_deploy.local.gateway.aws_rules import requester_only, reserved_operation
 from ota_deploy.local.gateway.broker import Broker
 from ota_deploy.local.gateway.connection import (
     AWS_MAX_PAYLOAD,
@@ -46,6 +47,13 @@ from ota_deploy.local.gateway.connection import (
     GatewayConnection,
 )
 from ota_deploy.local.gateway.listener import Listener, bind_socket
+from ota_deploy.local.gateway.mqtt_faults import (
+    INTERNAL_ERROR,
+    REQUEST_THROTTLED,
+    SERVICE,
+    active,
+    rejected_reply,
+)
 from ota_deploy.local.gateway.preconnect import PreConnectBudget
 from ota_deploy.local.gateway.presence import Presence
 from ota_deploy.local.gateway.tls_front import TlsFront
@@ -67,6 +75,7 @@ class MqttGateway:
         max_write_buffer: int = 64 * 1024 * 1024,
         clock: TimeSource | None = None,
         event_clock: Clock | None = None,
+        faults: FaultInjector | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -74,6 +83,7 @@ class MqttGateway:
         self.handlers: list[ReservedTopicHandler] = list(handlers)
         self.limits = ConnectionLimits(max_payload, connect_timeout, max_write_buffer)
         self.pre_connect = PreConnectBudget()
+        self.faults = active(faults)  # asked per packet only when it may inject something
         self.clock: TimeSource = clock if clock is not None else MonotonicClock()
         self.broker = Broker(clock=self.clock, session_expiry=session_expiry)
         self.presence = Presence(self.broker, event_clock or SystemClock())
@@ -229,23 +239,91 @@ class MqttGateway:
     def _call_handler(
         self, handler: ReservedTopicHandler, client_id: str, topic: str, payload: bytes
     ) -> None:
+        faults = self.faults
+        if faults is not None:
+            operation = reserved_operation(topic)
+            if operation is not None:
+                decision = faults.decide(SERVICE, operation)
+                action = decision.action
+                if decision.latency_s:
+                    delayed = self._after(
+                        decision.latency_s,
+                        lambda: self._request_fault(handler, client_id, topic, payload, action),
+                    )
+                    self._spawn(delayed, topic)
+                    return
+                if action is not None:
+                    self._request_fault(handler, client_id, topic, payload, action)
+                    return
+        self._run_handler(handler, client_id, topic, payload, self._reply_to(client_id))
+
+    def _reply_to(self, client_id: str) -> Callable[[str, bytes], None]:
         broker = self.broker
 
         def reply(reply_topic: str, reply_payload: bytes) -> None:
             broker.reply(reply_topic, reply_payload, client_id, requester_only(reply_topic))
 
+        return reply
+
+    def _request_fault(
+        self,
+        handler: ReservedTopicHandler,
+        client_id: str,
+        topic: str,
+        payload: bytes,
+        action: str | None,
+    ) -> None:
+        """A reserved request hit by an injected fault (``mqtt_faults.py``)."""
+        link = self.broker.links.get(client_id)
+        if action is None:
+            self._run_handler(handler, client_id, topic, payload, self._reply_to(client_id))
+        elif action == "lose_reply":  # the request is carried out; its replies are lost
+            self._run_handler(
+                handler, client_id, topic, payload, lambda t, p: None, lambda: _drop(link)
+            )
+        elif action == "drop":
+            _drop(link)
+        else:
+            code = REQUEST_THROTTLED if action == "throttle" else INTERNAL_ERROR
+            message = "Rate exceeded" if action == "throttle" else "An internal error occurred"
+            rejected = rejected_reply(topic, payload, code, message, self.presence.clock.now())
+            if rejected is not None:
+                self._reply_to(client_id)(*rejected)
+
+    def _run_handler(
+        self,
+        handler: ReservedTopicHandler,
+        client_id: str,
+        topic: str,
+        payload: bytes,
+        reply: Callable[[str, bytes], None],
+        then: Callable[[], None] | None = None,
+    ) -> None:
+        """Run the handler; ``then`` once it is done (at once, or when its awaitable is)."""
         try:
             result = handler.handle(client_id, topic, payload, reply)
         except Exception:
             self.handler_errors += 1
             log.exception("reserved-topic handler failed on %s", topic)
-            return
+            result = None
         if result is not None and inspect.isawaitable(result):
-            task = asyncio.get_running_loop().create_task(self._guard(result, topic))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._guard(result, topic, then), topic)
+        elif then is not None:
+            then()
 
-    async def _guard(self, awaitable: Awaitable[None], topic: str) -> None:
+    def _spawn(self, work: Awaitable[None], topic: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._guard(work, topic))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _after(delay: float, fn: Callable[[], None]) -> None:
+        await asyncio.sleep(delay)
+        fn()
+
+    async def _guard(
+        self, awaitable: Awaitable[None], topic: str, then: Callable[[], None] | None = None
+    ) -> None:
         try:
             await awaitable
         except asyncio.CancelledError:
@@ -253,3 +331,11 @@ class MqttGateway:
         except Exception:
             self.handler_errors += 1
             log.exception("reserved-topic handler failed on %s", topic)
+        if then is not None:
+            then()
+
+
+def _drop(link: object) -> None:
+    """Close a requester's connection for an injected fault (if it is still there)."""
+    if isinstance(link, GatewayConnection):
+        link.fault_close()
