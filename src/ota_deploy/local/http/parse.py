@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -80,6 +81,9 @@ def _scalar_from_text(shape: Shape, text: str) -> Any:
     return text
 
 
+_WHOLE = re.compile(r"-?[0-9]+")
+
+
 def convert_json(shape: Shape, value: Any) -> Any:
     """A decoded JSON value converted per shape, recursively (unknown keys are dropped)."""
     kind = shape.type_name
@@ -112,6 +116,10 @@ def convert_json(shape: Shape, value: Any) -> Any:
             return value
     if kind in ("float", "double") and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if kind in ("integer", "long") and isinstance(value, str) and _WHOLE.fullmatch(value):
+        # A numeric JSON string for a number: AWS takes "expectedVersion":"2" from its
+        # embedded C Jobs library (Jobs_UpdateMsg); see local/iot/jobs_data.py.
+        return int(value)
     return value
 
 

@@ -33,8 +33,10 @@ Rules, each from AWS's pages:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ota_deploy.local.auth import ConnectionPolicy, PrincipalContext, ThingFacts, bind
-from ota_deploy.local.contracts import DeviceAuthorityListener
+from ota_deploy.local.contracts import DeviceAuthority, DeviceAuthorityListener
 from ota_deploy.local.iot.arns import Arns
 from ota_deploy.local.iot.certificates import Certificates
 from ota_deploy.local.iot.certificates_ca import CaCertificates
@@ -118,3 +120,7 @@ class DeviceIdentity:
             self.principal_context(certificate_id, client_id),
             self.policy_documents(certificate_id, client_id),
         )
+
+
+if TYPE_CHECKING:  # mypy proves the class keeps the gateway's contract
+    _CONTRACT: type[DeviceAuthority] = DeviceIdentity

@@ -11,13 +11,41 @@ https://docs.aws.amazon.com/iot/latest/apireference/API_iot-jobs-data_UpdateJobE
 API_iot-jobs-data_StartNextPendingJobExecution.html ("if there are no pending job executions
 the execution field is omitted"), API_iot-jobs-data_DescribeJobExecution.html ($next),
 https://docs.aws.amazon.com/iot/latest/developerguide/jobs-mqtt-api.html
+
+Checked here, for every transport (HTTP front end, MQTT reserved topics, a test calling the
+service), since a transport may skip botocore's validation:
+
+- ``status`` must be a ``JobExecutionStatus`` (the model's enum): anything else is
+  InvalidRequestException, never a crash.
+- ``expectedVersion`` may come as a numeric JSON string ("2"): AWS's embedded C Jobs library
+  (``Jobs_UpdateMsg`` in aws/Jobs-for-AWS-IoT-embedded-sdk) always writes it quoted and AWS
+  accepts it from every FreeRTOS OTA demo, so the client that works against AWS wins over the
+  model's ``long``; a string that is not a whole number is InvalidRequestException.
+- ``statusDetails``: keys 1-128 characters of ``[a-zA-Z0-9:_-]`` and values of at least one
+  character, none of Unicode category C (pattern ``[^\\p{C}]+``) -- the model's ``DetailsKey`` /
+  ``DetailsValue``; "The maximum length of the value in the name/value pair is 1,024
+  characters" (API_iot-jobs-data_UpdateJobExecution.html); at most 10 pairs, the one map-size
+  limit AWS states for a ``DetailsMap`` (API_CancelJobExecution.html). Values are not echoed
+  back in the message (they may be huge).
+- GetPendingJobExecutions "can return up to 10 pending job executions"
+  (https://docs.aws.amazon.com/iot/latest/developerguide/job-limits.html): IN_PROGRESS ones
+  first, then QUEUED ones in queue order, as the notify message chooses them.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any
 
-from ota_deploy.core.status import DEVICE_SETTABLE, TERMINAL_EXECUTION, ExecutionStatus, JobStatus
+from ota_deploy.core.aws_model import documented, shape
+from ota_deploy.core.status import (
+    DEVICE_SETTABLE,
+    TERMINAL_EXECUTION,
+    ExecutionStatus,
+    JobStatus,
+    parse_execution_status,
+)
 from ota_deploy.local.iot.engine import JobsEngine
 from ota_deploy.local.iot.errors import error, execution_state, invalid, not_found, version_conflict
 from ota_deploy.local.iot.jobs_api import seconds_left
@@ -36,6 +64,73 @@ def summary(e: Execution) -> dict[str, Any]:
     if e.started_at is not None:
         out["startedAt"] = int(e.started_at)
     return out
+
+
+JOBS_DATA = "iot-jobs-data"
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+
+
+def whole_number(name: str, value: Any) -> int | None:
+    """A long member as AWS reads it: a JSON number, or a numeric JSON string (module doc)."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value):
+        return int(value)
+    invalid(f"{name} must be a whole number.")
+
+
+def _violation(path: str, constraint: str) -> str:
+    return (
+        f"1 validation error detected: Value at '{path}' failed to satisfy constraint: {constraint}"
+    )
+
+
+def check_status_details(details: Any) -> dict[str, str] | None:
+    """``statusDetails`` within AWS's limits (module docstring), else InvalidRequestException."""
+    if details is None:
+        return None
+    if not isinstance(details, dict):
+        invalid("statusDetails must be a map of string keys to string values.")
+    pairs_max = documented("status_details_pairs_max")
+    if len(details) > pairs_max:
+        invalid(_violation("statusDetails", f"Map must have at most {pairs_max} entries"))
+    key_rule = shape("DetailsKey", JOBS_DATA)
+    value_rule = shape("DetailsValue", JOBS_DATA)
+    value_max = documented("status_details_value_chars_max")
+    for key, value in details.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            invalid("statusDetails must be a map of string keys to string values.")
+        shown = key if len(key) <= 128 else key[:125] + "..."
+        if not (key_rule.min or 1) <= len(key) <= (key_rule.max or 128) or not re.fullmatch(
+            key_rule.pattern or ".*", key
+        ):
+            invalid(
+                _violation(
+                    "statusDetails.key",
+                    f"Member must have length 1-128 and satisfy regular expression pattern: "
+                    f"{key_rule.pattern} (key {shown!r})",
+                )
+            )
+        if len(value) < (value_rule.min or 1):
+            invalid(_violation(f"statusDetails.{shown}", "Member must have length >= 1"))
+        if len(value) > value_max:
+            invalid(
+                _violation(
+                    f"statusDetails.{shown}",
+                    f"Member must have length less than or equal to {value_max} "
+                    f"(got {len(value)} characters)",
+                )
+            )
+        if any(unicodedata.category(ch).startswith("C") for ch in value):
+            invalid(
+                _violation(
+                    f"statusDetails.{shown}",
+                    f"Member must satisfy regular expression pattern: {value_rule.pattern}",
+                )
+            )
+    return details
 
 
 class JobsData:
@@ -68,21 +163,26 @@ class JobsData:
 
     def get_pending_job_executions(self, p: dict[str, Any]) -> dict[str, Any]:
         runs = self.engine.index.pending_of(p["thingName"])
+        room = documented("pending_executions_max")
+        in_progress = [e for e in runs if e.status is ExecutionStatus.IN_PROGRESS][:room]
+        queued = [e for e in runs if e.status is ExecutionStatus.QUEUED][: room - len(in_progress)]
         return {
-            "inProgressJobs": [summary(e) for e in runs if e.status is ExecutionStatus.IN_PROGRESS],
-            "queuedJobs": [summary(e) for e in runs if e.status is ExecutionStatus.QUEUED],
+            "inProgressJobs": [summary(e) for e in in_progress],
+            "queuedJobs": [summary(e) for e in queued],
         }
 
     def start_next_pending_job_execution(self, p: dict[str, Any]) -> dict[str, Any]:
+        details = check_status_details(p.get("statusDetails"))
+        step = whole_number("stepTimeoutInMinutes", p.get("stepTimeoutInMinutes"))
         head = self.engine.index.next_pending(p["thingName"])
         if head is None:
             return {}
         job = self.engine.jobs[head.job_id]
         if head.status is ExecutionStatus.QUEUED:
             self.engine.transition(
-                job, head, ExecutionStatus.IN_PROGRESS, Actor.DEVICE, details=p.get("statusDetails")
+                job, head, ExecutionStatus.IN_PROGRESS, Actor.DEVICE, details=details
             )
-            self.engine.set_step_timeout(job, head, p.get("stepTimeoutInMinutes"))
+            self.engine.set_step_timeout(job, head, step)
         return {"execution": self.execution(job, head, True)}
 
     def describe_job_execution(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -93,25 +193,35 @@ class JobsData:
             if head is None:
                 return {}
             return {"execution": self.execution(self.engine.jobs[head.job_id], head, include)}
-        job, e = self._visible(thing, p["jobId"], p.get("executionNumber"))
+        number = whole_number("executionNumber", p.get("executionNumber"))
+        job, e = self._visible(thing, p["jobId"], number)
         return {"execution": self.execution(job, e, include)}
 
     def update_job_execution(self, p: dict[str, Any]) -> dict[str, Any]:
-        job, e = self._visible(p["thingName"], p["jobId"], p.get("executionNumber"))
-        expected = p.get("expectedVersion")
-        if expected is not None and int(expected) != e.version_number:
-            raise version_conflict(e, int(expected))
-        target = ExecutionStatus(p["status"])
+        target = parse_execution_status(p["status"])
+        if target is None:
+            *most, last = [s.value for s in ExecutionStatus]
+            invalid(
+                f"status {str(p['status'])[:64]!r} is not a job execution status; use "
+                f"{', '.join(most)} or {last}."
+            )
+        details = check_status_details(p.get("statusDetails"))
+        expected = whole_number("expectedVersion", p.get("expectedVersion"))
+        number = whole_number("executionNumber", p.get("executionNumber"))
+        step = whole_number("stepTimeoutInMinutes", p.get("stepTimeoutInMinutes"))
+        job, e = self._visible(p["thingName"], p["jobId"], number)
+        if expected is not None and expected != e.version_number:
+            raise version_conflict(e, expected)
         if e.status not in TERMINAL_EXECUTION and target not in DEVICE_SETTABLE:
             *most, last = [s.value for s in ExecutionStatus if s in DEVICE_SETTABLE]
             invalid(f"A device cannot set status {target.value}; use {', '.join(most)} or {last}.")
         try:
-            self.engine.transition(job, e, target, Actor.DEVICE, details=p.get("statusDetails"))
+            self.engine.transition(job, e, target, Actor.DEVICE, details=details)
         except TransitionError as exc:
             raise error(
                 "InvalidStateTransitionException", str(exc), executionState=execution_state(e)
             ) from exc
-        self.engine.set_step_timeout(job, e, p.get("stepTimeoutInMinutes"))
+        self.engine.set_step_timeout(job, e, step)
         out: dict[str, Any] = {}
         if p.get("includeJobExecutionState"):
             out["executionState"] = execution_state(e)

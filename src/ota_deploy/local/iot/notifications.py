@@ -25,12 +25,15 @@ from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import Any
 
+from ota_deploy.core.aws_model import documented
 from ota_deploy.core.status import ExecutionStatus, JobStatus
 from ota_deploy.local.contracts import Publisher
 from ota_deploy.local.iot.records import Execution, Job
 
 log = logging.getLogger(__name__)
-NOTIFY_LIMIT = 10
+# A ListNotification (notify) "can display up to 10 pending job executions" without a
+# scheduling configuration (https://docs.aws.amazon.com/iot/latest/developerguide/job-limits.html).
+NOTIFY_LIMIT = documented("pending_executions_max")
 
 
 def summary(e: Execution) -> dict[str, Any]:

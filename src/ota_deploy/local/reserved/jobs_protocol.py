@@ -18,6 +18,7 @@ Field names were checked against the AWS IoT Device SDK v2 (``awsiot/iotjobs.py`
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -122,13 +123,23 @@ def client_token_of(doc: dict[str, Any]) -> str | None:
     return token if isinstance(token, str) else None
 
 
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+
+
 def _int_field(doc: dict[str, Any], name: str) -> int | None:
+    """A long member (expectedVersion, executionNumber, stepTimeoutInMinutes): a JSON number,
+    or a numeric JSON string. AWS's embedded C Jobs library writes ``"expectedVersion":"2"``
+    (``Jobs_UpdateMsg``, aws/Jobs-for-AWS-IoT-embedded-sdk) and AWS accepts it from every
+    FreeRTOS OTA demo: where that client and the model's ``long`` disagree, the client that
+    works against AWS wins. The other long members are read by the same rule."""
     value = doc.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise MqttJobsError("InvalidRequest", f"{name} must be an integer")
-    return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value):
+        return int(value)
+    raise MqttJobsError("InvalidRequest", f"{name} must be a whole number")
 
 
 def _bool_field(doc: dict[str, Any], name: str) -> bool | None:

@@ -2,8 +2,14 @@
 
 Pure functions, no I/O. The two formats carry the same short-keyed maps (``c``, ``s``, ``f``,
 ``l``, ``o``, ``n``, ``b``, ``i``, ``p``, ...); they differ only in how binary members (the data
-block ``p`` and the request bitmap ``b``) travel: base64 text in JSON, byte strings in CBOR.
+block ``p`` and the request bitmap ``b``) travel. In CBOR both are byte strings. In JSON the
+block ``p`` is base64 text, and the bitmap ``b`` is a hexadecimal string: the page's GetStream
+example ``"b": "0x130080"`` selects 4 blocks (bytes 13 00 80 have four bits set).
 Spec: https://docs.aws.amazon.com/iot/latest/developerguide/mqtt-based-file-delivery-in-devices.html
+
+A JSON ``b`` without the ``0x`` prefix is read as base64, as this project's device agent
+(``fleet.protocol``) has sent it so far: no AWS page uses that form, and ``encode`` writes the
+page's. A hex string of odd length is read as if a leading ``0`` completed its first byte.
 
 Bitmap layout (what AWS's embedded OTA agent sends, ``ota.c`` in
 aws/ota-for-aws-iot-embedded-sdk: ``byte = block >> 3``, ``mask = 1 << (block % 8)``): bit ``i``
@@ -39,14 +45,23 @@ class DecodeError(Exception):
         self.message = message
 
 
+HEX_PREFIX = "0x"
+
+
+def _json_binary(key: str, value: Any) -> Any:
+    if not isinstance(value, bytes | bytearray):
+        return value
+    if key == "b":
+        return HEX_PREFIX + bytes(value).hex()
+    return base64.b64encode(value).decode("ascii")
+
+
 def encode(fmt: Format, message: dict[str, Any]) -> bytes:
-    """Serialise a message; ``bytes`` members become base64 text in JSON."""
+    """Serialise a message; in JSON the bitmap ``b`` becomes ``0x`` hex, other ``bytes``
+    members base64 text."""
     if fmt is Format.CBOR:
         return bytes(cbor2.dumps(message))
-    body = {
-        k: (base64.b64encode(v).decode("ascii") if isinstance(v, bytes | bytearray) else v)
-        for k, v in message.items()
-    }
+    body = {k: _json_binary(k, v) for k, v in message.items()}
     return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
 
@@ -54,7 +69,8 @@ def decode(fmt: Format, payload: bytes) -> dict[str, Any]:
     """Parse a message into a dict; binary members ``p``/``b`` are returned as ``bytes``.
 
     Raises ``DecodeError`` (InvalidJson / InvalidCbor) when the payload is not a map, and
-    ``ValueError`` when a binary member is neither bytes nor valid base64 text.
+    ``BinaryMemberError`` (a ``ValueError``) when a binary member is neither bytes nor valid
+    text for it; it carries the decoded map, so the reply can still echo the client token.
     """
     doc: Any
     if fmt is Format.CBOR:
@@ -78,15 +94,32 @@ def decode(fmt: Format, payload: bytes) -> dict[str, Any]:
                 "InvalidCbor" if fmt is Format.CBOR else "InvalidJson", "map keys must be text"
             )
         if key in _BINARY_KEYS and type(value) is not bytes:
-            converted.append((key, _binary(value)))
+            try:
+                converted.append((key, _binary(value, hex_form=key == "b")))
+            except ValueError as exc:
+                raise BinaryMemberError(str(exc), doc) from exc
     for key, data in converted:  # the decoded map is ours: no copy of it is made
         doc[key] = data
     return doc  # type: ignore[no-any-return]
 
 
-def _binary(value: Any) -> bytes:
+class BinaryMemberError(ValueError):
+    """A binary member (``b``) that cannot be read; ``doc`` is the rest of the request."""
+
+    def __init__(self, message: str, doc: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.doc = doc
+
+
+def _binary(value: Any, *, hex_form: bool = False) -> bytes:
     if isinstance(value, bytes | bytearray):
         return bytes(value)
+    if isinstance(value, str) and hex_form and value[:2].lower() == HEX_PREFIX:
+        digits = value[2:]
+        try:
+            return bytes.fromhex(digits if len(digits) % 2 == 0 else "0" + digits)
+        except ValueError as exc:
+            raise ValueError(f"not a hexadecimal bitmap: {value[:40]!r}") from exc
     if isinstance(value, str):
         try:
             return base64.b64decode(value.encode("ascii"), validate=True)

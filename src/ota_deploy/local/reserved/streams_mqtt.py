@@ -28,6 +28,7 @@ Spec: https://docs.aws.amazon.com/iot/latest/developerguide/mqtt-based-file-deli
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
@@ -140,6 +141,9 @@ class StreamsMqttHandler:
             except codec.DecodeError as err:
                 raise StreamError(err.code, err.message) from err
             except ValueError as err:
+                if isinstance(err, codec.BinaryMemberError):
+                    with contextlib.suppress(StreamError):
+                        token = proto.client_token(err.doc)
                 raise StreamError("InvalidRequest", f"b (bitmap): {err}") from err
             token = proto.client_token(doc)
             info = self._streams.info(parsed.stream_id)

@@ -1,6 +1,9 @@
 """mosquitto's command-line clients against the reserved topics of the local AWS IoT:
-``mosquitto_sub`` on ``.../jobs/get/accepted`` sees the answer to a ``mosquitto_pub`` request,
-and ``mosquitto_pub`` of a DescribeStream request is answered to a ``mosquitto_sub`` of
+``mosquitto_rr`` publishes a Jobs request and reads the answer on ``.../jobs/get/accepted`` on
+the same connection (Jobs replies go to the requesting client only: "These response messages
+don't pass through the message broker and can't be subscribed to by other clients",
+https://docs.aws.amazon.com/iot/latest/developerguide/jobs-mqtt-api.html), and
+``mosquitto_pub`` of a DescribeStream request is answered to a ``mosquitto_sub`` of
 ``.../description/json``."""
 
 from __future__ import annotations
@@ -97,13 +100,34 @@ def _pub(host: str, port: int, topic: str, message: str) -> None:
     )
 
 
-def test_mosquitto_jobs_get(ota: Any, subs: list[Sub]) -> None:
+def test_mosquitto_jobs_get(ota: Any) -> None:
     topic = f"$aws/things/{ota.thing}/jobs/get"
-    sub = Sub(ota.mqtt_host, ota.mqtt_port, f"{topic}/accepted", "cli-sub")
-    subs.append(sub)
-    body = sub.message_after(
-        lambda: _pub(ota.mqtt_host, ota.mqtt_port, topic, '{"clientToken": "from-mosquitto"}')
-    )
+    out = subprocess.run(
+        [
+            "mosquitto_rr",
+            "-h",
+            ota.mqtt_host,
+            "-p",
+            str(ota.mqtt_port),
+            "-i",
+            "cli-rr",
+            "-q",
+            "1",
+            "-t",
+            topic,
+            "-e",
+            f"{topic}/accepted",
+            "-m",
+            '{"clientToken": "from-mosquitto"}',
+            "-W",
+            "30",
+        ],
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
+    ).stdout
+    body = json.loads(out.strip().splitlines()[0])
     assert body["clientToken"] == "from-mosquitto"
     assert [j["jobId"] for j in body["queuedJobs"]] == [ota.job_id]
     assert isinstance(body["timestamp"], int)

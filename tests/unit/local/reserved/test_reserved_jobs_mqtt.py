@@ -185,7 +185,7 @@ def test_version_mismatch_carries_execution_state(handler, iot) -> None:
         (f"{BASE}/j1/update", b"{}", "InvalidRequest"),  # no status
         (
             f"{BASE}/j1/update",
-            b'{"status": "IN_PROGRESS", "expectedVersion": "1"}',
+            b'{"status": "IN_PROGRESS", "expectedVersion": "one"}',  # "1" is accepted
             "InvalidRequest",
         ),
         (
@@ -341,3 +341,34 @@ def test_describe_passes_execution_number(handler, iot) -> None:
         "executionNumber": 1,
         "includeJobDocument": True,
     }
+
+
+@pytest.mark.parametrize(
+    "details",
+    [{"k": "x" * 1025}, {"k": "x" * 5000}, {f"k{i}": "v" for i in range(11)}, {"a b": "v"}],
+    ids=["1025-chars", "5000-chars", "11-pairs", "bad-key"],
+)
+def test_status_details_past_aws_limits_are_rejected_over_mqtt(handler, iot, details) -> None:
+    # API_iot-jobs-data_UpdateJobExecution.html: values of at most 1,024 characters;
+    # API_CancelJobExecution.html: at most 10 pairs; DetailsKey's pattern.
+    iot.add_job("j1", T, DOC)
+    for topic, body in (
+        (f"{BASE}/j1/update", {"status": "IN_PROGRESS", "statusDetails": details}),
+        (f"{BASE}/start-next", {"statusDetails": details}),
+    ):
+        got, reply = ask(handler, topic, {**body, "clientToken": "big"})
+        assert got == f"{topic}/rejected"
+        assert (reply["code"], reply["clientToken"]) == ("InvalidRequest", "big")
+        assert len(reply["message"]) < 400  # the value is not echoed back
+    got, reply = ask(handler, f"{BASE}/j1/get", {})
+    assert reply["execution"]["status"] == "QUEUED" and "statusDetails" not in reply["execution"]
+
+
+def test_get_pending_returns_at_most_ten_over_mqtt(handler, iot, clock) -> None:
+    # https://docs.aws.amazon.com/iot/latest/developerguide/job-limits.html
+    for i in range(12):
+        iot.add_job(f"j{i:02d}", T, DOC)
+        clock.advance(1)
+    topic, body = ask(handler, f"{BASE}/get", {"clientToken": "p"})
+    assert topic == f"{BASE}/get/accepted" and body["inProgressJobs"] == []
+    assert [j["jobId"] for j in body["queuedJobs"]] == [f"j{i:02d}" for i in range(10)]

@@ -160,3 +160,22 @@ def test_parse_topics() -> None:
     assert (
         proto.parse_streams_topic("$aws/things/a/streams/s/put/json").op is proto.StreamsOp.INVALID
     )
+
+
+@settings(deadline=None)
+@given(b=st.binary(min_size=1, max_size=64), prefix=st.sampled_from(["0x", "0X"]))
+def test_json_bitmap_is_hex_as_the_page_writes_it(b: bytes, prefix: str) -> None:
+    # mqtt-based-file-delivery-in-devices.html: "b": "0x130080" (a hexadecimal string)
+    wire = encode(Format.JSON, {"f": 0, "l": 256, "b": b})
+    assert f'"b":"0x{b.hex()}"'.encode() in wire
+    assert decode(Format.JSON, f'{{"b":"{prefix}{b.hex().upper()}"}}'.encode())["b"] == b
+    legacy = decode(Format.JSON, b'{"b":"AQ=="}')  # base64 without the prefix, as read so far
+    assert legacy["b"] == b"\x01"
+
+
+def test_page_example_bitmap_selects_four_blocks() -> None:
+    bitmap = decode(Format.JSON, b'{"b":"0x130080"}')["b"]
+    assert bitmap == b"\x13\x00\x80" and list(bitmap_blocks(bitmap, 0)) == [0, 1, 4, 23]
+    assert decode(Format.JSON, b'{"b":"0x1"}')["b"] == b"\x01"  # odd length: a leading 0
+    with pytest.raises(ValueError, match="hexadecimal"):
+        decode(Format.JSON, b'{"b":"0xnothex"}')
