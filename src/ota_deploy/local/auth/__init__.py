@@ -30,14 +30,17 @@ Gateway (TLS listener and per-packet checks)::
                   registry.policy_documents_of(cert))
     policy.can_connect() / can_subscribe(f) / can_publish(t) / can_receive(t)
 
-Control plane (certificate and policy operations)::
+Control plane (certificate and policy operations; built in ``local.iot``: ``certificates``,
+``certificates_ca``, ``policies``, ``provisioning``, and ``identity.DeviceIdentity``, the
+``DeviceAuthority`` the gateway gets as ``LocalIotService.device_authority``)::
 
     CreateKeysAndCertificate: issued = ca.issue_keys_and_certificate(now=...);
         store issued.certificate; reply issued.create_keys_and_certificate_output(arn)
     RegisterCertificate(WithoutCA) / RegisterCACertificate: info = parse_certificate_pem(pem);
         check_registrable(info, now); verify_issued_by(info, ca_info) (RegisterCertificate);
-        then tls.trust(info) for every CA certificate and every certificate registered
-        without a CA, so the listener's handshake accepts it (``tls`` explains why)
+        then the DeviceAuthority's listeners hear trust_anchor_added(pem) for every CA
+        certificate and every certificate registered without a CA, and the gateway calls
+        tls.trust(pem), so the listener's handshake accepts it (``tls`` explains why)
     CreatePolicy / CreatePolicyVersion: parse_policy_document(text) (raises AuthError)
     AuthError(code, message).status -> the HTTP status from botocore's model
 """
