@@ -22,6 +22,11 @@ def test_every_operation_answers_in_botocore_shapes(h) -> None:
     h.iot("CreateThingGroup", thingGroupName="g")
     h.iot("CreateThingGroup", thingGroupName="sub", parentGroupName="g")
     h.iot("DescribeThingGroup", thingGroupName="sub")
+    h.iot(
+        "UpdateThingGroup",
+        thingGroupName="sub",
+        thingGroupProperties={"thingGroupDescription": "d"},
+    )
     h.iot("AddThingToThingGroup", thingGroupName="g", thingName="a")
     h.iot("ListThingsInThingGroup", thingGroupName="g")
     h.iot("ListThingGroupsForThing", thingName="a")
