@@ -6,9 +6,10 @@ Every device of a fleet connects through the same ``ConnectGuard`` (``DeviceCont
         first time this condition (EMFILE, ENFILE, MemoryError, ConnectionRefusedError, ...)
             -> ONE warning line; later ones are only counted
         exhaustion (out of files or memory) -> every device waits (guard.wait_turn) for a
-            fleet-wide pause that doubles up to MAX_PAUSE while it lasts, so the fleet does not
-            spin on accept/connect; still exhausted FATAL_AFTER seconds later, with no connect
-            getting through -> on_fatal(message) once (the run ends with that error)
+            fleet-wide pause that doubles (up to MAX_PAUSE) with each failure after the last
+            pause ended, so the fleet does not spin on connect; still exhausted FATAL_AFTER
+            seconds later, with no connect getting through -> on_fatal(message) once (the run
+            ends with that error)
     device connect succeeds -> guard.succeeded(): the pause and the exhaustion clock reset
 
 Timing is the event loop's monotonic time (wall seconds, never the run's scaled clock: it
@@ -65,8 +66,9 @@ class ConnectGuard:
             log.warning("%s", self._describe(name, err, exhausted))
         if not exhausted:
             return min(30.0, 0.5 * 2.0 ** min(attempt, 6))
-        self._pause = min(MAX_PAUSE, max(0.1, self._pause * 2))
-        self._pause_until = max(self._pause_until, now + self._pause)
+        if now >= self._pause_until:  # connects in flight when a pause began do not grow it
+            self._pause = min(MAX_PAUSE, max(0.1, self._pause * 2))
+            self._pause_until = now + self._pause
         if self._exhausted_since is None:
             self._exhausted_since = now
         elif now - self._exhausted_since >= self.fatal_after and self.fatal is None:
@@ -78,7 +80,7 @@ class ConnectGuard:
             log.error("%s", self.fatal)
             if self.on_fatal is not None:
                 self.on_fatal(self.fatal)
-        return self._pause
+        return self._pause_until - now
 
     def succeeded(self) -> None:
         self._pause = 0.0

@@ -45,5 +45,7 @@ def in_shard(things: Sequence[str], k: int, n: int) -> list[str]:
 
 def split_even(things: Sequence[str], parts: int) -> list[list[str]]:
     """``things`` dealt round-robin into at most ``parts`` non-empty lists."""
+    if not things:
+        return []
     parts = max(1, min(parts, len(things)))
     return [list(things[i::parts]) for i in range(parts)]

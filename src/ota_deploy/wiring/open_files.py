@@ -48,13 +48,18 @@ def need(devices: int, workers: int) -> OpenFilesNeed:
     return OpenFilesNeed(server=server, worker=per_worker, parent=BASE)
 
 
+def need_fleet(devices: int, workers: int) -> OpenFilesNeed:
+    """``fleet run``: the devices (in ``workers`` processes; 1: this one), no local server."""
+    per_process = math.ceil(devices / max(1, workers)) + HTTP_PER_WORKER + BASE
+    if workers <= 1:
+        return OpenFilesNeed(server=0, worker=0, parent=per_process)
+    return OpenFilesNeed(server=0, worker=per_process, parent=BASE)
+
+
 def check(devices: int, workers: int) -> OpenFilesLimit:
-    """Raise the soft limit; ``InputError`` (exit 2) if the layout cannot fit under the hard
-    limit. Returns the limits in force."""
-    limit = raise_to_hard()
+    """``run --local``: raise the soft limit; ``InputError`` (exit 2) if the layout cannot fit
+    under the hard limit. Returns the limits in force."""
     wanted = need(devices, workers)
-    if limit.unlimited or wanted.busiest <= limit.soft:
-        return limit
     where = (
         "this process (the local AWS IoT and the fleet share it)"
         if workers <= 0
@@ -62,9 +67,24 @@ def check(devices: int, workers: int) -> OpenFilesLimit:
         if wanted.server >= wanted.worker
         else "each fleet worker process"
     )
-    ceiling = "hard limit" if limit.soft >= limit.hard >= 0 else "limit"
+    return _check(devices, wanted, where)
+
+
+def check_fleet(devices: int, workers: int) -> OpenFilesLimit:
+    """``fleet run``: as ``check``, for devices alone."""
+    wanted = need_fleet(devices, workers)
+    where = "this process" if workers <= 1 else "each fleet worker process"
+    return _check(devices, wanted, where)
+
+
+def _check(devices: int, wanted: OpenFilesNeed, where: str) -> OpenFilesLimit:
+    limit = raise_to_hard()
+    if limit.unlimited or wanted.busiest <= limit.soft:
+        return limit
     raise InputError(
         f"{devices} simulated devices need about {wanted.busiest} open files in {where}, "
-        f"but the open-file {ceiling} is {limit.soft}: raise it (ulimit -n {wanted.busiest}; "
-        "the hard limit needs root or /etc/security/limits.conf) or list fewer things"
+        f"but the open-file limit is {limit.soft} (hard limit "
+        f"{'unlimited' if limit.hard < 0 else limit.hard}): raise it with "
+        f"ulimit -n {wanted.busiest} (above the hard limit: as root, or in "
+        "/etc/security/limits.conf), or list fewer things"
     )
