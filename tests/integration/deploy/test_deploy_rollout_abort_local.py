@@ -74,7 +74,8 @@ def test_rollout_paces_releases_and_abort_cancels_the_job(tmp_path: Path) -> Non
 
     report = json.loads((out / "report.json").read_text())
     first: dict[str, Any] = report["rounds"][0]
-    assert [r["status"] for r in report["rounds"]] == ["CANCELED", "SKIPPED"]
+    assert [r["status"] for r in report["rounds"]] == ["CANCELED"]  # round 2: not run
+    assert report["not_run"]["first"] == 2 and "round 1 CANCELED" in report["not_run"]["reason"]
     # The abort, in words: AWS cancelled the job; the failures that tripped it are named.
     assert "CANCELED (abort criteria?)" in first["reason"] and "6 FAILED" in first["reason"]
     things = [json.loads(line) for line in (out / first["things_file"]).read_text().splitlines()]

@@ -123,7 +123,10 @@ def test_live_view_shows_downloads_and_progress(tmp_path: Path, shared_stack: Sh
     last = seen[-1]
     blocks = -(-(tmp_path / "test.bin").stat().st_size // 4096)
     assert {t.blocks_received for t in last.things.values()} == {blocks}  # MQTT: every block
-    assert all(t.status_details.get("progress") == "100%" for t in last.things.values())
+    # statusDetails: a finished thing shows its last report (progress 100%) or none (AWS's
+    # Jobs replies reach only the device that asked, so the watcher may not see them), never
+    # a stale "progress 50%" from while it was downloading
+    assert all(t.status_details.get("progress") in (None, "100%") for t in last.things.values())
 
 
 def test_ctrl_c_mid_round_cancels_cleans_and_reports(tmp_path: Path) -> None:
