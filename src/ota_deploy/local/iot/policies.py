@@ -105,9 +105,17 @@ class Policies:
 
     @staticmethod
     def versions(pol: Policy) -> dict[str, dict[str, Any]]:
-        """Every version of ``pol`` (made whole for a policy saved before versions existed)."""
+        """Every version of ``pol``, to read (a policy saved before versions existed has only
+        its default one; reading never changes the record)."""
+        if pol.versions:
+            return pol.versions
+        return {pol.version_id: {"document": pol.document, "created": pol.created}}
+
+    @staticmethod
+    def _own_versions(pol: Policy) -> dict[str, dict[str, Any]]:
+        """``pol.versions`` made whole, to change."""
         if not pol.versions:
-            pol.versions[pol.version_id] = {"document": pol.document, "created": pol.created}
+            pol.versions = {pol.version_id: {"document": pol.document, "created": pol.created}}
             pol.last_version = max(pol.last_version, int(pol.version_id))
         return pol.versions
 
@@ -212,7 +220,7 @@ class Policies:
         pol = self.policy(p["policyName"])
         document = p["policyDocument"]
         _parse(document)
-        versions = self.versions(pol)
+        versions = self._own_versions(pol)
         limit = documented("policy_versions_max")
         if len(versions) >= limit:
             raise error(
@@ -258,13 +266,14 @@ class Policies:
 
     def list_policy_versions(self, p: dict[str, Any]) -> dict[str, Any]:
         pol = self.policy(p["policyName"])
-        ids = sorted(self.versions(pol), key=int)
+        versions = self.versions(pol)
+        ids = sorted(versions, key=int)
         return {
             "policyVersions": [
                 {
                     "versionId": v,
                     "isDefaultVersion": v == pol.version_id,
-                    "createDate": dt(float(pol.versions[v]["created"])),
+                    "createDate": dt(float(versions[v]["created"])),
                 }
                 for v in ids
             ]
@@ -288,7 +297,7 @@ class Policies:
                 f"Version {version_id} is the default version of policy {pol.name}; delete the "
                 "policy with DeletePolicy, or make another version the default first.",
             )
-        del pol.versions[version_id]
+        del self._own_versions(pol)[version_id]
         return {}
 
     def list_targets_for_policy(self, p: dict[str, Any]) -> dict[str, Any]:

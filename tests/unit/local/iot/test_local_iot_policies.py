@@ -201,3 +201,41 @@ def test_fleet_provision_and_destroy_run_as_is(pair: AwsPair, tmp_path: Path) ->
     iot = pair.client("iot")
     assert iot.list_certificates()["certificates"] == []
     assert iot.list_policies()["policies"] == [] and iot.list_things()["things"] == []
+
+
+def test_identity_survives_a_restart_and_older_states_load(pair: AwsPair, iot: Any) -> None:
+    iot.create_policy(policyName="p", policyDocument=doc("iot:Connect"))
+    iot.create_policy_version(policyName="p", policyDocument=doc("iot:Publish"), setAsDefault=True)
+    cert = iot.create_keys_and_certificate(setAsActive=True)
+    iot.attach_policy(policyName="p", target=cert["certificateArn"])
+    state = pair.svc.dump_state()
+    restarted = AwsPair()
+    restarted.svc.load_state(json.loads(json.dumps(state)))  # as --state-dir stores it
+    again = restarted.client("iot", max_attempts=1)
+    assert again.get_policy(policyName="p")["defaultVersionId"] == "2"
+    assert (
+        again.create_policy_version(policyName="p", policyDocument=doc("iot:Receive"))[
+            "policyVersionId"
+        ]
+        == "3"
+    )
+    authority = restarted.svc.device_authority
+    assert authority.certificate_status(cert["certificateId"]) == "ACTIVE"
+    assert authority.connection_policy(cert["certificateId"], "any").can_publish("t")
+    # a state saved before policy versions existed: only the default version and its document
+    for row in state["policies"]:
+        row.pop("versions"), row.pop("last_version")
+    older = AwsPair()
+    older.svc.load_state(state)
+    loaded = older.svc.dump_state()["policies"]
+    old = older.client("iot", max_attempts=1)
+    listed = old.list_policy_versions(policyName="p")["policyVersions"]
+    assert [(v["versionId"], v["isDefaultVersion"]) for v in listed] == [("2", True)]
+    old.get_policy_version(policyName="p", policyVersionId="2")
+    assert older.svc.dump_state()["policies"] == loaded  # reading changed nothing
+    assert (
+        old.create_policy_version(policyName="p", policyDocument=doc("iot:Receive"))[
+            "policyVersionId"
+        ]
+        == "3"
+    )
