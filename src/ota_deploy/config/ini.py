@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ota_deploy.config import keys as K
-from ota_deploy.core.errors import InputError
+from ota_deploy.core.errors import InputError, excerpt
 from ota_deploy.core.textfile import read_user_text
 
 _NO_DEFAULT = "\x00ota-deploy-no-default-section\x00"
@@ -92,7 +92,7 @@ def read_ini(path: Path) -> RawIni:
         ) from None
     except configparser.DuplicateSectionError as err:
         raise InputError(
-            f"section [{err.section}] appears twice",
+            f"section [{excerpt(err.section)}] appears twice",
             file=shown,
             section=err.section,
             line=err.lineno,
@@ -121,7 +121,8 @@ def read_ini(path: Path) -> RawIni:
         name = _section_name(header)
         if name in sections:
             raise InputError(
-                f"section [{name}] appears twice (section names are matched ignoring case)",
+                f"section [{excerpt(name)}] appears twice "
+                "(section names are matched ignoring case)",
                 file=shown,
                 section=name,
             )

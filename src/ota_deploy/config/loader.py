@@ -37,7 +37,7 @@ from ota_deploy.config.values import Values
 from ota_deploy.core import limits
 from ota_deploy.core.defaults import LOCAL_ACCOUNT
 from ota_deploy.core.documents import load_custom_document_file
-from ota_deploy.core.errors import InputError
+from ota_deploy.core.errors import InputError, excerpt
 from ota_deploy.core.firmware import load_signing_key
 from ota_deploy.core.job_config import (
     ABORT_ACTION_CANCEL,
@@ -87,7 +87,7 @@ def _unknown_warnings(raw: RawIni) -> list[str]:
         if known is None:
             close = difflib.get_close_matches(section.upper(), list(K.SECTION_KEYS), n=1)
             hint = f"; did you mean [{close[0]}]?" if close else ""
-            warnings.append(f"{where}: unknown section [{section}] ignored{hint}")
+            warnings.append(f"{where}: unknown section [{excerpt(section)}] ignored{hint}")
             continue
         lower_known = {k.lower(): k for k in known}
         for key in items:
@@ -100,7 +100,7 @@ def _unknown_warnings(raw: RawIni) -> list[str]:
             else:
                 home = [s for s, ks in K.SECTION_KEYS.items() if key in {k.lower() for k in ks}]
                 hint = f"; it belongs in [{home[0]}]" if home else ""
-            warnings.append(f"{where}: [{section}] unknown key '{key}' ignored{hint}")
+            warnings.append(f"{where}: [{section}] unknown key '{excerpt(key)}' ignored{hint}")
     return warnings
 
 
@@ -168,7 +168,7 @@ def _check_id(
 ) -> None:
     reason = limits.check_id(value, pattern=pattern, max_len=max_len)
     if reason:
-        raise v.error(K.DEFAULT, key, f"{value!r} {reason}")
+        raise v.error(K.DEFAULT, key, f"{excerpt(value)!r} {reason}")
     if len(value + suffix) > max_len:
         raise v.error(
             K.DEFAULT,

@@ -15,7 +15,7 @@ from pathlib import Path
 from ota_deploy.config import keys as K
 from ota_deploy.config.ini import RawIni
 from ota_deploy.core import limits
-from ota_deploy.core.errors import InputError
+from ota_deploy.core.errors import InputError, excerpt
 from ota_deploy.core.units import Unit, parse_duration_sec
 
 _BOOLEANS = configparser.ConfigParser.BOOLEAN_STATES  # 1/yes/true/on, 0/no/false/off
@@ -68,7 +68,7 @@ class Values:
             raise self.error(
                 section,
                 key,
-                f"{value!r} is not a boolean (use True/False, yes/no, on/off or 1/0)",
+                f"{excerpt(value)!r} is not a boolean (use True/False, yes/no, on/off or 1/0)",
             ) from None
 
     def integer(
@@ -87,7 +87,7 @@ class Values:
         try:
             number = int(value, 10)
         except ValueError:
-            raise self.error(section, key, f"{value!r} is not a whole number") from None
+            raise self.error(section, key, f"{excerpt(value)!r} is not a whole number") from None
         reason = limits.check_int_range(number, low, high)
         if reason:
             raise self.error(section, key, reason)
@@ -108,21 +108,21 @@ class Values:
         try:
             number = Decimal(value)
         except InvalidOperation:
-            raise self.error(section, key, f"{value!r} is not a number") from None
+            raise self.error(section, key, f"{excerpt(value)!r} is not a number") from None
         if not number.is_finite():
-            raise self.error(section, key, f"{value!r} is not a finite number")
+            raise self.error(section, key, f"{excerpt(value)!r} is not a finite number")
         too_low = low is not None and (number <= low if low_exclusive else number < low)
         if too_low or (high is not None and number > high):
             lo = "" if low is None else (f"above {low}" if low_exclusive else f"at least {low}")
             hi = "" if high is None else f"at most {high}"
             rule = " and ".join(x for x in (lo, hi) if x)
-            raise self.error(section, key, f"{value} is out of range: AWS requires {rule}")
+            raise self.error(section, key, f"{excerpt(value)} is out of range: AWS requires {rule}")
         if places is not None and limits.decimal_places(value) > places:
             digits = "one digit" if places == 1 else f"{places} digits"
             raise self.error(
                 section,
                 key,
-                f"{value} has too many decimals: AWS supports {digits} after the point",
+                f"{excerpt(value)} has too many decimals: AWS supports {digits} after the point",
             )
         return float(number)
 
@@ -164,7 +164,7 @@ class Values:
             return default
         candidate = value.upper() if upper else value
         if candidate not in choices:
-            raise self.error(section, key, f"{value!r} is not one of {', '.join(choices)}")
+            raise self.error(section, key, f"{excerpt(value)!r} is not one of {', '.join(choices)}")
         return candidate
 
     def checked(self, section: str, key: str, reason: str | None) -> None:

@@ -3,7 +3,8 @@
 0 every round succeeded; 1 a round failed (a deployment outcome, not an error class here);
 2 bad input (config, arguments, files) detected before any AWS call; 3 an AWS or
 infrastructure error. The CLI catches ``OtaDeployError`` and prints ``str(err)`` without a
-traceback.
+traceback. Whatever of the user's input a message quotes goes through ``excerpt`` first, so
+a huge value (a 10 MB thing-list line) is echoed as a readable excerpt, never whole.
 """
 
 from __future__ import annotations
@@ -41,10 +42,10 @@ class InputError(OtaDeployError):
         where = []
         if file:
             where.append(f"{file}" + (f":{line}" if line is not None else ""))
-        if section:
-            where.append(f"[{section}]")
+        if section:  # a section or key name may be the user's own text: quoted as an excerpt
+            where.append(f"[{excerpt(section)}]")
         if key:
-            where.append(key)
+            where.append(excerpt(key))
         prefix = " ".join(where)
         super().__init__(f"{prefix}: {message}" if prefix else message)
         self.detail = message
@@ -59,3 +60,18 @@ class AwsServiceError(OtaDeployError):
         self.code = code
         self.operation = operation
         super().__init__(message)
+
+
+EXCERPT_CHARS = 200  # the longest legitimate value echoed (a thing ARN: at most ~180) fits
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """``text`` as an error message may quote it: whole when at most ``limit`` characters,
+    else its start and end around a note of how much was left out, so a 10 MB line from a
+    user's file is echoed as a readable ~``limit`` characters, never whole."""
+    if len(text) <= limit:
+        return text
+    head = max(1, limit * 2 // 3)
+    tail = max(0, limit - head)
+    omitted = len(text) - head - tail
+    return f"{text[:head]}...<{omitted:,} characters omitted>...{text[len(text) - tail :]}"

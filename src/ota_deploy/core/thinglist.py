@@ -4,7 +4,8 @@ Format (the manual's thingList.txt): one target per line, either an IoT thing AR
 ``arn:aws:iot:REGION:ACCOUNT:thing/NAME``, a thing-group ARN ``...:thinggroup/NAME``, or a bare
 thing name (made into a thing ARN of the configured account and region). Blank lines and ``#``
 comments (whole-line or trailing) are ignored; a duplicate target is dropped with a warning; a
-bad line is an ``InputError`` naming the file and line number. An empty list is an error.
+bad line is an ``InputError`` naming the file and line number, quoting the line as an excerpt
+(``core.errors.excerpt``: a 10 MB line is not echoed whole). An empty list is an error.
 
 Data flow: text -> ``parse_thing_list`` (pure; used by tests and property tests) -> ``ThingList``;
 ``read_thing_list`` only adds reading the file (``core.textfile``). Names follow AWS's
@@ -17,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ota_deploy.core.errors import InputError
+from ota_deploy.core.errors import InputError, excerpt
 from ota_deploy.core.limits import ACCOUNT_RE, REGION_RE, check_thing_name
 from ota_deploy.core.textfile import read_user_text
 
@@ -59,7 +60,8 @@ def _parse_line(
     """(kind, arn) of one non-empty line; kind is "thing" or "thinggroup"."""
 
     def bad(reason: str) -> InputError:
-        return InputError(f"bad thing list entry {text!r}: {reason}", file=source, line=line)
+        shown = excerpt(text)
+        return InputError(f"bad thing list entry {shown!r}: {reason}", file=source, line=line)
 
     if not text.startswith("arn:"):
         if text.lower().startswith("arn:"):
@@ -76,22 +78,22 @@ def _parse_line(
         )
     kind = match.group("kind")
     if kind not in ("thing", "thinggroup"):
-        raise bad(f"resource type {kind!r} is neither 'thing' nor 'thinggroup'")
+        raise bad(f"resource type {excerpt(kind)!r} is neither 'thing' nor 'thinggroup'")
     if not REGION_RE.fullmatch(match.group("region")):
-        raise bad(f"region {match.group('region')!r} is not an AWS region name")
+        raise bad(f"region {excerpt(match.group('region'))!r} is not an AWS region name")
     if not ACCOUNT_RE.fullmatch(match.group("account")):
-        raise bad(f"account {match.group('account')!r} is not a 12-digit AWS account id")
+        raise bad(f"account {excerpt(match.group('account'))!r} is not a 12-digit AWS account id")
     reason = check_thing_name(match.group("name"))
     if reason:
         raise bad(reason)
     if match.group("region") != region:
         warnings.append(
-            f"{source}:{line}: {text} is in region {match.group('region')}, "
+            f"{source}:{line}: {excerpt(text)} is in region {match.group('region')}, "
             f"not the configured {region}; AWS will reject it as a job target"
         )
     elif match.group("account") != account:
         warnings.append(
-            f"{source}:{line}: {text} belongs to account {match.group('account')}, "
+            f"{source}:{line}: {excerpt(text)} belongs to account {match.group('account')}, "
             f"not {account}; AWS will reject it as a job target"
         )
     return kind, text
@@ -116,7 +118,8 @@ def parse_thing_list(text: str, *, source: str, account: str, region: str) -> Th
             warnings=warnings,
         )
         if arn in seen:
-            warnings.append(f"{source}:{number}: duplicate of line {seen[arn]} ({arn}); dropped")
+            shown = excerpt(arn)
+            warnings.append(f"{source}:{number}: duplicate of line {seen[arn]} ({shown}); dropped")
             continue
         seen[arn] = number
         (things if kind == "thing" else groups).append(arn)

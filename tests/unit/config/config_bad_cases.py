@@ -5,7 +5,8 @@ tests/integration/config/test_config_bad_inputs_cli.py (``ota-deploy run`` subpr
 load this file by path. A case edits a copy of the shipped sample (config/samples):
 ``changes`` {(SECTION, key): value | None to delete}, ``drop`` sections, ``files`` {name: text |
 bytes | None to delete}, or ``ini`` replacing the whole dev.ini text. ``expect`` lists strings
-the message must contain (the key's manual spelling, or the file's name).
+the message must contain (the key's manual spelling, or the file's name). A huge value is
+quoted as an excerpt: every message stays short (``MESSAGE_CHARS_MAX``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+MESSAGE_CHARS_MAX = 2000  # no bad input's message is longer, however big the input
 D = "DEFAULT"
 CJ = "CUSTOM_JOB_DOCUMENT"
 PU = "PRESIGNED_URL_CONFIG"
@@ -66,6 +68,11 @@ CASES: list[BadCase] = [
         files={"thingsList.txt": "arn:aws:iot:us-east-1:123456789012:policy/p\n"},
     ),
     BadCase("thinglist-bad-name", ("thingsList.txt:1",), files={"thingsList.txt": "dev 1!\n"}),
+    BadCase(  # issue 10 §7: echoed as an excerpt, not 10 MB on stderr
+        "thinglist-10mb-line",
+        ("thingsList.txt:2", "10000000 characters long", "characters omitted>"),
+        files={"thingsList.txt": "dev-1\n" + "a" * 10_000_000 + "\n"},
+    ),
     # [DEFAULT] values
     BadCase("rounds-missing", ("rounds", "missing"), {(D, "rounds"): None}),
     BadCase("rounds-zero", ("rounds", "minimum 1"), {(D, "rounds"): "0"}),
@@ -91,6 +98,9 @@ CASES: list[BadCase] = [
     ),
     BadCase("rolearn-not-role", ("roleArn",), {(D, "roleArn"): "arn:aws:iam::123456789012:user/x"}),
     BadCase("region-bad", ("region", "us-east"), {(D, "region"): "us-east"}),
+    BadCase("region-huge", ("region", "characters omitted>"), {(D, "region"): "r" * 10**6}),
+    BadCase("rolearn-huge", ("roleArn", "characters omitted>"), {(D, "roleArn"): "a:" * 10**6}),
+    BadCase("rounds-huge", ("rounds", "characters omitted>"), {(D, "rounds"): "9x" * 10**6}),
     BadCase("region-upper", ("region",), {(D, "region"): "US-EAST-1"}),
     BadCase("bucket-chars", ("bucket",), {(D, "bucket"): "My_Bucket"}),
     BadCase("bucket-ip", ("bucket", "IP address"), {(D, "bucket"): "192.168.1.10"}),

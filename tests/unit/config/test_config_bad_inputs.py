@@ -23,7 +23,9 @@ def _load_cases() -> ModuleType:
     return module
 
 
-CASES = _load_cases().CASES
+_TABLE = _load_cases()
+CASES = _TABLE.CASES
+MESSAGE_CHARS_MAX = _TABLE.MESSAGE_CHARS_MAX
 
 
 def test_bad_inputs_table_is_big_and_distinct() -> None:
@@ -43,9 +45,29 @@ def test_bad_input(make_config, case) -> None:  # type: ignore[no-untyped-def]
     for expected in case.expect:
         assert expected in message, f"{expected!r} not in {message!r}"
     assert "Traceback" not in message
+    assert len(message) <= MESSAGE_CHARS_MAX, len(message)
 
 
 def test_bad_input_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         load_settings(tmp_path / "dev.ini")
     assert str(tmp_path / "dev.ini") in str(info.value)
+
+
+def test_a_10mb_thing_list_line_reaches_stderr_as_an_excerpt(  # type: ignore[no-untyped-def]
+    make_config, capsys, monkeypatch
+) -> None:
+    """Issue 10 §7 through the CLI's own entry point: 10,000,168 bytes on stderr before."""
+    from ota_deploy.cli.app import main
+
+    case = next(c for c in CASES if c.id == "thinglist-10mb-line")
+    path = make_config(case.changes, case.drop, case.files)
+    out = path.parent / "out"
+    monkeypatch.setattr(sys, "argv", ["ota-deploy", "run", "-c", str(path), "--out", str(out)])
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert info.value.code == EXIT_BAD_INPUT
+    stderr = capsys.readouterr().err
+    assert len(stderr.encode()) <= MESSAGE_CHARS_MAX
+    assert "thingsList.txt:2: bad thing list entry 'aaaa" in stderr
+    assert "...<9,999,800 characters omitted>..." in stderr

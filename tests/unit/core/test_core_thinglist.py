@@ -1,4 +1,5 @@
-"""Thing-list parsing: ARNs, groups, bare names, comments, duplicates, bad lines."""
+"""Thing-list parsing: ARNs, groups, bare names, comments, duplicates, bad lines; and the
+excerpt every message quotes a huge line through (``core.errors.excerpt``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ota_deploy.core.errors import InputError
+from ota_deploy.core.errors import EXCERPT_CHARS, InputError, excerpt
 from ota_deploy.core.thinglist import parse_thing_list, read_thing_list, thing_arn
 
 ACC = "123456789012"
@@ -143,3 +144,49 @@ def test_thinglist_property_only_input_errors(text: str) -> None:
     for arn in tl.target_arns:
         assert arn.startswith("arn:aws")
     assert len(set(tl.target_arns)) == len(tl.target_arns)
+
+
+# -- huge lines are quoted as excerpts (issue 10 §7) --------------------------------------------
+HUGE = 10_000_000
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("a" * HUGE, "name is 10000000 characters long"),
+        ("arn:aws:iot:" + "r" * HUGE + f":{ACC}:thing/x", "is not an AWS region name"),
+        (f"arn:aws:iot:{REG}:" + "1" * HUGE + ":thing/x", "is not a 12-digit AWS account id"),
+        (f"arn:aws:iot:{REG}:{ACC}:" + "k" * HUGE + "/x", "is neither 'thing' nor 'thinggroup'"),
+        ("ARN:" + "z" * HUGE, "must start with lowercase 'arn:'"),
+    ],
+    ids=["name", "region", "account", "kind", "upper-arn"],
+)
+def test_thinglist_huge_line_is_quoted_as_an_excerpt(line: str, reason: str) -> None:
+    with pytest.raises(InputError) as info:
+        parse(f"dev-1\n{line}\n")
+    message = str(info.value)
+    assert message.startswith("things.txt:2: bad thing list entry ")
+    assert reason in message
+    assert "characters omitted>" in message
+    assert len(message) < 3 * EXCERPT_CHARS
+
+
+def test_thinglist_huge_partition_warning_is_an_excerpt() -> None:
+    other = "arn:aws-" + "p" * HUGE + f":iot:eu-west-1:{ACC}:thing/x"
+    listed = parse(f"{other}\n{other}\n")
+    assert len(listed.warnings) == 3  # other region (twice), then the duplicate
+    assert all(len(w) < 3 * EXCERPT_CHARS for w in listed.warnings)
+    assert all("characters omitted>" in w for w in listed.warnings)
+
+
+@given(st.text(max_size=600), st.integers(min_value=1, max_value=300))
+def test_excerpt_keeps_short_text_and_both_ends_of_long_text(text: str, limit: int) -> None:
+    shown = excerpt(text, limit)
+    if len(text) <= limit:
+        assert shown == text
+        return
+    head, _, rest = shown.partition("...<")
+    note, _, tail = rest.partition(">...")
+    assert text.startswith(head) and text.endswith(tail)
+    assert len(head) + len(tail) == max(limit, 1 + len(tail))
+    assert int(note.split()[0].replace(",", "")) == len(text) - len(head) - len(tail)

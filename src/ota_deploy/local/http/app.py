@@ -31,6 +31,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ota_deploy.core.aws_model import SERVICES, service_model
+from ota_deploy.core.errors import excerpt
 from ota_deploy.local.contracts import AwsError
 from ota_deploy.local.faults import FaultConfig, FaultInjector, injector_for
 from ota_deploy.local.http.limits import HttpLimits
@@ -100,7 +101,8 @@ class RestJsonFrontEnd:
             return self.error_reply(
                 AwsError(
                     "UnknownOperationException",
-                    f"No operation of {self.name} matches {method} {raw_path.split('?')[0]}",
+                    f"No operation of {self.name} matches "
+                    f"{excerpt(method, 16)} {excerpt(raw_path.split('?')[0])}",
                     404,
                 )
             )

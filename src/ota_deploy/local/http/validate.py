@@ -36,10 +36,12 @@ from botocore.model import Shape, StructureShape
 from botocore.validate import ParamValidator
 
 from ota_deploy.core.aws_model import documented, service_model
+from ota_deploy.core.errors import excerpt
 from ota_deploy.local.contracts import AwsError
 from ota_deploy.local.http.javaregex import java_regex
 
 MAX_REPORTED = 10
+REPORT_CHARS = 2000  # botocore's backstop report, which quotes values
 # Python types a model number accepts: integers for integer/long, any number for float/double.
 _NUMBER_TYPES: dict[str, type | tuple[type, ...]] = {
     "integer": int,
@@ -108,11 +110,13 @@ def number_bounds(
 
 
 def _show(value: Any) -> str:
+    """A value as the message quotes it: an excerpt (``core.errors.excerpt``), never a whole
+    megabyte string or a 1e30-digit number."""
     if value is None:
         return "null"
-    if isinstance(value, str):
-        return f"'{value}'"
-    return f"'{value}'" if not isinstance(value, dict | list) else "'...'"
+    if isinstance(value, dict | list):
+        return "'...'"
+    return f"'{excerpt(str(value))}'"
 
 
 class _Walker:
@@ -231,8 +235,8 @@ def validation_errors(shape: Shape | None, params: dict[str, Any]) -> list[str]:
     if walker.errors:
         return walker.errors
     report = ParamValidator().validate(params, shape)
-    if report.has_errors():
-        return [report.generate_report()]
+    if report.has_errors():  # its report quotes the values: cut to a readable length
+        return [excerpt(report.generate_report(), REPORT_CHARS)]
     return []
 
 

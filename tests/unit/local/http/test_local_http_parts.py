@@ -147,6 +147,16 @@ def test_validator_checks_what_botocore_skips() -> None:
     ]
 
 
+def test_huge_values_are_quoted_as_excerpts() -> None:
+    (too_long,) = create_job_errors(document="x" * 1_000_000)
+    assert "...<" in too_long and "characters omitted>..." in too_long
+    assert len(too_long) < 500
+    (too_big,) = create_job_errors(jobExecutionsRolloutConfig={"maximumPerMinute": 10**3000})
+    assert "characters omitted" in too_big and len(too_big) < 500
+    reply, _ = handle("iot", "GET", "/nowhere/" + "p" * 100_000)
+    assert reply.status == 404 and len(reply.body) < 500
+
+
 def test_validation_message_counts_errors() -> None:
     reply, _ = handle(
         "iot", "PUT", "/jobs/bad%20id", body={"targets": ["x"], "targetSelection": "NOPE"}
