@@ -28,6 +28,7 @@ from functools import cache
 from typing import Any
 
 from ota_deploy.core import aws_model
+from ota_deploy.core.errors import excerpt
 from ota_deploy.core.status import FailureType, TargetSelection
 
 
@@ -183,7 +184,7 @@ def check_role_arn(value: str) -> str | None:
     if not fits or not ROLE_ARN_RE.fullmatch(value):
         hint = " (replace the manual's placeholder)" if "<" in value or ">" in value else ""
         return (
-            f"{value!r} is not an IAM role ARN like "
+            f"{excerpt(value)!r} is not an IAM role ARN like "
             f"arn:aws:iam::123456789012:role/your_ota_role{hint}"
         )
     return None
@@ -191,14 +192,14 @@ def check_role_arn(value: str) -> str | None:
 
 def check_region(value: str) -> str | None:
     if not REGION_RE.fullmatch(value):
-        return f"{value!r} is not an AWS region name like us-east-1"
+        return f"{excerpt(value)!r} is not an AWS region name like us-east-1"
     return None
 
 
 def check_bucket(value: str) -> str | None:
     """S3 general-purpose bucket naming rules."""
     if not 3 <= len(value) <= 63:
-        return f"bucket name {value!r} must be 3 to 63 characters long"
+        return f"bucket name {excerpt(value)!r} must be 3 to 63 characters long"
     if not BUCKET_RE.fullmatch(value):
         return (
             f"bucket name {value!r} may hold only lowercase letters, digits, '.' and '-', "
@@ -241,6 +242,6 @@ def decimal_places(text: str) -> int:
     try:
         d = Decimal(text.strip()).normalize()
     except InvalidOperation as err:
-        raise ValueError(f"{text!r} is not a number") from err
+        raise ValueError(f"{excerpt(text)!r} is not a number") from err
     exponent = d.as_tuple().exponent
     return -exponent if isinstance(exponent, int) and exponent < 0 else 0

@@ -12,6 +12,8 @@ import re
 from decimal import Decimal
 from typing import Literal
 
+from ota_deploy.core.errors import excerpt
+
 Unit = Literal["ms", "s", "min", "h"]
 
 _MS = Decimal(1)
@@ -44,15 +46,16 @@ def _parse_ms(text: str, default_unit: Unit) -> Decimal:
     match = _DURATION_RE.fullmatch(text)
     if match is None:
         raise ValueError(
-            f"{text!r} is not a duration (a number, optionally with a unit: ms, s, min, h)"
+            f"{excerpt(text)!r} is not a duration (a number, optionally with a unit: ms, s, min, h)"
         )
     number, unit = match.group(1), match.group(2).lower() or default_unit
     factor = _FACTORS_MS.get(unit)
     if factor is None:
-        raise ValueError(f"{text!r} has an unknown unit {unit!r} (use ms, s, min or h)")
+        shown = excerpt(text)
+        raise ValueError(f"{shown!r} has an unknown unit {excerpt(unit)!r} (use ms, s, min or h)")
     value = Decimal(number) * factor
     if value > _MAX_MS:
-        raise ValueError(f"{text!r} is too large")
+        raise ValueError(f"{excerpt(text)!r} is too large")
     return value
 
 
