@@ -60,7 +60,8 @@ class Poller(Protocol):
 
     A poller may also have ``poll_final() -> JobSnapshot``: called once when a round ends, a
     poll that also fetches the statusDetails of failed/rejected/timed-out things, so the
-    report says why they failed. Pollers without it are simply polled once more.
+    report says why they failed; with none outstanding it returns the deciding snapshot itself
+    without a call. Without ``poll_final`` the deciding snapshot is the round's last.
     """
 
     @property
