@@ -137,7 +137,7 @@ class FaultConfig(FaultRates):
     seed: int | None = None
     operations: frozenset[str] = field(default_factory=frozenset)  # botocore names; empty=all
     services: frozenset[str] = CONTROL_PLANE  # where the global rates apply
-    per_operation: Mapping[str, OperationFaults] = field(default_factory=dict)
+    per_operation: Mapping[str, OperationFaults] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
