@@ -17,7 +17,7 @@ shape :func:`dump` makes.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, is_dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -68,13 +68,42 @@ def encode(record: Any, *, with_executions: bool = True) -> dict[str, Any]:
 
 
 def row(record: Any) -> str:
-    """One record as the compact JSON text a store keeps (a job without its executions)."""
-    return json.dumps(encode(record, with_executions=False), separators=(",", ":"))
+    """One record as the compact JSON text a store keeps (a job without its executions): the
+    same content as :func:`encode`, serialised straight from the record (no copy; ``json``
+    writes a ``StrEnum`` as its value) since a write-through store does this per change."""
+    if isinstance(record, Job):
+        data = _fields_of(record)
+        del data["executions"]
+        wire = data.pop("configs").to_params()
+        data.update({name: wire.get(member) for member, name in _CONFIG_FIELDS.items()})
+    else:
+        data = _fields_of(record)
+    return json.dumps(data, separators=(",", ":"), default=_nested)
 
 
 def execution_row(e: Execution) -> str:
     """One execution as the compact JSON text a store keeps."""
-    return json.dumps(encode(e), separators=(",", ":"))
+    return json.dumps(_fields_of(e), separators=(",", ":"), default=_nested)
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _fields_of(record: Any) -> dict[str, Any]:
+    """A dataclass record's fields by name, values as they are (not copied)."""
+    cls = type(record)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return {n: getattr(record, n) for n in names}
+
+
+def _nested(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return _fields_of(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"cannot save {type(value).__name__}")
 
 
 def _build(cls: type[T], data: dict[str, Any]) -> T:

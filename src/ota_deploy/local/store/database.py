@@ -50,6 +50,7 @@ LOCK = "state.lock"
 BLOBS = "blobs"
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000
+SYNCHRONOUS = "NORMAL"  # see the module docstring; bench/bench_state_writes.py compares FULL
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -130,7 +131,7 @@ class Database:
             )
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
         except sqlite3.DatabaseError as err:
             raise InputError(
                 f"not a local AWS IoT state database: {err}", file=str(self.path)
