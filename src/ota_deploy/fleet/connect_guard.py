@@ -40,8 +40,10 @@ class ConnectGuard:
         *,
         on_fatal: Callable[[str], object] | None = None,
         fatal_after: float = FATAL_AFTER,
+        monotonic: Callable[[], float] | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self._monotonic = monotonic  # None: the running event loop's clock
         self.on_fatal = on_fatal
         self.fatal_after = fatal_after
         self.counts: Counter[str] = Counter()
@@ -52,13 +54,17 @@ class ConnectGuard:
 
     async def wait_turn(self) -> None:
         """Wait out a fleet-wide pause (while out of files or memory)."""
-        loop = asyncio.get_running_loop()
-        while (left := self._pause_until - loop.time()) > 0:
+        while (left := self._pause_until - self._now()) > 0:
             await asyncio.sleep(left)
+
+    def _now(self) -> float:
+        if self._monotonic is not None:
+            return self._monotonic()
+        return asyncio.get_running_loop().time()
 
     def failed(self, err: BaseException, attempt: int) -> float:
         """Record one failed connect; how long (s) this device waits before its next try."""
-        now = asyncio.get_running_loop().time()
+        now = self._now()
         exhausted = is_exhaustion(err)
         name = exhaustion_name(err) if exhausted else type(err).__name__
         self.counts[name] += 1

@@ -141,10 +141,18 @@ def update_request(
 
 
 def encode_stream_message(obj: dict[str, Any], protocol: Protocol) -> bytes:
-    """Encode a DescribeStream/GetStream request; JSON carries bytes members as base64."""
+    """Encode a DescribeStream/GetStream request. In JSON the bitmap ``b`` is a ``0x`` hex
+    string, as the MQTT-based file delivery page shows (``"b": "0x130080"``); other bytes
+    members are base64 (https://docs.aws.amazon.com/iot/latest/developerguide/
+    mqtt-based-file-delivery-in-devices.html)."""
     if protocol == "cbor":
         return bytes(cbor2.dumps(obj))
-    plain = {k: base64.b64encode(v).decode() if isinstance(v, bytes) else v for k, v in obj.items()}
+    plain = {
+        k: ("0x" + v.hex() if k == "b" else base64.b64encode(v).decode())
+        if isinstance(v, bytes)
+        else v
+        for k, v in obj.items()
+    }
     return encode_json(plain)
 
 

@@ -85,12 +85,13 @@ def test_get_stream_request_round_trip(
     )
     if protocol == "cbor":
         back = cbor2.loads(raw)
-    else:
-        import base64
+    else:  # the bitmap as 0x hex (the AWS page's form): what the local AWS IoT reads back
         import json
 
-        back = json.loads(raw)
-        back["b"] = base64.b64decode(back["b"])
+        from ota_deploy.local.reserved.streams_codec import Format, decode
+
+        assert json.loads(raw)["b"] == "0x" + bitmap.hex()
+        back = decode(Format.JSON, raw)
     assert back == {"c": token, "s": 3, "f": file_id, "l": 4096, "o": offset, "n": 4, "b": bitmap}
 
 

@@ -40,24 +40,21 @@ def test_one_warning_per_condition_not_per_failure(caplog: pytest.LogCaptureFixt
 
 
 def test_exhaustion_pauses_the_whole_fleet_and_a_success_resets_it() -> None:
-    async def scenario() -> tuple[list[float], list[float], float]:
-        guard = ConnectGuard("h:1", fatal_after=3600)
-        loop = asyncio.get_running_loop()
-        same_instant = [guard.failed(_emfile(), 1) for _ in range(12)]
-        grown = []
-        for _ in range(8):  # each failure after the pause ended doubles it
-            guard._pause_until = loop.time()
-            grown.append(guard.failed(_emfile(), 1))
-        guard.succeeded()
-        guard._pause_until = loop.time()
-        return same_instant, grown, guard.failed(_emfile(), 1)
-
-    same_instant, grown, after_reset = asyncio.run(scenario())
+    now = [100.0]
+    guard = ConnectGuard("h:1", fatal_after=3600, monotonic=lambda: now[0])
+    same_instant = [guard.failed(_emfile(), 1) for _ in range(12)]
+    grown = []
+    for _ in range(8):  # each failure after the pause ended doubles it
+        now[0] = guard._pause_until
+        grown.append(guard.failed(_emfile(), 1))
+    guard.succeeded()
+    now[0] = guard._pause_until
+    after_reset = guard.failed(_emfile(), 1)
     # a burst of failures from connects already in flight is one pause, not twelve doublings
-    assert all(0 < d <= 0.1 for d in same_instant)
-    assert grown == sorted(grown) and grown[0] == pytest.approx(0.2, abs=0.01)
-    assert grown[-1] == pytest.approx(MAX_PAUSE, abs=0.01)  # capped
-    assert after_reset == pytest.approx(0.1, abs=0.01)  # after a success it starts over
+    assert same_instant == [pytest.approx(0.1)] * 12
+    assert grown == [pytest.approx(d) for d in (0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0)]
+    assert grown[-1] == MAX_PAUSE  # capped
+    assert after_reset == pytest.approx(0.1)  # after a success it starts over
 
 
 def test_a_device_waits_out_the_fleet_wide_pause() -> None:
