@@ -8,7 +8,8 @@ the shipped setting; FULL and OFF for comparison in-process), for:
   1,000-execution job;
 - through HTTP with boto3 against ``LocalAwsIotThread``: the same two, and S3 PutObject of
   1 KiB (stored inline) and 1 MiB (a file beside the database);
-- the on-disk size per 1,000 executions (queued, then all SUCCEEDED), after a checkpoint.
+- the on-disk size per 1,000 executions (queued, then all SUCCEEDED), after a checkpoint, and
+  how long a restart takes to read such a folder back into the service.
 
 Bounded: about a minute. Run: python bench/bench_state_writes.py [seconds-per-figure]
 """
@@ -159,12 +160,21 @@ def size_per_1000_executions() -> None:
         done = size()
         row = conn.execute("SELECT avg(length(data)) FROM executions").fetchone()[0]
         db.close()
+        db = Database.open(Path(tmp))
+        start = time.perf_counter()
+        state, _ = IotStore(db.connect()).load()
+        service(FakeClock(clock.now())).load_state(state)
+        load_ms = (time.perf_counter() - start) * 1e3
+        db.close()
     per = 1000 / FLEET
     print(
         f"on disk per 1,000 executions: {(queued - before) * per / 1024:,.0f} KiB queued, "
         f"{(done - before) * per / 1024:,.0f} KiB once SUCCEEDED "
         f"(an execution's row holds {row:,.0f} bytes of JSON; {FLEET:,} things took "
         f"{before / 1024:,.0f} KiB)"
+    )
+    print(
+        f"start-up read of that folder ({FLEET:,} things, {FLEET:,} executions): {load_ms:.0f} ms"
     )
 
 
