@@ -5,7 +5,8 @@ Data flow: ``things.round_things`` (in memory or streamed from the per-round fil
 the histogram and ``TimeStats``), the things that did not succeed (the first ``LISTED_MAX``
 in ``THING_ORDER``, all of them counted, grouped by status and statusDetails reason), the
 slowest succeeded things, and ``marks`` (thing -> its status, or ``SLOW``) for the device x
-round view. report.html, JUnit and ``report --compare`` read digests, never the raw lists, so
+round view (and, in a round of at most ``ALL_LISTED_MAX`` things, every succeeded thing).
+report.html, JUnit and ``report --compare`` read digests, never the raw lists, so
 a 10,000-thing round costs the page the same as a 100-thing one.
 """
 
@@ -41,6 +42,9 @@ SLOW = "SLOW"  # the mark of a succeeded thing among its round's slowest
 LISTED_MAX = 50  # not-succeeded things listed per round (the rest counted and grouped)
 REASONS_MAX = 10  # (status, reason) groups shown per round
 SLOWEST_MAX = 10
+ALL_LISTED_MAX = (
+    50  # a round this small lists every thing (its succeeded ones in ``succeeded_things``)
+)
 
 
 def slowest_count(succeeded: int) -> int:
@@ -69,6 +73,8 @@ class RoundDigest:
     reason_groups: int = 0  # how many (status, reason) groups there were in all
     slowest: list[ThingResult] = field(default_factory=list)  # slowest first
     marks: dict[str, str] = field(default_factory=dict)  # thing -> status (not SUCCEEDED) or SLOW
+    # Every succeeded thing, slowest first, when the round has at most ALL_LISTED_MAX things.
+    succeeded_things: list[ThingResult] = field(default_factory=list)
 
     @property
     def succeeded(self) -> int:
@@ -80,6 +86,7 @@ def digest_round(things: Iterable[ThingResult], *, listed_max: int = LISTED_MAX)
     digest = RoundDigest()
     bad: list[ThingResult] = []
     timed: list[tuple[float, str, ThingResult]] = []
+    succeeded_untimed: list[ThingResult] = []  # kept only while the round is small
     reasons: Counter[tuple[str, str]] = Counter()
     for thing in things:
         digest.total += 1
@@ -87,6 +94,8 @@ def digest_round(things: Iterable[ThingResult], *, listed_max: int = LISTED_MAX)
             if thing.duration_sec is not None and thing.duration_sec >= 0:
                 digest.durations.append(thing.duration_sec)
                 timed.append((thing.duration_sec, thing.thing_name, thing))
+            elif digest.total <= ALL_LISTED_MAX:
+                succeeded_untimed.append(thing)
             continue
         digest.not_succeeded += 1
         digest.marks[thing.thing_name] = thing.status
@@ -100,6 +109,9 @@ def digest_round(things: Iterable[ThingResult], *, listed_max: int = LISTED_MAX)
     for thing in digest.slowest:
         digest.marks[thing.thing_name] = SLOW
     digest.stats = time_stats(digest.durations)
+    if digest.total <= ALL_LISTED_MAX:
+        done = [t for _, _, t in sorted(timed, key=lambda x: (-x[0], x[1]))]
+        digest.succeeded_things = done + sorted(succeeded_untimed, key=lambda t: t.thing_name)
     return digest
 
 

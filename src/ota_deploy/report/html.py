@@ -4,8 +4,9 @@ Data flow: ``RunReport`` + one ``RoundDigest`` per round (``digest.digest_rounds
 memory, or streamed from the per-round files) -> summary header, the trend view and the device
 x round view (html_trend.py), then per round: its facts, rollout curve (``samples``), download
 time histogram, the things that did not succeed grouped by status and reason, the first of them
-and the slowest succeeded things listed, and a link to the round's per-thing file for the rest
--> one HTML string -> file. The page's size depends on the number of rounds, not of things.
+and the slowest succeeded things listed (every thing in a small round), and a link to the
+round's per-thing file for the rest -> one HTML string -> file. The page's size depends on the
+number of rounds, not of things.
 
 Every value from the report is escaped (thing names and statusDetails come from devices).
 """
@@ -99,16 +100,20 @@ def _things_section(rnd: RoundReport, digest: RoundDigest) -> str:
     if not digest.total:
         return '<p class="muted">no per-thing results</p>'
     rows = [_thing_row(t) for t in digest.listed]
-    if digest.slowest:
-        rows.append(
-            f'<tr><th colspan="5">the {len(digest.slowest)} slowest that succeeded</th></tr>'
+    succeeded = digest.succeeded_things or digest.slowest
+    if succeeded:
+        heading = (
+            "succeeded, slowest first"
+            if digest.succeeded_things
+            else f"the {len(digest.slowest)} slowest that succeeded"
         )
-        rows.extend(_thing_row(t) for t in digest.slowest)
+        rows.append(f'<tr><th colspan="5">{heading}</th></tr>')
+        rows.extend(_thing_row(t) for t in succeeded)
     notes = []
     unlisted_bad = digest.not_succeeded - len(digest.listed)
     if unlisted_bad > 0:
         notes.append(f"{unlisted_bad} more did not succeed (counted by reason above)")
-    unlisted_ok = digest.succeeded - len(digest.slowest)
+    unlisted_ok = digest.succeeded - len(succeeded)
     if unlisted_ok > 0:
         notes.append(f"{unlisted_ok} more succeeded")
     if rnd.things_file:

@@ -13,7 +13,13 @@ from pathlib import Path
 
 from report_runs import synthetic_run
 
-from ota_deploy.report.digest import LISTED_MAX, SLOW, digest_round, slowest_count
+from ota_deploy.report.digest import (
+    ALL_LISTED_MAX,
+    LISTED_MAX,
+    SLOW,
+    digest_round,
+    slowest_count,
+)
 from ota_deploy.report.html import render_html
 from ota_deploy.report.junit import build_junit
 from ota_deploy.report.results import write_outputs
@@ -67,6 +73,21 @@ def test_large_report_lists_a_bounded_number_of_things(tmp_path: Path) -> None:
     assert "701 devices failed, were rejected or timed out in at least one round; " in html
     assert f"{len(troubled) - 701} more were only ever among a round's slowest" in html
     assert len(html) < 400_000
+
+
+def test_a_small_round_lists_every_thing_failures_first_then_slowest() -> None:
+    def status_of(device: int, rnd: int) -> str:
+        return "FAILED" if device == 7 else "SUCCEEDED"
+
+    run = synthetic_run(ALL_LISTED_MAX, 1, status_of=status_of)
+    rows = _rows_per_round(render_html(run))
+    assert rows == {1: ALL_LISTED_MAX}
+    digest = digest_round(run.rounds[0].things)
+    assert [t.thing_name for t in digest.listed] == ["dev-00007"]
+    durations = [t.duration_sec or 0.0 for t in digest.succeeded_things]
+    assert len(durations) == ALL_LISTED_MAX - 1 and durations == sorted(durations, reverse=True)
+    bigger = synthetic_run(ALL_LISTED_MAX + 1, 1)
+    assert _rows_per_round(render_html(bigger)) == {1: slowest_count(ALL_LISTED_MAX + 1)}
 
 
 def test_junit_of_a_mass_failure_stays_small() -> None:
