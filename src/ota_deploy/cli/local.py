@@ -3,9 +3,14 @@
 Flow: options -> FaultConfig / LocalAwsIot (ports, the ``--time-scale`` time source from
 ``wiring.clock``, region, state dir) -> start on
 this process's event loop -> print exactly ONE JSON line (``LocalEndpoints.to_json_dict()``:
-iot, jobs_data, s3, mqtt, region, account), flushed, so a parent process can read it and point
-``AWS_ENDPOINT_URL_IOT`` etc. at it -> wait for SIGINT/SIGTERM -> stop (state saved when
-``--state-dir`` is set) -> exit 0. Bad options exit 2; a port that cannot be bound exits 3.
+iot, jobs_data, s3, mqtt, mqtts, ca, region, account), flushed, so a parent process can read it
+and point ``AWS_ENDPOINT_URL_IOT`` etc. at it -> wait for SIGINT/SIGTERM -> stop (state saved
+when ``--state-dir`` is set) -> exit 0. Bad options exit 2; a port that cannot be bound exits 3.
+
+``mqtts`` is MQTT over mutual TLS (AWS's port 8883 protocol): clients present a certificate
+registered and ACTIVE in the local registry (CreateKeysAndCertificate...) and AWS IoT policies
+apply; ``ca`` is the PEM file that signs the gateway's certificate (their ``--cafile``).
+``mqtt`` is plain TCP, open to anyone without policies: a local convenience.
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ def serve(
         0, "--jobs-data-port", help="Jobs data plane (iot-jobs-data) port; 0 = free."
     ),
     mqtt_port: int = typer.Option(0, "--mqtt-port", help="MQTT gateway port; 0 = free."),
+    mqtts_port: int = typer.Option(
+        0, "--mqtts-port", help="MQTT over mutual TLS port (AWS's 8883); 0 = free."
+    ),
     s3_port: int = typer.Option(0, "--s3-port", help="S3 port; 0 = free."),
     time_scale: float = typer.Option(
         1.0, "--time-scale", help="Virtual minutes pass this many times faster."
@@ -88,6 +96,7 @@ def serve(
         (iot_port, "--iot-port"),
         (jobs_data_port, "--jobs-data-port"),
         (mqtt_port, "--mqtt-port"),
+        (mqtts_port, "--mqtts-port"),
         (s3_port, "--s3-port"),
     ):
         if not 0 <= port <= 65535:
@@ -117,6 +126,7 @@ def serve(
                 iot_port=iot_port,
                 jobs_data_port=jobs_data_port,
                 mqtt_port=mqtt_port,
+                mqtts_port=mqtts_port,
                 s3_port=s3_port,
                 clock=time_source(local=True, time_scale=time_scale),
                 region=region,

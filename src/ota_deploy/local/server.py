@@ -4,11 +4,20 @@ Start order (``LocalAwsIot.start``)::
 
     LocalS3 (moto, own thread)  -> BlobReader + Presigner
     MqttGateway.start()         -> MQTT port (handlers are added once the service exists)
+    gateway_identity(...)       -> the local CA and the gateway's TLS certificate
     LocalIotService(clock, publish=gateway.publish, read_blob, presign,
-                    mqtt_endpoint="host:port")  (+ load_state from --state-dir)
+                    mqtt_endpoint="host:port", ca=...)  (+ load_state from --state-dir)
     gateway.add_handler(JobsMqttHandler(service, clock)); add_handler(StreamsMqttHandler(...))
+    gateway.start_tls(MutualTls(identity, trusted=...), service.device_authority)
+                                -> MQTT over mutual TLS port (``mqtts_port``; None: no TLS)
     ControlPlaneServer.start()  -> iot and iot-jobs-data URLs
     tasks: service.tick() every 50 ms; state dump every 10 s when --state-dir is set
+
+Mutual TLS: the CA lives under ``<state_dir>/tls`` (persisted) or in memory with its PEM in a
+private temporary directory for the server's lifetime (``gateway/tls_identity.py``);
+``LocalEndpoints.mqtts_port`` and ``.ca`` say where. DescribeEndpoint answers the TLS listener
+for iot:Data-ATS and iot:Data (what devices with certificates dial, as on AWS), the jobs data
+plane for iot:Jobs. The plain listener stays open to anyone: a local convenience.
 
 Everything but moto's S3 thread runs on the caller's event loop, so the service (not
 thread-safe) only ever runs on that loop. ``LocalAwsIotThread`` runs the whole thing on a
@@ -30,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -67,11 +77,13 @@ class LocalAwsIot:
         state_dir: Path | None = None,
         faults: FaultConfig | FaultInjector | None = None,
         jobs_data_port: int = 0,
+        mqtts_port: int | None = 0,
     ) -> None:
         self.host = host
         self.iot_port = iot_port
         self.jobs_data_port = jobs_data_port
         self.mqtt_port = mqtt_port
+        self.mqtts_port = mqtts_port  # MQTT over mutual TLS; None: no TLS listener
         self.region = region
         self.account = account
         self.state_dir = Path(state_dir) if state_dir is not None else None
@@ -86,12 +98,15 @@ class LocalAwsIot:
         self.gateway: Any = None
         self.endpoints: LocalEndpoints | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._tls_identity: Any = None  # gateway.tls_identity.GatewayIdentity
         self._s3_started = False
         self._may_save = False
 
     async def start(self) -> LocalEndpoints:
         """Start every part on free (or the given) ports; returns where they listen."""
+        from ota_deploy.local.auth import MutualTls
         from ota_deploy.local.gateway.server import MqttGateway
+        from ota_deploy.local.gateway.tls_identity import gateway_identity
         from ota_deploy.local.iot.service import LocalIotService
         from ota_deploy.local.reserved.jobs_mqtt import JobsMqttHandler
         from ota_deploy.local.reserved.streams_mqtt import StreamsMqttHandler
@@ -100,11 +115,15 @@ class LocalAwsIot:
         try:
             s3_url = await loop.run_in_executor(None, self.s3.start)
             self._s3_started = True
-            self.gateway = MqttGateway(host=self.host, port=self.mqtt_port)
+            self.gateway = MqttGateway(host=self.host, port=self.mqtt_port, faults=self.faults)
             mqtt_port = await self.gateway.start()
             saved = self.state.read() if self.state is not None else None
             if saved is not None:
                 self.clock = resumed_clock(self.clock, saved.get("virtual_now"))
+            tls_dir = self.state_dir / "tls" if self.state_dir is not None else None
+            self._tls_identity = identity = gateway_identity(
+                hosts=[self.host], directory=tls_dir, now=min(self.clock.now(), time.time())
+            )
             self.service = LocalIotService(
                 clock=self.clock,
                 region=self.region,
@@ -113,14 +132,23 @@ class LocalAwsIot:
                 read_blob=self.s3.read_blob,
                 presign=self.s3.presign,
                 mqtt_endpoint=f"{self.host}:{mqtt_port}",
+                ca=identity.ca,
             )
             if self.state is not None and saved is not None:
                 self.state.restore(saved, self.service, self.s3)
             self._may_save = True  # never overwrite a state that failed to load
             self.gateway.add_handler(JobsMqttHandler(self.service, self.clock))
             self.gateway.add_handler(StreamsMqttHandler(self.service, self.s3.read_blob))
+            mqtts_port = None
+            if self.mqtts_port is not None:
+                authority = self.service.device_authority
+                tls = MutualTls(identity.identity, trusted=authority.trust_anchor_pems())
+                mqtts_port = await self.gateway.start_tls(tls, authority, port=self.mqtts_port)
+                for kind in ("iot:Data-ATS", "iot:Data"):
+                    self.service.set_endpoint(kind, f"{self.host}:{mqtts_port}")
             self.http.set_service(self.service)
             urls = await self.http.start()
+            self.service.set_endpoint("iot:Jobs", urls["iot-jobs-data"].split("://", 1)[-1])
         except BaseException:
             await self.stop()
             raise
@@ -135,6 +163,8 @@ class LocalAwsIot:
             mqtt_port=mqtt_port,
             region=self.region,
             account=self.account,
+            mqtts_port=mqtts_port,
+            ca=str(identity.ca_path) if mqtts_port is not None else None,
         )
         return self.endpoints
 
@@ -153,6 +183,9 @@ class LocalAwsIot:
             except Exception:
                 log.exception("stopping the MQTT gateway failed")
             self.gateway = None
+        if self._tls_identity is not None:
+            self._tls_identity.close()
+            self._tls_identity = None
         if self.state_dir is not None and self.service is not None:
             try:
                 self.dump_state()

@@ -84,7 +84,7 @@ def test_aws_cli_subprocess_uses_endpoint_variables(local_iot_module: LocalEndpo
     ]  # fmt: skip
     (out1, err1), (_out2, err2) = (p.communicate(timeout=60) for p in procs)
     assert procs[0].returncode == 0, err1
-    assert json.loads(out1)["endpointAddress"] == local_iot_module.mqtt
+    assert json.loads(out1)["endpointAddress"] == local_iot_module.mqtts  # the TLS listener
     assert procs[1].returncode != 0
     assert "ResourceNotFoundException" in err2
 

@@ -294,7 +294,7 @@ def test_unsupported_operation_and_unknown_route(boto_iot: Any, local_iot: Any) 
 
 def test_describe_endpoint_and_event_configurations(boto_iot: Any, local_iot: Any) -> None:
     endpoint = boto_iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
-    assert endpoint == local_iot.mqtt
+    assert endpoint == local_iot.mqtts  # devices with certificates dial the TLS listener
     boto_iot.update_event_configurations(
         eventConfigurations={"JOB": {"Enabled": True}, "JOB_EXECUTION": {"Enabled": True}}
     )
