@@ -15,9 +15,15 @@ def peak_rss_kib() -> int:
 
 def current_rss_kib() -> int:
     """This process's resident memory now, KiB (Linux; elsewhere the peak so far)."""
+    rss = rss_kib_of("self")
+    return peak_rss_kib() if rss is None else rss
+
+
+def rss_kib_of(pid: int | str) -> int | None:
+    """Resident memory of process ``pid`` now, KiB; None where /proc cannot tell."""
     try:
-        with open("/proc/self/statm") as f:
+        with open(f"/proc/{pid}/statm") as f:
             pages = int(f.read().split()[1])
     except (OSError, ValueError, IndexError):
-        return peak_rss_kib()
+        return None
     return pages * resource.getpagesize() // 1024

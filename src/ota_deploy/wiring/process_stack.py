@@ -34,6 +34,7 @@ from ota_deploy.fleet.options import FleetOptions
 from ota_deploy.fleet.pool import FleetFailure, FleetPool
 from ota_deploy.fleet.stats import FleetStats
 from ota_deploy.runtime.main_thread import MainThreadAlarm
+from ota_deploy.runtime.memory import rss_kib_of
 from ota_deploy.runtime.shared_clock import ClockSpec
 from ota_deploy.wiring.local_stack import with_public_key
 from ota_deploy.wiring.server_process import LocalAwsIotProcess, ServerSpec
@@ -74,6 +75,7 @@ class ProcessStack:
         self.alarm = MainThreadAlarm()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._stopping = False
+        self._connected_rss_kib: int | None = None  # the server's, every device connected
 
     def __enter__(self) -> AwsTarget:
         try:
@@ -108,6 +110,7 @@ class ProcessStack:
                     on_failure=self._failed,
                 )
                 self.fleet.start()
+                self._connected_rss_kib = rss_kib_of(self.server.pid) if self.server.pid else None
             log.info(
                 "local AWS IoT at %s (MQTT %s) with %d simulated device(s) in %d worker "
                 "process(es)",
@@ -161,15 +164,17 @@ class ProcessStack:
 
     def _stop(self) -> None:
         self._stopping = True
+        fleet, server = self.fleet, self.server
+        self.fleet = self.server = None
         try:
-            if self.fleet is not None:
-                fleet, self.fleet = self.fleet, None
+            if fleet is not None:
                 fleet.stop()
                 self._log_fleet(fleet)
         finally:
-            if self.server is not None:
-                server, self.server = self.server, None
+            if server is not None:
                 server.stop()
+                if fleet is not None:
+                    self._log_memory(fleet, server)
             if self._tmp is not None:
                 self._tmp.cleanup()
                 self._tmp = None
@@ -188,3 +193,20 @@ class ProcessStack:
             stats.reconnects,
             stats.connect_failures,
         )
+
+    def _log_memory(self, fleet: FleetPool, server: LocalAwsIotProcess) -> None:
+        """Peak memory per simulated device (fleet workers) and per connection (server)."""
+        rows = fleet.memory()["workers"]
+        devices = sum(r["devices"] for r in rows) or 1
+        grown = sum(r["peak_rss_kib"] - r["base_rss_kib"] for r in rows)
+        line = (
+            f"memory: fleet workers peak {sum(r['peak_rss_kib'] for r in rows) / 1024:.0f} MiB, "
+            f"{grown / devices:.1f} KiB per device above their start"
+        )
+        if self._connected_rss_kib is not None and server.ready_rss_kib:
+            per_conn = (self._connected_rss_kib - server.ready_rss_kib) / devices
+            line += (
+                f"; local AWS IoT peak {server.peak_rss_kib / 1024:.0f} MiB, "
+                f"{per_conn:.1f} KiB per idle device connection"
+            )
+        log.info("%s", line)

@@ -8,7 +8,7 @@ Parent (``LocalAwsIotProcess``) and child (``server_main``) talk through one pip
            -> CreateThing for each listed thing; for each group CreateThingGroup and
               ``members_per_group`` member things (AddThingToThingGroup), through the
               service's own ``call`` (no HTTP: ten thousand things take a second, not a minute)
-           -> ("ready", LocalEndpoints, device names)
+           -> ("ready", LocalEndpoints, device names, resident memory KiB)
     parent: start() returns them; the run talks to the endpoints over HTTP and MQTT as ever
     ("stop",) or the parent gone -> LocalAwsIot.stop() -> ("final", peak RSS KiB) -> exit
 
@@ -28,7 +28,7 @@ from typing import Any
 
 from ota_deploy.core.errors import AwsServiceError
 from ota_deploy.runtime.children import Child, ChildGroup, Message, ParentLink
-from ota_deploy.runtime.memory import peak_rss_kib
+from ota_deploy.runtime.memory import current_rss_kib, peak_rss_kib
 from ota_deploy.runtime.open_files import raise_to_hard
 from ota_deploy.runtime.shared_clock import ClockSpec
 
@@ -87,7 +87,7 @@ async def _serve(link: ParentLink, spec: ServerSpec) -> None:
     endpoints = await local.start()
     try:
         devices = create_things(local.service, spec)
-        link.send("ready", endpoints, devices)
+        link.send("ready", endpoints, devices, current_rss_kib())
         await stop.wait()
     finally:
         await local.stop()
@@ -102,6 +102,7 @@ class LocalAwsIotProcess:
         self.on_failure = on_failure
         self.endpoints: Any = None
         self.devices: list[str] = []
+        self.ready_rss_kib = 0  # resident memory with the things created, before any device
         self.peak_rss_kib = 0
         self.failure: str | None = None
         self.pid: int | None = None
@@ -139,7 +140,7 @@ class LocalAwsIotProcess:
 
     def _on_message(self, child: Child, message: Message) -> None:
         if message[0] == "ready":
-            _, self.endpoints, self.devices = message
+            _, self.endpoints, self.devices, self.ready_rss_kib = message
             self._ready.set()
         elif message[0] == "final":
             self.peak_rss_kib = int(message[1])
