@@ -16,22 +16,38 @@ Every wait here (``api_sleep_sec`` pacing, throttling backoff, the deletion poll
 injected ``TimeSource``'s ``sleep``, in the run's (possibly scaled) seconds; without one the
 wall clock (``SystemClock``) is the time source.
 
+Creates that may meet their own work: when a create's reply is lost after the service acted,
+botocore retries and the retry answers ResourceAlreadyExistsException. ``create_job`` and
+``create_stream`` then look the resource up and adopt it (return False) when the call was
+retried (by botocore or here) and the resource was created no earlier than the run recorded its
+intent (minus the clock skew AWS accepts); otherwise it is an earlier run's and the error says so.
+
 More than 100 targets per job is beyond AWS's limit
-(https://docs.aws.amazon.com/iot/latest/apireference/API_CreateJob.html): ``make_target_group``
-puts the things in a static thing group made for the run, removed at cleanup.
+(https://docs.aws.amazon.com/iot/latest/apireference/API_CreateJob.html): the run's static thing
+group is filled by ``aws.group_ops`` with a few concurrent calls (``call_unpaced``), paced at
+AWS's documented rate for AddThingToThingGroup, not by ``api_sleep_sec``; ``deploy.targets``
+decides what to add and keeps the group for reuse.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from botocore import xform_name
 from botocore.exceptions import ClientError
 
-from ota_deploy.aws.retry import RetryPolicy, call_aws, error_code
+from ota_deploy.aws.retry import (
+    RetryPolicy,
+    call_aws,
+    error_code,
+    retry_attempts,
+    to_service_error,
+)
 from ota_deploy.core.clock import SystemClock, TimeSource
 from ota_deploy.core.errors import AwsServiceError
 
@@ -41,6 +57,12 @@ NOT_FOUND = "ResourceNotFoundException"
 ALREADY_EXISTS = "ResourceAlreadyExistsException"
 BAD_STATE = "InvalidStateTransitionException"
 LIMIT = "LimitExceededException"
+
+# A request signed more than 15 minutes away from AWS's clock is refused ("AWS does not process
+# a request if the request time stamp is more than 15 minutes" off; S3's RequestTimeTooSkewed
+# says MaxAllowedSkewMilliseconds 900000), so a resource we created cannot look older than our
+# intent by more than that. https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/AboutTimestamp.html
+CLOCK_SKEW_MAX_SEC = 900.0
 
 
 class IotOps:
@@ -65,6 +87,7 @@ class IotOps:
         self.rng = rng or random.Random()
         self.calls = 0
         self._last_call: float | None = None
+        self._count_lock = threading.Lock()
 
     # -- plumbing -------------------------------------------------------------------------
     def _pace(self) -> None:
@@ -78,11 +101,33 @@ class IotOps:
         self, operation: str, passthrough: Iterable[str] = (), **params: Any
     ) -> dict[str, Any]:
         """Call botocore operation ``operation`` (e.g. "CreateJob") with ``params``."""
+        return self._call(operation, frozenset(passthrough), params, [0], paced=True)
+
+    def call_unpaced(
+        self, operation: str, passthrough: Iterable[str] = (), **params: Any
+    ) -> dict[str, Any]:
+        """``call`` without the ``api_sleep_sec`` pause, safe from several threads at once:
+        for calls paced by their own documented rate (``aws.group_ops``)."""
+        return self._call(operation, frozenset(passthrough), params, [0], paced=False)
+
+    def _call(
+        self,
+        operation: str,
+        passthrough: frozenset[str],
+        params: dict[str, Any],
+        attempts: list[int],
+        *,
+        paced: bool,
+    ) -> dict[str, Any]:
+        """``attempts[0]`` counts the tries made here (not botocore's own retries)."""
         method = getattr(self.client, xform_name(operation))  # boto3's own method naming
 
         def once() -> dict[str, Any]:
-            self._pace()
-            self.calls += 1
+            if paced:
+                self._pace()
+            with self._count_lock:
+                self.calls += 1
+            attempts[0] += 1
             result: dict[str, Any] = method(**params)
             return result
 
@@ -92,12 +137,66 @@ class IotOps:
             policy=self.retry,
             sleep=self.sleep,
             rng=self.rng,
-            passthrough=frozenset(passthrough),
+            passthrough=passthrough,
         )
 
+    def _create(
+        self,
+        operation: str,
+        params: dict[str, Any],
+        lookup: Callable[[], dict[str, Any] | None],
+        created_at: Callable[[dict[str, Any]], Any],
+        since: float | None,
+    ) -> bool:
+        """Create; True when made now, False when a retried create found our own (adopted)."""
+        attempts = [0]
+        try:
+            self._call(operation, frozenset({ALREADY_EXISTS}), params, attempts, paced=True)
+            return True
+        except ClientError as err:
+            retried = attempts[0] > 1 or retry_attempts(err) > 0
+            if retried and self._ours(operation, params, lookup, created_at, since):
+                return False
+            raise to_service_error(err, operation) from None
+        except AwsServiceError:
+            # No usable answer (the connection closed or timed out on every attempt, or AWS
+            # kept failing): it may have acted before a reply was lost. There now: ours.
+            if self._ours(operation, params, lookup, created_at, since):
+                return False
+            raise
+
+    def _ours(
+        self,
+        operation: str,
+        params: dict[str, Any],
+        lookup: Callable[[], dict[str, Any] | None],
+        created_at: Callable[[dict[str, Any]], Any],
+        since: float | None,
+    ) -> bool:
+        try:
+            found = lookup()
+        except AwsServiceError:
+            return False  # the original failure is the one to report
+        if found is None or not _made_since(created_at(found), since):
+            return False
+        log.info(
+            "%s: the reply was lost after AWS acted; %s is this run's, adopted",
+            operation,
+            _ident(params),
+        )
+        return True
+
     # -- streams --------------------------------------------------------------------------
-    def create_stream(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        return self.call("CreateStream", **kwargs)
+    def create_stream(self, kwargs: dict[str, Any], *, since: float | None = None) -> bool:
+        """CreateStream; False when a retried create adopted our own (see the module doc)."""
+        sid = str(kwargs.get("streamId"))
+        return self._create(
+            "CreateStream",
+            kwargs,
+            lambda: self.describe_stream(sid),
+            lambda info: info.get("createdAt"),
+            since,
+        )
 
     def describe_stream(self, stream_id: str) -> dict[str, Any] | None:
         try:
@@ -125,8 +224,16 @@ class IotOps:
         )
 
     # -- jobs -----------------------------------------------------------------------------
-    def create_job(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        return self.call("CreateJob", **kwargs)
+    def create_job(self, kwargs: dict[str, Any], *, since: float | None = None) -> bool:
+        """CreateJob; False when a retried create adopted our own (see the module doc)."""
+        job_id = str(kwargs.get("jobId"))
+        return self._create(
+            "CreateJob",
+            kwargs,
+            lambda: self.describe_job(job_id),
+            lambda job: job.get("createdAt"),
+            since,
+        )
 
     def describe_job(self, job_id: str) -> dict[str, Any] | None:
         try:
@@ -197,10 +304,21 @@ class IotOps:
         arn: str = self.call("CreateThing", thingName=name)["thingArn"]
         return arn
 
-    def create_thing_group(self, name: str, description: str | None = None) -> str:
+    def create_thing_group(
+        self,
+        name: str,
+        description: str | None = None,
+        attributes: dict[str, str] | None = None,
+    ) -> str:
+        """Create (or find) a static thing group; its ARN."""
         params: dict[str, Any] = {"thingGroupName": name}
+        props: dict[str, Any] = {}
         if description:
-            params["thingGroupProperties"] = {"thingGroupDescription": description}
+            props["thingGroupDescription"] = description
+        if attributes:
+            props["attributePayload"] = {"attributes": dict(attributes)}
+        if props:
+            params["thingGroupProperties"] = props
         try:
             arn: str = self.call("CreateThingGroup", passthrough=[ALREADY_EXISTS], **params)[
                 "thingGroupArn"
@@ -210,22 +328,35 @@ class IotOps:
             existing: str = self.call("DescribeThingGroup", thingGroupName=name)["thingGroupArn"]
             return existing
 
+    def describe_thing_group(self, name: str) -> dict[str, Any] | None:
+        try:
+            return self.call("DescribeThingGroup", passthrough=[NOT_FOUND], thingGroupName=name)
+        except ClientError:
+            return None
+
     def add_thing_to_group(self, group_name: str, thing_arn: str) -> None:
         self.call("AddThingToThingGroup", thingGroupName=group_name, thingArn=thing_arn)
 
     def delete_thing_group(self, name: str) -> bool:
+        """Delete. DeleteThingGroup succeeds for a group that does not exist
+        (https://docs.aws.amazon.com/iot/latest/apireference/API_DeleteThingGroup.html lists no
+        ResourceNotFoundException), so True says only that the call went through."""
         try:
             self.call("DeleteThingGroup", passthrough=[NOT_FOUND], thingGroupName=name)
             return True
         except ClientError:
             return False
 
-    def list_things_in_group(self, name: str) -> list[str]:
-        """Thing names in a group and its children (recursive)."""
+    def list_things_in_group(self, name: str, *, recursive: bool = True) -> list[str]:
+        """Thing names in a group (and, ``recursive``, its children)."""
         names: list[str] = []
         token: str | None = None
         while True:
-            params: dict[str, Any] = {"thingGroupName": name, "recursive": True, "maxResults": 250}
+            params: dict[str, Any] = {
+                "thingGroupName": name,
+                "recursive": recursive,
+                "maxResults": 250,
+            }
             if token:
                 params["nextToken"] = token
             page = self.call("ListThingsInThingGroup", **params)
@@ -234,12 +365,27 @@ class IotOps:
             if not token:
                 return names
 
-    def make_target_group(self, group_name: str, thing_arns: Iterable[str]) -> str:
-        """A static thing group holding ``thing_arns``; returns its ARN."""
-        arn = self.create_thing_group(group_name, "ota-deploy: targets of one run")
-        for thing_arn in thing_arns:
-            self.add_thing_to_group(group_name, thing_arn)
-        return arn
+    # -- listing (leftover scans) ---------------------------------------------------------
+    def list_job_ids(self) -> list[str]:
+        """Every job id in the account and region (ListJobs, 250 a page)."""
+        return self._list_ids("ListJobs", "jobs", "jobId")
+
+    def list_stream_ids(self) -> list[str]:
+        """Every stream id (ListStreams, 250 a page)."""
+        return self._list_ids("ListStreams", "streams", "streamId")
+
+    def _list_ids(self, operation: str, key: str, field: str) -> list[str]:
+        ids: list[str] = []
+        token: str | None = None
+        while True:
+            params: dict[str, Any] = {"maxResults": 250}
+            if token:
+                params["nextToken"] = token
+            page = self.call(operation, **params)
+            ids.extend(str(item[field]) for item in page.get(key, []))
+            token = page.get("nextToken")
+            if not token:
+                return ids
 
     # -- helpers --------------------------------------------------------------------------
     def _wait_until(
@@ -256,3 +402,20 @@ class IotOps:
                 )
             self.sleep(pause)
             pause = min(pause * 2.0, 5.0)  # then no more calls than from 0.2 s growing 1.5x
+
+
+def _made_since(created: Any, since: float | None) -> bool:
+    """A resource dated ``created`` (botocore's datetime) can be the one our intent at
+    ``since`` led to: not older than the intent, give or take the clock skew AWS accepts."""
+    if since is None:
+        return True
+    if not isinstance(created, datetime):
+        return False
+    return created.timestamp() >= since - CLOCK_SKEW_MAX_SEC
+
+
+def _ident(params: dict[str, Any]) -> str:
+    for key in ("jobId", "streamId", "thingGroupName"):
+        if key in params:
+            return f"{key} {params[key]}"
+    return "the resource"

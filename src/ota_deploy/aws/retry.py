@@ -62,6 +62,10 @@ TRANSIENT_CODES = frozenset(
         "ServiceUnavailable",
         "RequestTimeout",
         "RequestTimeoutException",
+        # S3: "A conflicting conditional operation is currently in progress against this
+        # resource. Try again." (a bucket re-created right after it was deleted)
+        # https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
+        "OperationAborted",
     }
 )
 
@@ -81,6 +85,13 @@ class RetryPolicy:
 
 def error_code(err: ClientError) -> str:
     return str(err.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def retry_attempts(err: ClientError) -> int:
+    """How many times botocore retried before this answer (its ``RetryAttempts``): more than 0
+    means an earlier attempt may have reached the service and acted, its reply lost."""
+    value = err.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)
+    return value if isinstance(value, int) else 0
 
 
 def error_message(err: ClientError) -> str:

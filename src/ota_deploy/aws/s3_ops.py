@@ -14,6 +14,7 @@ waits on the injected ``TimeSource`` (the wall clock, ``SystemClock``, without o
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections.abc import Callable
@@ -68,19 +69,47 @@ class S3Ops:
         """Create ``bucket`` if missing. True when it was created now."""
         if self.bucket_exists(bucket):
             return False
+        self.create_bucket(bucket)
+        return True
+
+    def create_bucket(self, bucket: str) -> None:
+        """CreateBucket, for a bucket just found missing. BucketAlreadyOwnedByYou is success:
+        it is what a retry meets when the first attempt's reply was lost after S3 made it."""
         params: dict[str, Any] = {"Bucket": bucket}
         if self.region and self.region != "us-east-1":
             params["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
-        try:
+        with contextlib.suppress(ClientError):
             self._call(
                 lambda: self.client.create_bucket(**params),
                 "CreateBucket",
                 passthrough=frozenset({"BucketAlreadyOwnedByYou"}),
             )
+        log.info("created S3 bucket %s in %s", bucket, self.region)
+
+    def keys(self, bucket: str, *, limit: int = 1000) -> list[str] | None:
+        """Up to ``limit`` object keys in ``bucket`` (one ListObjectsV2 page); None when the
+        bucket does not exist."""
+        try:
+            page = self._call(
+                lambda: self.client.list_objects_v2(Bucket=bucket, MaxKeys=limit),
+                "ListObjectsV2",
+                passthrough=frozenset({"NoSuchBucket", "404"}),
+            )
+        except ClientError:
+            return None
+        return [str(item["Key"]) for item in page.get("Contents", [])]
+
+    def delete_bucket(self, bucket: str) -> bool:
+        """DeleteBucket; False when it did not exist. A bucket that is not empty is an error."""
+        try:
+            self._call(
+                lambda: self.client.delete_bucket(Bucket=bucket),
+                "DeleteBucket",
+                passthrough=frozenset({"NoSuchBucket", "404"}),
+            )
+            return True
         except ClientError:
             return False
-        log.info("created S3 bucket %s in %s", bucket, self.region)
-        return True
 
     def upload_file(
         self, path: Path, bucket: str, key: str, *, progress: bool | None = None

@@ -4,6 +4,13 @@ The standard credential chain, an optional profile, the region, the standard end
 variables (``AWS_ENDPOINT_URL_IOT`` etc., which botocore reads itself) and a chosen retry mode.
 ``--local`` passes the local AWS IoT's endpoints explicitly, so the code that talks to AWS is the
 same code in both modes.
+
+S3 clients do not SHA-256-sign request bodies (``payload_signing_enabled`` False; S3 allows an
+unsigned payload: https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html).
+Over HTTPS with a checksum botocore already sends streaming uploads unsigned; over plain HTTP
+(the local S3) it would hash each part before sending it, and when awscrt is installed that hash
+reads the part through awscrt, which prints a traceback for every part a Ctrl-C cancels
+mid-read (issue 10 §8). Integrity stays with TLS and the checksum botocore adds to each upload.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -63,6 +71,7 @@ class AwsClients:
                 connect_timeout=10,
                 read_timeout=60,
                 max_pool_connections=32,
+                s3={"payload_signing_enabled": False},  # see the module docstring
             )
             kwargs: dict[str, Any] = {"config": config}
             url = self.target.endpoints.get(service)
@@ -93,3 +102,10 @@ def local_target(endpoints: dict[str, str], region: str) -> AwsTarget:
         retry_mode="standard",
         max_attempts=5,
     )
+
+
+def is_aws_endpoint(url: str | None) -> bool:
+    """True for AWS's own endpoints (``*.amazonaws.com``, ``*.amazonaws.com.cn``): where AWS's
+    documented request rates apply. A local AWS IoT (``--local``, ``local serve``) has none."""
+    host = (urlsplit(url).hostname or "") if url else ""
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn"))

@@ -2,13 +2,20 @@
 
 Flow (``Deployment.execute``)::
 
-    cleanUpCfg: remove leftovers with this run's ids (jobs, streams, the run's thing group)
-    S3: ensure the bucket, upload the firmware once (journal: s3_object)
+    --target-group: the user's group must exist (else exit 2, nothing created)
+    cleanUpCfg: remove leftover jobs/streams with this run's ids (ListJobs/ListStreams pages)
+    S3: make the bucket if missing, upload the firmware once    (journal: s3_bucket, s3_object)
     custom document from an S3 URL: fetch it now (its JSON is merged into every round)
-    > 100 things: static thing group for the run (journal: thing_group)
+    > 100 things: the run's thing group, made or reused        (deploy/targets.py; thing_group)
     targeted groups: list their members, so the judge knows every targeted thing
     RoundRunner.run(...)                       (deploy/runner.py)
-    cleanUpCfg: delete the firmware object and the run's thing group
+    cleanUpCfg: resolve and remove what the journal still holds open (deploy/cleanup.py):
+        the firmware object, the bucket if the run made it and nothing else is in it, an
+        unfinished thing group; a complete thing group stays for the next run (kept)
+
+Every create is journaled before its call (write-ahead, ``deploy/journal.py``); without a
+journal file (``journal=None``) the run keeps one in memory, so every path resolves its intents
+the same way.
 
 It works the same against AWS and against the embedded local AWS IoT: only the ``AwsClients``
 differ. Nothing here sleeps on its own: the run's ``TimeSource`` is injected and handed on to
@@ -29,10 +36,12 @@ from ota_deploy.aws.retry import call_aws
 from ota_deploy.aws.s3_ops import S3Ops
 from ota_deploy.aws.session import AwsClients
 from ota_deploy.core.clock import TimeSource
-from ota_deploy.core.errors import AwsServiceError, InputError
+from ota_deploy.core.errors import InputError
+from ota_deploy.deploy.cleanup import RoundIds, clean_journal, remove_leftovers
 from ota_deploy.deploy.inputs import PreparedRun
 from ota_deploy.deploy.journal import Journal
 from ota_deploy.deploy.runner import Poller, RoundCalls, RoundRunner, RunnerConfig, RunnerResult
+from ota_deploy.deploy.targets import TargetGroup
 from ota_deploy.monitor.snapshot import JobSnapshot
 
 log = logging.getLogger(__name__)
@@ -67,7 +76,7 @@ class Deployment:
         self.prepared = prepared
         self.settings = prepared.settings
         self.clients = clients
-        self.journal = journal
+        self.journal = journal or Journal.in_memory(region=prepared.settings.region)
         self.clock = clock
         self.sleep = sleep or clock.sleep
         self.on_snapshot = on_snapshot
@@ -84,56 +93,35 @@ class Deployment:
     # -- the whole run --------------------------------------------------------------------
     def execute(self) -> RunnerResult:
         """The whole run; with cleanUpCfg the run's own resources go even on errors/Ctrl-C."""
+        result: RunnerResult | None = None
         try:
-            return self._execute()
+            result = self._execute()
+            return result
         finally:
-            if self.settings.clean_up:
-                self.remove_run_resources()
+            if self.settings.clean_up and not self.remove_run_resources() and result:
+                result.interrupted = True
+            self.journal.flush()
 
     def _execute(self) -> RunnerResult:
         s = self.settings
+        self._check_user_group()
         if s.clean_up:
             self.remove_leftovers()
         custom = self.prepared.custom_document
         if self.prepared.s3_key is not None and self.prepared.firmware is not None:
-            self.s3.ensure_bucket(s.bucket)
-        if (
-            self.prepared.s3_key is not None
-            and self.prepared.firmware is not None
-            and self.s3.object_size(s.bucket, self.prepared.s3_key) == self.prepared.firmware.size
-        ):
-            log.info(
-                "s3://%s/%s is already there; not uploaded again", s.bucket, self.prepared.s3_key
-            )
-        elif self.prepared.s3_key is not None and self.prepared.firmware is not None:
-            log.info("uploading %s to s3://%s/%s", s.bin_path.name, s.bucket, self.prepared.s3_key)
-            self.s3.upload_file(
-                self.prepared.firmware.path,
-                s.bucket,
-                self.prepared.s3_key,
-                progress=self.upload_progress,
-            )
-            if self.journal:
-                self.journal.created(
-                    "s3_object",
-                    f"{s.bucket}/{self.prepared.s3_key}",
-                    bucket=s.bucket,
-                    key=self.prepared.s3_key,
-                )
+            self._ensure_bucket(s.bucket)
+            self._upload_firmware(s.bucket, self.prepared.s3_key)
         if self.prepared.custom_url is not None:
             custom = self._fetch_custom_document()
         if self.prepared.target_group is not None:
-            name = self.prepared.target_group
-            log.info(
-                "%d things > 100 targets: making thing group %s",
-                len(self.prepared.things.thing_arns),
-                name,
+            self.group_arn = TargetGroup(self.iot, self.journal).prepare(
+                self.prepared.target_group, self.prepared.things.thing_arns
             )
-            self.group_arn = self.iot.make_target_group(name, self.prepared.things.thing_arns)
-            if self.journal:
-                self.journal.created("thing_group", name)
         expected = list(self.prepared.thing_names)
-        for group_arn in self.prepared.things.group_arns:
+        listed = [*self.prepared.things.group_arns]
+        if self.prepared.target_group_arn is not None:
+            listed.append(self.prepared.target_group_arn)
+        for group_arn in listed:
             members = self.iot.list_things_in_group(group_arn.rsplit("/", 1)[1])
             log.info("group %s: %d member(s)", group_arn, len(members))
             expected.extend(m for m in members if m not in expected)
@@ -221,53 +209,77 @@ class Deployment:
                 key="jobDocSrcUrl",
             ) from None
 
-    def all_round_ids(self) -> tuple[list[str], list[str]]:
-        """Job ids and stream ids this run will use (for removing leftovers)."""
-        jobs: list[str] = []
-        streams: list[str] = []
+    def _check_user_group(self) -> None:
+        """``--target-group``: the user's group must exist before anything is created."""
+        arn = self.prepared.target_group_arn
+        if arn is not None and self.iot.describe_thing_group(arn.rsplit("/", 1)[1]) is None:
+            raise InputError(
+                f"thing group {arn} does not exist (in this account and region)",
+                key="--target-group",
+            )
+
+    def _ensure_bucket(self, bucket: str) -> None:
+        """A missing bucket is made, journaled first: the run's to remove (when empty)."""
+        if self.s3.bucket_exists(bucket):
+            return
+        self.journal.intend("s3_bucket", bucket, now=self.clock.now())
+        self.s3.create_bucket(bucket)
+        self.journal.created("s3_bucket", bucket)
+
+    def _upload_firmware(self, bucket: str, key: str) -> None:
+        firmware = self.prepared.firmware
+        assert firmware is not None
+        if self.s3.object_size(bucket, key) == firmware.size:
+            log.info("s3://%s/%s is already there; not uploaded again", bucket, key)
+            return
+        log.info("uploading %s to s3://%s/%s", firmware.path.name, bucket, key)
+        ident = f"{bucket}/{key}"
+        self.journal.intend("s3_object", ident, bucket=bucket, key=key, now=self.clock.now())
+        self.s3.upload_file(firmware.path, bucket, key, progress=self.upload_progress)
+        self.journal.created("s3_object", ident, bucket=bucket, key=key)
+
+    def round_ids(self) -> tuple[RoundIds | None, RoundIds | None]:
+        """The rules of this run's job ids and stream ids (rounds 1, 2 and the last built)."""
         targets = self.prepared.targets()
-        for n in range(1, self.settings.rounds + 1):
-            calls = self.prepared.build(n, targets, self.prepared.custom_document)
-            if calls.job_id not in jobs:
-                jobs.append(calls.job_id)
-            if calls.stream_id and calls.stream_id not in streams:
-                streams.append(calls.stream_id)
+        rounds = self.settings.rounds
+        built: dict[int, RoundCalls] = {}
+
+        def calls(n: int) -> RoundCalls:
+            if n not in built:
+                built[n] = self.prepared.build(n, targets, self.prepared.custom_document)
+            return built[n]
+
+        jobs = RoundIds.of(lambda n: calls(n).job_id, rounds)
+        streams = RoundIds.of(lambda n: calls(n).stream_id, rounds)
         return jobs, streams
 
     def remove_leftovers(self) -> None:
-        """cleanUpCfg: jobs/streams with this run's ids left by an earlier run are removed."""
-        jobs, streams = self.all_round_ids()
-        removed = 0
-        deleting: list[str] = []
-        for job_id in jobs:
-            if self.iot.describe_job(job_id) is not None:
-                log.info("removing leftover job %s", job_id)
-                self.iot.delete_job(job_id, force=True)
-                deleting.append(job_id)
-        for job_id in deleting:  # deletions run in parallel; then wait for each id to be free
-            self.iot.wait_job_gone(job_id)
-        removed += len(deleting)
-        for stream_id in streams:
-            if self.iot.delete_stream(stream_id):
-                log.info("removed leftover stream %s", stream_id)
-                self.iot.wait_stream_gone(stream_id)
-                removed += 1
-        if self.prepared.target_group and self.iot.delete_thing_group(self.prepared.target_group):
-            removed += 1
-        log.info("cleanUpCfg: %d leftover resource(s) removed", removed)
+        """cleanUpCfg: jobs/streams with this run's ids left by an earlier run are removed,
+        found by listing (the account's pages), not by asking for every planned round."""
+        jobs, streams = self.round_ids()
+        removed = remove_leftovers(self.iot, jobs, streams)
+        if removed:
+            log.info(
+                "cleanUpCfg: removed %d leftover(s) with this run's ids: %s",
+                len(removed),
+                ", ".join(removed[:10]) + (" ..." if len(removed) > 10 else ""),
+            )
+        else:
+            log.info("cleanUpCfg: no leftover job or stream with this run's ids")
 
-    def remove_run_resources(self) -> None:
-        """cleanUpCfg at the end: the firmware object and the run's thing group."""
+    def remove_run_resources(self) -> bool:
+        """cleanUpCfg at the end: resolve and remove what the journal still holds open (the
+        firmware object, the bucket the run made if nothing else is in it, an unfinished
+        thing group). False when Ctrl-C cut it short (``ota-deploy cleanup`` finishes it)."""
         try:
-            if self.group_arn and self.prepared.target_group:
-                self.iot.delete_thing_group(self.prepared.target_group)
-                if self.journal:
-                    self.journal.removed("thing_group", self.prepared.target_group)
-            key = self.prepared.s3_key
-            if key is not None and self.journal is not None:
-                ident = f"{self.settings.bucket}/{key}"
-                if any(r.id == ident for r in self.journal.present()):
-                    self.s3.delete_object(self.settings.bucket, key)
-                    self.journal.removed("s3_object", ident)
-        except AwsServiceError as err:
-            log.error("cleanup: %s", err)
+            summary = clean_journal(self.journal, self.iot, self.s3)
+        except KeyboardInterrupt:
+            log.warning("cleanup interrupted; `ota-deploy cleanup` removes what is left")
+            return False
+        for label in summary.removed:
+            log.info("cleanup: removed %s", label)
+        for note in summary.kept:
+            log.info("cleanup: kept %s", note)
+        for label in summary.failed:
+            log.error("cleanup: could not remove %s; `ota-deploy cleanup` retries it", label)
+        return True

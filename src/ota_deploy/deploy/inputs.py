@@ -44,6 +44,7 @@ class PreparedRun:
     custom_document: dict[str, Any] | None = None
     custom_url: tuple[str, str] | None = None  # (bucket, key) fetched at run time
     target_group: str | None = None  # name of the static group made for > 100 things
+    target_group_arn: str | None = None  # --target-group: the user's own group (deploy.targets)
     warnings: list[str] = field(default_factory=list)
     render_round: Callable[[RoundCalls], str] | None = None  # dry-run text
 
@@ -53,6 +54,8 @@ class PreparedRun:
 
     def targets(self, group_arn: str | None = None) -> list[str]:
         """CreateJob targets: the things (or the run's group) plus the listed groups."""
+        if self.target_group_arn is not None:
+            return [self.target_group_arn, *self.things.group_arns]
         if self.target_group is None:
             return list(self.things.target_arns)
         arn = group_arn or self.predicted_group_arn()

@@ -3,9 +3,16 @@
 Data flow: the round runner (``deploy.runner``) asks ``RoundResources`` to ``create`` a round's
 resources from its ``RoundCalls``, to ``cancel_job`` when the round times out or is
 interrupted, to ``adopt`` what AWS made before an interrupt let us record it, and to ``clean``
-up (force-delete the job and wait until it is gone, delete the stream and the document). Each
-creation and removal is written to the run's ``Journal``, which ``ota-deploy cleanup`` reads
-after a crash. The runner owns the loop and the polling; this module owns the resources' life.
+up (force-delete the job and wait until it is gone, delete the stream and the document). The
+runner owns the loop and the polling; this module owns the resources' life.
+
+Write-ahead: before each create call the intent is in the run's ``Journal`` (on disk), then
+the call, then "created". A create that fails or is interrupted leaves an open intent, which is
+resolved at once by looking the resource up (``_resolve``): what exists is the round's (created,
+cancelled and cleaned like any other), what does not is forgotten (absent). If even the lookup
+cannot run (a second Ctrl-C, AWS unreachable), the intent stays open in the journal for
+``ota-deploy cleanup``. A CreateJob/CreateStream whose reply was lost after AWS acted is adopted
+by ``IotOps`` (its retry meets ResourceAlreadyExists for our own id; see ``aws.iot_ops``).
 """
 
 from __future__ import annotations
@@ -40,33 +47,43 @@ class RoundResources:
     def __init__(self, iot: IotOps, *, s3: S3Ops | None, journal: Journal | None) -> None:
         self.iot = iot
         self.s3 = s3
-        self.journal = journal
+        self.journal = journal or Journal.in_memory()
         self.streams_up: set[str] = set()
         self.jobs_up: list[str] = []
+        self.documents_up: set[tuple[str, str]] = set()
+        self.pending: dict[tuple[Kind, str], tuple[str, str] | None] = {}  # open intents
 
     def remove_stale_job(self, job_id: str, timeout_sec: float) -> None:
         """A job id that is reused every round: remove the previous round's job first."""
         if self.iot.remove_job(job_id, timeout_sec=timeout_sec):
-            self._mark_removed("job", job_id)
+            self.journal.removed("job", job_id)
 
     def create(self, calls: RoundCalls) -> None:
+        """Create the round's stream (once while it stays), document and job, each recorded
+        in the journal before its call. On any failure or interrupt the open intents are
+        resolved by looking them up before the exception goes on."""
+        try:
+            self._create(calls)
+        except BaseException:
+            self._resolve()
+            raise
+
+    def _create(self, calls: RoundCalls) -> None:
         if calls.create_stream is not None and calls.stream_id not in self.streams_up:
-            self.iot.create_stream(calls.create_stream)
             sid = str(calls.create_stream.get("streamId", calls.stream_id))
-            self.streams_up.add(sid)
-            if self.journal:
-                self.journal.created("stream", sid)
+            since = self._intend("stream", sid)
+            made = self.iot.create_stream(calls.create_stream, since=since)
+            self._created("stream", sid, adopted=not made)
         if calls.document_upload is not None:
             if self.s3 is None:
                 raise AwsServiceError("an oversized job document needs S3", operation="PutObject")
             bucket, key, data = calls.document_upload
+            self._intend("s3_object", f"{bucket}/{key}", (bucket, key))
             self.s3.put_bytes(bucket, key, data)
-            if self.journal:
-                self.journal.created("s3_object", f"{bucket}/{key}", bucket=bucket, key=key)
-        self.iot.create_job(calls.create_job)
-        self.jobs_up.append(calls.job_id)
-        if self.journal:
-            self.journal.created("job", calls.job_id)
+            self._created("s3_object", f"{bucket}/{key}", location=(bucket, key))
+        since = self._intend("job", calls.job_id)
+        made = self.iot.create_job(calls.create_job, since=since)
+        self._created("job", calls.job_id, adopted=not made)
 
     def cancel_job(self, job_id: str, *, comment: str) -> None:
         """Force-cancel the round's job, if it was created."""
@@ -74,39 +91,78 @@ class RoundResources:
             self.iot.cancel_job(job_id, force=True, comment=comment)
 
     def clean(self, calls: RoundCalls, timeout_sec: float) -> None:
-        """Force-delete the round's job, its stream and document; wait until they are gone."""
+        """Force-delete the round's job, its stream and document; wait until they are gone.
+        An intent still open (its lookup failed earlier) is looked up again first."""
+        self._resolve()
         if calls.job_id in self.jobs_up:
             self.iot.delete_job(calls.job_id, force=True)
             self.iot.wait_job_gone(calls.job_id, timeout_sec)
             self.jobs_up.remove(calls.job_id)
-            self._mark_removed("job", calls.job_id)
+            self.journal.removed("job", calls.job_id)
         if calls.stream_id is not None and calls.stream_id in self.streams_up:
             self.iot.remove_stream(calls.stream_id)
             self.streams_up.discard(calls.stream_id)
-            self._mark_removed("stream", calls.stream_id)
+            self.journal.removed("stream", calls.stream_id)
         if calls.document_upload is not None and self.s3 is not None:
             bucket, key, _ = calls.document_upload
-            self.s3.delete_object(bucket, key)
-            self._mark_removed("s3_object", f"{bucket}/{key}")
+            if (bucket, key) in self.documents_up:
+                self.s3.delete_object(bucket, key)
+                self.documents_up.discard((bucket, key))
+                self.journal.removed("s3_object", f"{bucket}/{key}")
 
     def adopt(self, calls: RoundCalls) -> None:
-        """After an interrupt mid-creation: a job/stream AWS made before we could record it
-        is taken over (journal + cleanup), so it is not left behind."""
-        if calls.job_id not in self.jobs_up and self.iot.describe_job(calls.job_id) is not None:
-            self.jobs_up.append(calls.job_id)
-            if self.journal:
-                self.journal.created("job", calls.job_id)
-        sid = calls.stream_id
-        if (
-            calls.create_stream is not None
-            and sid is not None
-            and sid not in self.streams_up
-            and self.iot.describe_stream(sid) is not None
-        ):
-            self.streams_up.add(sid)
-            if self.journal:
-                self.journal.created("stream", sid)
+        """After an interrupt mid-creation: what AWS made before we could record it is taken
+        over (journal, then cancel and cleanup like the rest), what it did not make is
+        forgotten. Only ids with an open intent are looked up: nothing else can be ours."""
+        self._resolve()
 
-    def _mark_removed(self, kind: Kind, ident: str) -> None:
-        if self.journal:
-            self.journal.removed(kind, ident)
+    # -- the journal ----------------------------------------------------------------------
+    def _intend(self, kind: Kind, ident: str, location: tuple[str, str] | None = None) -> float:
+        now = self.iot.clock.now()
+        bucket, key = location if location is not None else (None, None)
+        self.journal.intend(kind, ident, bucket=bucket, key=key, now=now)
+        self.pending[(kind, ident)] = location
+        return now
+
+    def _created(
+        self,
+        kind: Kind,
+        ident: str,
+        *,
+        adopted: bool = False,
+        location: tuple[str, str] | None = None,
+    ) -> None:
+        bucket, key = location if location is not None else (None, None)
+        self.journal.created(kind, ident, bucket=bucket, key=key, adopted=adopted)
+        self.pending.pop((kind, ident), None)
+        if kind == "job":
+            self.jobs_up.append(ident)
+        elif kind == "stream":
+            self.streams_up.add(ident)
+        elif kind == "s3_object" and location is not None:
+            self.documents_up.add(location)
+
+    def _resolve(self) -> None:
+        """Look up every open intent: created when it exists, absent when it does not. A
+        lookup that fails leaves its intent open (for ``clean`` or ``ota-deploy cleanup``)."""
+        for (kind, ident), location in list(self.pending.items()):
+            try:
+                exists = self._exists(kind, ident, location)
+            except (AwsServiceError, KeyboardInterrupt) as err:
+                log.warning("could not look up %s %s (%s); the journal keeps it", kind, ident, err)
+                return
+            if exists:
+                log.info("%s %s was made before the failure: taken over", kind, ident)
+                self._created(kind, ident, adopted=True, location=location)
+            else:
+                self.journal.absent(kind, ident)
+                self.pending.pop((kind, ident), None)
+
+    def _exists(self, kind: Kind, ident: str, location: tuple[str, str] | None) -> bool:
+        if kind == "job":
+            return self.iot.describe_job(ident) is not None
+        if kind == "stream":
+            return self.iot.describe_stream(ident) is not None
+        if kind == "s3_object" and location is not None and self.s3 is not None:
+            return self.s3.object_size(*location) is not None
+        return False

@@ -1,6 +1,7 @@
 """More than 100 things -> a static thing group for the run; custom job document from an S3 URL;
 both against the shared local AWS IoT (no devices: the round times out, which is what is judged).
-The leftovers (cleanUpCfg False) are then removed from the run's journal."""
+The leftovers (cleanUpCfg False) are then removed from the run's journal; the complete thing
+group stays (reusable) until `cleanup --groups`."""
 
 from __future__ import annotations
 
@@ -52,6 +53,10 @@ class _NoFleet:
         self.seen["cleanup"] = clean_from_journal(
             self.out / "journal.json", clients=AwsClients(target)
         )
+        self.seen["groups_kept"] = iot.list_thing_groups()["thingGroups"]
+        self.seen["cleanup_groups"] = clean_from_journal(
+            self.out / "journal.json", clients=AwsClients(target), groups=True
+        )
         self.seen["groups_after"] = iot.list_thing_groups()["thingGroups"]
         self.seen["jobs_after"] = iot.list_jobs()["jobs"]
         self.seen["streams_after"] = iot.list_streams()["streams"]
@@ -93,7 +98,11 @@ def test_over_100_things_use_a_run_group_and_url_document(
     document = seen["document"]
     assert document["Info1"] == "123" and document["command"] == "fota"
     assert document["md5sum"] != "stale" and len(document["md5sum"]) == 32  # runtime overwrites
-    assert seen["cleanup"].ok and "thing_group" in " ".join(seen["cleanup"].removed)
+    # The complete group is kept for the next run with this list; --groups removes it.
+    assert seen["cleanup"].ok and "thing_group" not in " ".join(seen["cleanup"].removed)
+    assert "ota-deploy-BulkJob-targets" in " ".join(seen["cleanup"].kept)
+    assert len(seen["groups_kept"]) == len(stack.groups_before) + 1
+    assert seen["cleanup_groups"].removed == ["thing_group ota-deploy-BulkJob-targets"]
     assert seen["groups_after"] == stack.groups_before  # the run's group is gone
     assert seen["jobs_after"] == [] and seen["streams_after"] == []
 

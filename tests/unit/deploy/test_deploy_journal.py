@@ -17,6 +17,9 @@ def test_created_and_removed_are_persisted_immediately(tmp_path: Path) -> None:
     j.created("s3_object", "b/k", bucket="b", key="k", now=2.0)
     j.created("stream", "S-1", now=3.0)
     j.created("job", "J-1", now=4.0)
+    log = (tmp_path / "out" / "journal.jsonl").read_text().splitlines()  # the log: at once
+    assert [json.loads(line).get("id") for line in log] == [None, "b/k", "S-1", "J-1"]
+    j.flush()  # the readable summary may lag the log by half a second; flush ends that
     on_disk = json.loads((tmp_path / "out" / "journal.json").read_text())
     assert [r["id"] for r in on_disk["resources"]] == ["b/k", "S-1", "J-1"]
     j.removed("job", "J-1", now=5.0)
@@ -31,9 +34,9 @@ def test_pointer_beside_config_finds_the_journal(tmp_path: Path) -> None:
     Journal.start(tmp_path / "run1", mode="aws", region="us-east-1", config=cfg)
     Journal.start(tmp_path / "run2", mode="aws", region="us-east-1", config=cfg)
     assert pointer_path(cfg).parent == tmp_path
-    assert find_journal(out_dir=None, config=cfg) == (tmp_path / "run2" / "journal.json").resolve()
+    assert find_journal(out_dir=None, config=cfg) == (tmp_path / "run2" / "journal.jsonl").resolve()
     assert (
-        find_journal(out_dir=tmp_path / "run1", config=None) == tmp_path / "run1" / "journal.json"
+        find_journal(out_dir=tmp_path / "run1", config=None) == tmp_path / "run1" / "journal.jsonl"
     )
     assert find_journal(out_dir=tmp_path / "nope", config=None) is None
 
@@ -44,7 +47,7 @@ def test_pointer_without_config_goes_to_ota_home(
     monkeypatch.setenv("OTA_DEPLOY_HOME", str(tmp_path / "home"))
     Journal.start(tmp_path / "run", mode="local", region="us-east-1")
     assert (tmp_path / "home" / "last-run").is_file()
-    assert find_journal(out_dir=None, config=None) == (tmp_path / "run" / "journal.json").resolve()
+    assert find_journal(out_dir=None, config=None) == (tmp_path / "run" / "journal.jsonl").resolve()
 
 
 def test_journal_never_holds_credentials(tmp_path: Path) -> None:
