@@ -52,6 +52,9 @@ from ota_deploy.local.iot.jobs_api import seconds_left
 from ota_deploy.local.iot.records import Execution, Job
 from ota_deploy.local.iot.states import Actor, TransitionError
 
+JOBS_DATA = "iot-jobs-data"
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+
 
 def summary(e: Execution) -> dict[str, Any]:
     out: dict[str, Any] = {
@@ -64,10 +67,6 @@ def summary(e: Execution) -> dict[str, Any]:
     if e.started_at is not None:
         out["startedAt"] = int(e.started_at)
     return out
-
-
-JOBS_DATA = "iot-jobs-data"
-_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 
 
 def whole_number(name: str, value: Any) -> int | None:
@@ -99,18 +98,17 @@ def check_status_details(details: Any) -> dict[str, str] | None:
     key_rule = shape("DetailsKey", JOBS_DATA)
     value_rule = shape("DetailsValue", JOBS_DATA)
     value_max = documented("status_details_value_chars_max")
+    key_min, key_max = key_rule.min or 1, key_rule.max or 128
     for key, value in details.items():
         if not isinstance(key, str) or not isinstance(value, str):
             invalid("statusDetails must be a map of string keys to string values.")
         shown = key if len(key) <= 128 else key[:125] + "..."
-        if not (key_rule.min or 1) <= len(key) <= (key_rule.max or 128) or not re.fullmatch(
-            key_rule.pattern or ".*", key
-        ):
+        if not key_min <= len(key) <= key_max or not re.fullmatch(key_rule.pattern or ".*", key):
             invalid(
                 _violation(
                     "statusDetails.key",
-                    f"Member must have length 1-128 and satisfy regular expression pattern: "
-                    f"{key_rule.pattern} (key {shown!r})",
+                    f"Member must have length {key_min:.0f}-{key_max:.0f} and satisfy regular "
+                    f"expression pattern: {key_rule.pattern} (key {shown!r})",
                 )
             )
         if len(value) < (value_rule.min or 1):

@@ -18,7 +18,6 @@ Field names were checked against the AWS IoT Device SDK v2 (``awsiot/iotjobs.py`
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -123,23 +122,12 @@ def client_token_of(doc: dict[str, Any]) -> str | None:
     return token if isinstance(token, str) else None
 
 
-_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
-
-
-def _int_field(doc: dict[str, Any], name: str) -> int | None:
-    """A long member (expectedVersion, executionNumber, stepTimeoutInMinutes): a JSON number,
-    or a numeric JSON string. AWS's embedded C Jobs library writes ``"expectedVersion":"2"``
-    (``Jobs_UpdateMsg``, aws/Jobs-for-AWS-IoT-embedded-sdk) and AWS accepts it from every
-    FreeRTOS OTA demo: where that client and the model's ``long`` disagree, the client that
-    works against AWS wins. The other long members are read by the same rule."""
-    value = doc.get(name)
-    if value is None:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value):
-        return int(value)
-    raise MqttJobsError("InvalidRequest", f"{name} must be a whole number")
+def _long_field(doc: dict[str, Any], name: str) -> Any:
+    """A long member (expectedVersion, executionNumber, stepTimeoutInMinutes), passed on as
+    sent: the jobs data plane reads it (``local.iot.jobs_data.whole_number``) -- a JSON number,
+    or a numeric JSON string, as AWS's embedded C Jobs library writes ``"expectedVersion":"2"``
+    -- and answers anything else with InvalidRequestException, for MQTT and HTTP alike."""
+    return doc.get(name)
 
 
 def _bool_field(doc: dict[str, Any], name: str) -> bool | None:
@@ -176,13 +164,13 @@ def build_params(topic: JobsTopic, doc: dict[str, Any]) -> dict[str, Any]:
     elif topic.op is JobsOp.START_NEXT:
         optional = {
             "statusDetails": _status_details(doc),
-            "stepTimeoutInMinutes": _int_field(doc, "stepTimeoutInMinutes"),
+            "stepTimeoutInMinutes": _long_field(doc, "stepTimeoutInMinutes"),
         }
     elif topic.op is JobsOp.DESCRIBE:
         include = _bool_field(doc, "includeJobDocument")
         optional = {
             "jobId": topic.job_id,
-            "executionNumber": _int_field(doc, "executionNumber"),
+            "executionNumber": _long_field(doc, "executionNumber"),
             # Over MQTT the document is included unless the device says otherwise.
             "includeJobDocument": True if include is None else include,
         }
@@ -198,11 +186,11 @@ def build_params(topic: JobsTopic, doc: dict[str, Any]) -> dict[str, Any]:
             "jobId": topic.job_id,
             "status": status,
             "statusDetails": _status_details(doc),
-            "expectedVersion": _int_field(doc, "expectedVersion"),
-            "executionNumber": _int_field(doc, "executionNumber"),
+            "expectedVersion": _long_field(doc, "expectedVersion"),
+            "executionNumber": _long_field(doc, "executionNumber"),
             "includeJobExecutionState": _bool_field(doc, "includeJobExecutionState"),
             "includeJobDocument": _bool_field(doc, "includeJobDocument"),
-            "stepTimeoutInMinutes": _int_field(doc, "stepTimeoutInMinutes"),
+            "stepTimeoutInMinutes": _long_field(doc, "stepTimeoutInMinutes"),
         }
     else:
         raise MqttJobsError("InvalidTopic", "The topic does not map to any Jobs API")
