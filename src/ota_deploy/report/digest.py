@@ -42,9 +42,7 @@ SLOW = "SLOW"  # the mark of a succeeded thing among its round's slowest
 LISTED_MAX = 50  # not-succeeded things listed per round (the rest counted and grouped)
 REASONS_MAX = 10  # (status, reason) groups shown per round
 SLOWEST_MAX = 10
-ALL_LISTED_MAX = (
-    50  # a round this small lists every thing (its succeeded ones in ``succeeded_things``)
-)
+ALL_LISTED_MAX = 50  # a round this small lists every thing (see ``succeeded_things``)
 
 
 def slowest_count(succeeded: int) -> int:
@@ -52,9 +50,11 @@ def slowest_count(succeeded: int) -> int:
     return 0 if succeeded <= 0 else max(1, min(SLOWEST_MAX, succeeded // 20))
 
 
+_ORDER = {s: i for i, s in enumerate(THING_ORDER)}
+
+
 def _order_key(thing: ThingResult) -> tuple[int, str]:
-    order = {s: i for i, s in enumerate(THING_ORDER)}
-    return (order.get(thing.status, len(order)), thing.thing_name)
+    return (_ORDER.get(thing.status, len(_ORDER)), thing.thing_name)
 
 
 def sorted_things(things: Iterable[ThingResult]) -> list[ThingResult]:
