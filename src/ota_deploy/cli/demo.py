@@ -99,10 +99,17 @@ def demo_command(
     live: bool | None = typer.Option(
         None, "--live/--no-live", help="Live view (default: when stdout is a terminal)."
     ),
+    tls: bool = typer.Option(
+        False, "--tls", help="Devices connect over mutual TLS, each with its own certificate."
+    ),
+    fleet_workers: int | None = typer.Option(
+        None, "--fleet-workers", min=0, help="Fleet worker processes (0: one process)."
+    ),
 ) -> None:
     """Write a sample dev.ini, thing list and firmware, run them on the local AWS IoT, report."""
     from ota_deploy.deploy.entry import RunRequest
     from ota_deploy.fleet.options import FleetOptions
+    from ota_deploy.wiring.layout import StackLayout
     from ota_deploy.wiring.run import execute
 
     if directory.exists() and not directory.is_dir():
@@ -121,7 +128,8 @@ def demo_command(
         f"demo: {devices} simulated devices, {rounds} rounds, firmware "
         f"{FIRMWARE_SIZE // 1024} KiB, folder {directory.resolve()}"
     )
-    typer.echo(f"      (the same as: ota-deploy run -c {ini} --local --out {out_dir})")
+    flags = " --tls" if tls else ""
+    typer.echo(f"      (the same as: ota-deploy run -c {ini} --local{flags} --out {out_dir})")
     fleet = FleetOptions.model_validate(
         {
             "fail_rate": fail_rate,
@@ -132,7 +140,7 @@ def demo_command(
         }
     )
     req = RunRequest(config=ini, local=True, out_dir=out_dir, fleet=fleet, live=live)
-    outcome = execute(req)
+    outcome = execute(req, layout=StackLayout(fleet_workers=fleet_workers, tls=tls))
     html = out_dir / "report.html"
     if outcome.error:
         typer.secho(f"error: {outcome.error}", err=True, fg=typer.colors.RED)

@@ -49,6 +49,7 @@ class RunFlags:
     html: bool
     local_only_set: bool  # a --local-only flag (fleet behaviour, time scale) was given
     fleet_workers: int | None = None  # --local: fleet worker processes (None: by the cores)
+    tls: bool = False  # --local: the devices connect over mutual TLS
     keep_going: bool = False  # go on after a failed round, count the failures
 
 
@@ -81,6 +82,9 @@ def run_flags(
         "--fleet-workers",
         help="--local: fleet worker processes (default: the cores less one; 0: one process).",
     ),
+    tls: bool = typer.Option(
+        False, "--tls", help="--local: devices connect over mutual TLS, a certificate each."
+    ),
 ) -> RunFlags:
     """The shared options of ``run``, ``stress`` and ``deploy`` (``cli.options.option_group``)."""
     fleet = fleet_options_from_flags(
@@ -102,6 +106,7 @@ def run_flags(
         local_only_set=bool(fail_rate or reject_rate or hang_rate or time_scale != 1.0),
         keep_going=keep_going,
         fleet_workers=fleet_workers,
+        tls=tls,
     )
 
 
@@ -126,7 +131,7 @@ def run_rounds(
         html=flags.html,
         keep_going=flags.keep_going,
     )
-    layout = StackLayout(fleet_workers=flags.fleet_workers)
+    layout = StackLayout(fleet_workers=flags.fleet_workers, tls=flags.tls)
     outcome = execute(req, time_scale=flags.time_scale, prepared=prepared, layout=layout)
     if not dry_run:
         typer.echo(f"results: {outcome.out_dir}")

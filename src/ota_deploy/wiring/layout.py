@@ -5,6 +5,8 @@ fleet beside the local AWS IoT's own process (``ProcessStack``); 0 keeps the loc
 the fleet in this process (``LocalStack``, as the tests use it); None (the default) picks
 ``default_workers``: the machine's cores less one for the local AWS IoT, at least one, and no
 more than one per ``DEVICES_PER_WORKER`` devices (a small fleet gains nothing from more).
+``--tls``: the devices connect to the local AWS IoT's mutual-TLS listener, each with its own
+registered certificate (``local_tls``).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class StackLayout:
     """The run's process layout: fleet workers (None: ``default_workers``; 0: in-process)."""
 
     fleet_workers: int | None = None
+    tls: bool = False  # devices connect over mutual TLS, each with its own certificate
 
     def workers_for(self, devices: int) -> int:
         if self.fleet_workers is None:
@@ -72,7 +75,9 @@ class StackFactory:
 
         workers = self.layout.workers_for(device_count(prepared, MEMBERS_PER_GROUP))
         if workers <= 0:
-            return stack_for_run(prepared, request, clock)
+            stack = stack_for_run(prepared, request, clock)
+            stack.tls = self.layout.tls
+            return stack
         from ota_deploy.wiring.process_stack import ProcessStack
 
         things = prepared.things
@@ -86,4 +91,5 @@ class StackFactory:
             fleet=request.fleet,
             members_per_group=MEMBERS_PER_GROUP,
             signing_key=prepared.settings.signing_key,
+            tls=self.layout.tls,
         )

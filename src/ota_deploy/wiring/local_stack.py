@@ -10,8 +10,10 @@ Flow (``LocalStack.__enter__``), everything on the one injected time source (``c
        (its ``endpoints["mqtt"]`` = ``host:port`` lets the live view watch downloads)
 
 A signed image (signingKey / PRIVATE_KEY) makes the devices verify the signature with the
-key's public half. The deploy code then runs unchanged, over real HTTP and MQTT sockets on
-127.0.0.1. ``__exit__`` stops the fleet first (devices disconnect), then the local AWS IoT.
+key's public half. ``tls=True``: each device gets a registered certificate
+(``wiring.local_tls``) and connects to the mutual-TLS listener (``LocalEndpoints.mqtts``).
+The deploy code then runs unchanged, over real HTTP and MQTT sockets on 127.0.0.1.
+``__exit__`` stops the fleet first (devices disconnect), then the local AWS IoT.
 
 ``stack_for_run`` is ``deploy.entry.LocalStackFactory`` for ``run --local``, the shell
 workflows' ``--local`` and ``demo``; the tests use ``LocalStack`` directly.
@@ -21,9 +23,10 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ota_deploy.aws.iot_ops import IotOps
 from ota_deploy.aws.session import AwsClients, AwsTarget, local_target
@@ -59,6 +62,7 @@ class LocalStack:
         members_per_group: int = MEMBERS_PER_GROUP,
         start_fleet: bool = True,
         signing_key: Path | None = None,
+        tls: bool = False,
     ) -> None:
         self.thing_names = [a.rsplit("/", 1)[1] for a in thing_arns]
         self.group_names = [a.rsplit("/", 1)[1] for a in group_arns]
@@ -69,7 +73,9 @@ class LocalStack:
         self.members_per_group = members_per_group
         self.start_fleet = start_fleet
         self.signing_key = signing_key
+        self.tls = tls  # devices connect over mutual TLS with a certificate each
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._keys: tempfile.TemporaryDirectory[str] | None = None
         self.server: LocalAwsIotThread | None = None
         self.fleet: FleetThread | None = None
         self.endpoints: LocalEndpoints | None = None
@@ -102,9 +108,10 @@ class LocalStack:
                 self.fleet = FleetThread(
                     self.device_names,
                     mqtt_host=endpoints.mqtt_host,
-                    mqtt_port=endpoints.mqtt_port,
+                    mqtt_port=endpoints.mqtts_port if self.tls else endpoints.mqtt_port,
                     options=self._device_options(),
                     clock=self.clock,
+                    ssl_for=self._device_tls(endpoints) if self.tls else None,
                 )
                 self.fleet.__enter__()
             log.info(
@@ -130,6 +137,28 @@ class LocalStack:
     def __exit__(self, *exc: object) -> None:
         self._stop()
 
+    def _device_tls(self, endpoints: LocalEndpoints) -> Any:
+        """--tls: a registered certificate per device (``local_tls``); their TLS contexts."""
+        from ota_deploy.fleet.worker import TlsFiles, ssl_for_files
+        from ota_deploy.wiring.local_tls import provision_devices
+
+        server = self.server
+        assert server is not None and endpoints.ca is not None
+        self._keys = tempfile.TemporaryDirectory(prefix="ota-local-devices-")
+        directory = Path(self._keys.name)
+        files = server.call_in_loop(
+            lambda: provision_devices(
+                server.service,
+                self.device_names,
+                region=self.region,
+                account=self.account,
+                directory=directory,
+                now=time.time(),
+            ),
+            timeout=600,
+        )
+        return ssl_for_files(TlsFiles(Path(endpoints.ca), files))
+
     def _device_options(self) -> FleetOptions:
         options, self._tmp = with_public_key(self.fleet_options, self.signing_key)
         return options
@@ -145,9 +174,10 @@ class LocalStack:
                 self.server.stop()
             finally:
                 self.server = None
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        for tmp in (self._tmp, self._keys):
+            if tmp is not None:
+                tmp.cleanup()
+        self._tmp = self._keys = None
 
     def _create_things(self, clients: AwsClients) -> list[str]:
         iot = IotOps(clients.iot, clock=self.clock)

@@ -33,6 +33,7 @@ from ota_deploy.core.errors import AwsServiceError, OtaDeployError
 from ota_deploy.fleet.options import FleetOptions
 from ota_deploy.fleet.pool import FleetFailure, FleetPool
 from ota_deploy.fleet.stats import FleetStats
+from ota_deploy.fleet.worker import TlsFiles
 from ota_deploy.runtime.main_thread import MainThreadAlarm
 from ota_deploy.runtime.memory import rss_kib_of
 from ota_deploy.runtime.shared_clock import ClockSpec
@@ -57,6 +58,7 @@ class ProcessStack:
         fleet: FleetOptions | None = None,
         members_per_group: int = 3,
         signing_key: Path | None = None,
+        tls: bool = False,
     ) -> None:
         self.thing_names = list(thing_names)
         self.group_names = list(group_names)
@@ -67,6 +69,7 @@ class ProcessStack:
         self.fleet_options = fleet or FleetOptions.model_validate({})
         self.members_per_group = members_per_group
         self.signing_key = signing_key
+        self.tls = tls
         self.server: LocalAwsIotProcess | None = None
         self.fleet: FleetPool | None = None
         self.endpoints: Any = None
@@ -74,6 +77,7 @@ class ProcessStack:
         self.device_names: list[str] = []
         self.alarm = MainThreadAlarm()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._keys: tempfile.TemporaryDirectory[str] | None = None
         self._stopping = False
         self._connected_rss_kib: int | None = None  # the server's, every device connected
 
@@ -86,6 +90,7 @@ class ProcessStack:
                 things=self.thing_names,
                 groups=self.group_names,
                 members_per_group=self.members_per_group,
+                tls_dir=self._tls_dir(),
             )
             self.server = LocalAwsIotProcess(spec, on_failure=self._failed)
             endpoints, self.device_names = self.server.start()
@@ -100,13 +105,17 @@ class ProcessStack:
                 self.region,
             )
             if self.device_names:
+                tls = None
+                if self.tls:
+                    tls = TlsFiles(Path(endpoints.ca), self.server.credentials or {})
                 self.fleet = FleetPool(
                     self.device_names,
                     workers=self.workers,
                     mqtt_host=endpoints.mqtt_host,
-                    mqtt_port=endpoints.mqtt_port,
+                    mqtt_port=endpoints.mqtts_port if self.tls else endpoints.mqtt_port,
                     options=self._device_options(),
                     clock=self.clock,
+                    tls=tls,
                     on_failure=self._failed,
                 )
                 self.fleet.start()
@@ -115,7 +124,7 @@ class ProcessStack:
                 "local AWS IoT at %s (MQTT %s) with %d simulated device(s) in %d worker "
                 "process(es)",
                 endpoints.iot,
-                endpoints.mqtt,
+                f"{endpoints.mqtts}, mutual TLS" if self.tls else endpoints.mqtt,
                 len(self.device_names),
                 self.fleet.workers if self.fleet is not None else 0,
             )
@@ -158,6 +167,13 @@ class ProcessStack:
         log.error("%s; ending the run", message)
         self.alarm.fire(AwsServiceError(message, code="LocalProcess", operation="local"))
 
+    def _tls_dir(self) -> str | None:
+        """--tls: a private folder for the devices' keys, removed when the stack stops."""
+        if not self.tls:
+            return None
+        self._keys = tempfile.TemporaryDirectory(prefix="ota-local-devices-")
+        return self._keys.name
+
     def _device_options(self) -> FleetOptions:
         options, self._tmp = with_public_key(self.fleet_options, self.signing_key)
         return options
@@ -175,9 +191,10 @@ class ProcessStack:
                 server.stop()
                 if fleet is not None:
                     self._log_memory(fleet, server)
-            if self._tmp is not None:
-                self._tmp.cleanup()
-                self._tmp = None
+            for tmp in (self._tmp, self._keys):
+                if tmp is not None:
+                    tmp.cleanup()
+            self._tmp = self._keys = None
 
     def _log_fleet(self, fleet: FleetPool) -> None:
         stats = fleet.stats()

@@ -8,7 +8,8 @@ Parent (``LocalAwsIotProcess``) and child (``server_main``) talk through one pip
            -> CreateThing for each listed thing; for each group CreateThingGroup and
               ``members_per_group`` member things (AddThingToThingGroup), through the
               service's own ``call`` (no HTTP: ten thousand things take a second, not a minute)
-           -> ("ready", LocalEndpoints, device names, resident memory KiB)
+           -> --tls: a certificate per device (``local_tls.provision_devices``)
+           -> ("ready", LocalEndpoints, device names, resident memory KiB, certificate files)
     parent: start() returns them; the run talks to the endpoints over HTTP and MQTT as ever
     ("stop",) or the parent gone -> LocalAwsIot.stop() -> ("final", peak RSS KiB) -> exit
 
@@ -24,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ota_deploy.core.errors import AwsServiceError
@@ -46,6 +48,7 @@ class ServerSpec:
     groups: list[str] = field(default_factory=list)
     members_per_group: int = 3
     server_kwargs: dict[str, Any] = field(default_factory=dict)  # more LocalAwsIot options
+    tls_dir: str | None = None  # --tls: each device's certificate and key are written here
 
 
 def server_main(link: ParentLink, spec: ServerSpec) -> None:
@@ -87,7 +90,19 @@ async def _serve(link: ParentLink, spec: ServerSpec) -> None:
     endpoints = await local.start()
     try:
         devices = create_things(local.service, spec)
-        link.send("ready", endpoints, devices, current_rss_kib())
+        credentials = None
+        if spec.tls_dir is not None:
+            from ota_deploy.wiring.local_tls import provision_devices
+
+            credentials = provision_devices(
+                local.service,
+                devices,
+                region=spec.region,
+                account=spec.account,
+                directory=Path(spec.tls_dir),
+                now=time.time(),
+            )
+        link.send("ready", endpoints, devices, current_rss_kib(), credentials)
         await stop.wait()
     finally:
         await local.stop()
@@ -103,6 +118,7 @@ class LocalAwsIotProcess:
         self.endpoints: Any = None
         self.devices: list[str] = []
         self.ready_rss_kib = 0  # resident memory with the things created, before any device
+        self.credentials: dict[str, tuple[Path, Path]] | None = None  # --tls: per device
         self.peak_rss_kib = 0
         self.failure: str | None = None
         self.pid: int | None = None
@@ -140,7 +156,7 @@ class LocalAwsIotProcess:
 
     def _on_message(self, child: Child, message: Message) -> None:
         if message[0] == "ready":
-            _, self.endpoints, self.devices, self.ready_rss_kib = message
+            _, self.endpoints, self.devices, self.ready_rss_kib, self.credentials = message
             self._ready.set()
         elif message[0] == "final":
             self.peak_rss_kib = int(message[1])
