@@ -103,7 +103,7 @@ def _compare(
 
 def report_command(
     directory: Path | None = typer.Argument(
-        None, metavar="[DIR]", help="A run's output folder (holds report.json and things/)."
+        None, metavar="DIR", help="A run's output folder (holds report.json and things/)."
     ),
     junit: Path | None = typer.Option(
         None,
