@@ -16,7 +16,8 @@ place; a store compares it with what it saved), each job's ``executions`` notes 
 list of runs was touched, and an :class:`Execution` notes each assignment to its fields (the
 engine reaches executions through its indexes too, not only through the tables). Execution
 fields are therefore replaced, never changed in place (``e.status_details = dict(...)``).
-Outside :func:`tracking` nothing is noted and nothing grows.
+Outside :func:`tracking` nothing is noted and nothing grows -- so a change made outside
+``LocalIotService.call`` / ``tick`` (which track) is not written through: make changes there.
 """
 
 from __future__ import annotations

@@ -158,12 +158,13 @@ class IotStore:
                 if self._saved.get((name, key)) != _digest(text):
                     puts.append((name, key, text))
 
-    @staticmethod
-    def _runs(changes: Changes, records: Records) -> list[tuple[str, str, list[int]]]:
+    def _runs(self, changes: Changes, records: Records) -> list[tuple[str, str, list[int]]]:
         out = []
         for job_id, thing in changes.runs:
             job = dict.get(records.jobs, job_id)
             if job is None:  # a deleted job's rows go with its record
+                continue
+            if (_JOBS, job_id) not in self._saved:  # a new job: no execution rows to drop yet
                 continue
             runs = dict.get(job.executions, thing) or []
             out.append((job_id, thing, [e.execution_number for e in runs]))
