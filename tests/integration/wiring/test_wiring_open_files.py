@@ -29,7 +29,7 @@ def test_2000_devices_run_under_a_soft_limit_of_1024(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     (round_1,) = report["rounds"]
     assert round_1["status"] == "SUCCEEDED"
-    assert round_1["counts"] == {"SUCCEEDED": 2000}
+    assert {k: v for k, v in round_1["counts"].items() if v} == {"SUCCEEDED": 2000}
     assert (tmp_path / "out" / "journal.json").is_file()
     # Every device's result came back from its worker process.
     assert "fleet: 2000 devices in" in output and "finished (SUCCEEDED 2000)" in output
