@@ -10,6 +10,10 @@ model either without it or with it (the server may have committed it before dyin
 nothing else. In particular a job deleted before the kill never comes back, nor do its
 executions: devices are not offered it again.
 
+A second test replays the issue's two reports deterministically: a SIGKILL right after the
+first changes (they used to wait for a save every 10 s) and right after a job's and a stream's
+deletion (they used to come back, and the device was offered the job again).
+
 Budget: every restart of ``local serve`` costs its start-up (0.8-1.5 s here), so CI runs
 ``OTA_DURABILITY_KILLS`` kill points (default 8) of the seeded schedule; the full run is
 ``OTA_DURABILITY_KILLS=50 pytest tests/integration/local/durability`` (``OTA_DURABILITY_SEED``
@@ -464,3 +468,41 @@ def test_sigkill_at_seeded_moments_shows_exactly_what_was_acknowledged(tmp_path:
     finally:
         final.stop()
     print(f"{restarts} kills, {committed_in_flight} in-flight steps had committed")
+
+
+def test_the_issues_two_cases_right_after_their_replies(tmp_path: Path) -> None:
+    """Issue 10 §3 as reported: a SIGKILL before the first periodic save lost everything; a
+    SIGKILL after a delete brought the job, its stream and its executions back."""
+    folder, log = tmp_path / "state", tmp_path / "serve.log"
+    server = Server(folder, log)
+    c = server.clients
+    c["s3"].create_bucket(Bucket=BUCKET)
+    c["s3"].put_object(Bucket=BUCKET, Key="fw.bin", Body=b"firmware" * 20_000)
+    c["iot"].create_thing(thingName="dev")
+    files = [{"fileId": 0, "s3Location": {"bucket": BUCKET, "key": "fw.bin"}}]
+    c["iot"].create_stream(streamId="fw", files=files, roleArn=f"arn:aws:iam::{ACCOUNT}:role/r")
+    c["iot"].create_job(jobId="ota", targets=[_thing_arn("dev")], document="{}")
+    server.kill()  # at once: nothing waits for a periodic save any more
+    server = Server(folder, log)
+    c = server.clients
+    try:
+        assert c["iot"].describe_thing(thingName="dev")["thingName"] == "dev"
+        assert c["iot"].describe_stream(streamId="fw")["streamInfo"]["streamVersion"] == 1
+        body = c["s3"].get_object(Bucket=BUCKET, Key="fw.bin")["Body"].read()
+        assert body == b"firmware" * 20_000
+        pending = c["iot-jobs-data"].get_pending_job_executions(thingName="dev")
+        assert [j["jobId"] for j in pending["queuedJobs"]] == ["ota"]
+        c["iot-jobs-data"].update_job_execution(jobId="ota", thingName="dev", status="IN_PROGRESS")
+        c["iot"].delete_job(jobId="ota", force=True)
+        c["iot"].delete_stream(streamId="fw")
+    finally:
+        server.kill()  # right after the delete's reply
+    server = Server(folder, log)
+    c = server.clients
+    try:
+        seen = _observe(c)
+        assert seen["jobs"] == {} and seen["streams"] == {}
+        assert seen["pending"] == {"dev": []}  # the device is not offered the job again
+        assert seen["objects"] == {"fw.bin": _md5(b"firmware" * 20_000)}
+    finally:
+        server.stop()
