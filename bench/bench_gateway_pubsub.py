@@ -26,13 +26,13 @@ import asyncio
 import multiprocessing
 import resource
 import sys
-import threading
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ota_deploy.local.gateway import MqttGateway
 from ota_deploy.mqtt.client import MqttClient
+from ota_deploy.runtime.loop_thread import LoopThread
 
 
 class _BlockServer:
@@ -49,29 +49,22 @@ class _BlockServer:
 
 
 class _GatewayThread:
+    """The gateway on its own event loop in a background thread (``runtime.LoopThread``, as
+    the local AWS IoT runs beside an in-process fleet)."""
+
     def __init__(self, handlers: list[Any]) -> None:
-        self.loop = asyncio.new_event_loop()
         self.gateway = MqttGateway(handlers=handlers)
         self.port = 0
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bench-gateway", daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.port = self.loop.run_until_complete(self.gateway.start())
-        self._ready.set()
-        self.loop.run_forever()
-        self.loop.run_until_complete(self.gateway.stop())
-        self.loop.close()
+        self._loop = LoopThread("bench-gateway")
 
     def __enter__(self) -> _GatewayThread:
-        self._thread.start()
-        self._ready.wait(30)
+        self._loop.start()
+        self.port = self._loop.run(self.gateway.start, timeout=30)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(30)
+        self._loop.run(self.gateway.stop, timeout=30)
+        self._loop.stop()
 
 
 def _serve_in_process(size: int, pattern: str, port_queue: Any) -> None:
