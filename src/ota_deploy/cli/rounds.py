@@ -51,6 +51,7 @@ class RunFlags:
     fleet_workers: int | None = None  # --local: fleet worker processes (None: by the cores)
     tls: bool = False  # --local: the devices connect over mutual TLS
     keep_going: bool = False  # go on after a failed round, count the failures
+    target_group: str | None = None  # --target-group: the user's thing group ARN
 
 
 def run_flags(
@@ -85,6 +86,12 @@ def run_flags(
     tls: bool = typer.Option(
         False, "--tls", help="--local: devices connect over mutual TLS, a certificate each."
     ),
+    target_group: str | None = typer.Option(
+        None,
+        "--target-group",
+        help="Target this existing thing group (its ARN) instead of a group the run makes "
+        "for more than 100 things; the listed things should be its members.",
+    ),
 ) -> RunFlags:
     """The shared options of ``run``, ``stress`` and ``deploy`` (``cli.options.option_group``)."""
     fleet = fleet_options_from_flags(
@@ -94,6 +101,16 @@ def run_flags(
         raise InputError("must be positive", key="--time-scale")
     if fleet_workers is not None and fleet_workers < 0:
         raise InputError("must be 0 or more", key="--fleet-workers")
+    if target_group is not None:
+        from ota_deploy.deploy.targets import check_group_arn
+
+        check_group_arn(target_group)
+        if local:
+            raise InputError(
+                "names a group on AWS IoT (or a running `local serve`); the embedded --local "
+                "AWS IoT starts empty",
+                key="--target-group",
+            )
     return RunFlags(
         local=local,
         out=out,
@@ -107,6 +124,7 @@ def run_flags(
         keep_going=keep_going,
         fleet_workers=fleet_workers,
         tls=tls,
+        target_group=target_group,
     )
 
 
@@ -130,6 +148,7 @@ def run_rounds(
         live=flags.live,
         html=flags.html,
         keep_going=flags.keep_going,
+        target_group=flags.target_group,
     )
     layout = StackLayout(fleet_workers=flags.fleet_workers, tls=flags.tls)
     outcome = execute(req, time_scale=flags.time_scale, prepared=prepared, layout=layout)

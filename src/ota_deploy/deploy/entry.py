@@ -61,6 +61,7 @@ from ota_deploy.deploy.journal import Journal
 from ota_deploy.deploy.logs import LogScope
 from ota_deploy.deploy.progress import run_progress
 from ota_deploy.deploy.runner import RunnerResult
+from ota_deploy.deploy.targets import with_user_group
 from ota_deploy.fleet.options import FleetOptions
 from ota_deploy.report.model import NotRun, RunReport
 from ota_deploy.report.results import summarize, write_outputs
@@ -81,6 +82,7 @@ class RunRequest:
     live: bool | None = None
     html: bool = True  # also draw report.html (charts take seconds; --no-html skips them)
     keep_going: bool = False  # run every round even after one fails; count the failures
+    target_group: str | None = None  # --target-group ARN: the user's group (deploy.targets)
 
 
 @dataclass
@@ -115,7 +117,7 @@ def execute_run(
 ) -> RunOutcome:
     """Validate and run ``req`` on ``clock``. Raises ``InputError`` (exit 2) before anything is
     created. ``stack_factory`` is used only by a ``--local`` run."""
-    prepared = prepare_run(req.config, region=req.region)
+    prepared = with_user_group(prepare_run(req.config, region=req.region), req.target_group)
     out_dir = req.out_dir or default_out_dir()
     if req.dry_run:
         for warning in prepared.warnings:
@@ -144,6 +146,7 @@ def execute_prepared(
     pointer_config: Path | None = None,
 ) -> RunOutcome:
     """Run a validated ``PreparedRun`` (dev.ini or shell workflow) and write its outputs."""
+    prepared = with_user_group(prepared, req.target_group)
     settings = prepared.settings
     out_dir.mkdir(parents=True, exist_ok=True)
     started = clock.now()
