@@ -85,17 +85,17 @@ def test_a_torn_last_line_is_skipped_and_a_second_run_appends_its_own_section(
 
 def test_summary_stays_the_size_of_what_is_live(tmp_path: Path) -> None:
     j = Journal.start(tmp_path, mode="aws", region="us-east-1")
-    for n in range(300):
+    for n in range(150):
         j.intend("job", f"J-{n}")
         j.created("job", f"J-{n}")
         j.removed("job", f"J-{n}")
     j.intend("job", "open")
     j.flush()
     summary = json.loads((tmp_path / "journal.json").read_text())
-    assert len(summary["resources"]) == 101 and summary["resolved_not_shown"] == 200
+    assert len(summary["resources"]) == 101 and summary["resolved_not_shown"] == 50
     assert summary["resources"][-1]["id"] == "open" and summary["resources"][-1]["removed"] is None
     assert len(j.data.resources) == 1 and len(j.data.resolved) == 100  # memory: the same
-    assert len(log_lines(tmp_path)) == 1 + 3 * 300 + 1  # the log: everything
+    assert len(log_lines(tmp_path)) == 1 + 3 * 150 + 1  # the log: everything
 
 
 def test_a_journal_of_format_1_still_loads_and_cleans(tmp_path: Path) -> None:
