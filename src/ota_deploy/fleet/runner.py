@@ -41,6 +41,7 @@ from ota_deploy.fleet.device import Device, DeviceContext
 from ota_deploy.fleet.events import HttpCompleted, JobResult
 from ota_deploy.fleet.options import FleetOptions
 from ota_deploy.fleet.stats import FleetStats
+from ota_deploy.fleet.tls import trim_asyncio_tls_buffers
 from ota_deploy.fleet.verify import load_public_key
 from ota_deploy.runtime.loop_thread import LoopThread
 
@@ -70,6 +71,8 @@ class Fleet:
     ) -> None:
         if len(set(things)) != len(things):
             raise ValueError("thing names must be unique (each is an MQTT client id)")
+        if ssl is not None or ssl_for is not None:
+            trim_asyncio_tls_buffers()  # 256 KiB per TLS connection otherwise
         self.things = list(things)
         self.mqtt_host = mqtt_host
         self.mqtt_port = mqtt_port
