@@ -53,7 +53,7 @@ _NOTIFY_SUFFIXES = ("/jobs/notify", "/jobs/notify-next")
 
 def _jobs_tail(topic: str) -> str | None:
     """The part of ``topic`` after ``$aws/things/<thing>`` when it is a Jobs topic."""
-    if not topic.startswith(_THINGS):
+    if _JOBS not in topic or not topic.startswith(_THINGS):  # cheap for every other topic
         return None
     slash = topic.find("/", len(_THINGS))
     if slash < 0:
@@ -77,11 +77,11 @@ def client_may_publish(topic: str) -> bool:
     return not (tail in _NOTIFY_SUFFIXES or tail.endswith(_REPLY_SUFFIXES))
 
 
-def requester_only(reply_topic: str) -> bool:
-    """Whether a reserved-topic reply goes to the requesting client alone (the Jobs replies),
-    rather than also to the topic's subscribers (the MQTT file delivery topics, which the
-    reserved-topics page lists as "Subscribe" topics that AWS publishes to)."""
-    return is_jobs_reply(reply_topic)
+def requester_only(request_topic: str) -> bool:
+    """Whether the replies to a reserved request go to the requesting client alone (the Jobs
+    API's), rather than also to the reply topics' subscribers (MQTT file delivery's, which
+    the reserved-topics page lists as "Subscribe" topics that AWS publishes to)."""
+    return _jobs_tail(request_topic) is not None
 
 
 def reserved_operation(topic: str) -> str | None:

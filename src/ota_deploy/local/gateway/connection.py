@@ -302,20 +302,22 @@ class GatewayConnection(Refusals, asyncio.Protocol):
             self._dispatch_all(exc.packets)
             self.close(exc.reason_code)
             return
-        if self.conn.state is State.AWAIT_CONNECT:
-            self._hold_pre_connect()
-        elif self._claimed:
-            self._budget.release(self._claimed)  # the CONNECT is complete
-            self._claimed = 0
+        if not self.attached:  # before CONNECT (one test per read once connected)
+            if self.conn.state is State.AWAIT_CONNECT:
+                self._hold_pre_connect()
+            elif self._claimed:
+                self._budget.release(self._claimed)  # the CONNECT is complete
+                self._claimed = 0
         self._dispatch_all(packets)
 
     def _dispatch_all(self, packets: list[Packet]) -> None:
         self._corked = []
+        dispatch = self._act if self._faults is None else self._dispatch
         try:
             for packet in packets:
                 if self.transport is None or self.transport.is_closing():
                     return
-                self._dispatch(packet)
+                dispatch(packet)
         finally:
             self._uncork()
 
@@ -328,6 +330,7 @@ class GatewayConnection(Refusals, asyncio.Protocol):
     # -- packets -----------------------------------------------------------------------------
 
     def _dispatch(self, packet: Packet) -> None:
+        """``_act`` under fault injection (``mqtt_faults.py``): ask first, then act or not."""
         if self._faults is not None and isinstance(
             packet, Publish | Subscribe | Unsubscribe | Connect
         ):
@@ -348,7 +351,11 @@ class GatewayConnection(Refusals, asyncio.Protocol):
                 self.close(0x95)
                 return
             topic = packet.topic
-            if topic.startswith("$aws/") and not client_may_publish(topic):
+            if (
+                topic.startswith("$aws/things/")
+                and "/jobs/" in topic
+                and not client_may_publish(topic)
+            ):
                 # A service-only reserved topic (aws_rules.py, reserved-topics.html).
                 log.debug("closing %s: PUBLISH to service-only topic %s", self.client_id, topic)
                 self.close(TOPIC_NAME_INVALID)

@@ -32,7 +32,7 @@ import asyncio
 import inspect
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from ota_deploy.core.clock import Clock, MonotonicClock, SystemClock, TimeSource
@@ -239,29 +239,54 @@ class MqttGateway:
     def _call_handler(
         self, handler: ReservedTopicHandler, client_id: str, topic: str, payload: bytes
     ) -> None:
-        faults = self.faults
-        if faults is not None:
-            operation = reserved_operation(topic)
-            if operation is not None:
-                decision = faults.decide(SERVICE, operation)
-                action = decision.action
-                if decision.latency_s:
-                    delayed = self._after(
-                        decision.latency_s,
-                        lambda: self._request_fault(handler, client_id, topic, payload, action),
-                    )
-                    self._spawn(delayed, topic)
-                    return
-                if action is not None:
-                    self._request_fault(handler, client_id, topic, payload, action)
-                    return
-        self._run_handler(handler, client_id, topic, payload, self._reply_to(client_id))
-
-    def _reply_to(self, client_id: str) -> Callable[[str, bytes], None]:
+        """Run ``handler`` on one request (the hot path of a download: one call per block
+        request, so the usual case is written out here); faults first when aimed."""
+        if self.faults is not None and self._aimed(handler, client_id, topic, payload):
+            return
         broker = self.broker
+        alone = "/jobs/" in topic and requester_only(topic)
 
         def reply(reply_topic: str, reply_payload: bytes) -> None:
-            broker.reply(reply_topic, reply_payload, client_id, requester_only(reply_topic))
+            broker.reply(reply_topic, reply_payload, client_id, alone)
+
+        try:
+            result = handler.handle(client_id, topic, payload, reply)
+        except Exception:
+            self.handler_errors += 1
+            log.exception("reserved-topic handler failed on %s", topic)
+            return
+        if result is not None and inspect.isawaitable(result):
+            self._spawn(self._guard(result, topic))
+
+    def _aimed(
+        self, handler: ReservedTopicHandler, client_id: str, topic: str, payload: bytes
+    ) -> bool:
+        """Whether a fault is aimed at this request (then it is dealt with here)."""
+        operation = reserved_operation(topic)
+        if operation is None or self.faults is None:
+            return False
+        decision = self.faults.decide(SERVICE, operation)
+        action = decision.action
+        if decision.latency_s:
+            delayed = self._after(
+                decision.latency_s,
+                lambda: self._request_fault(handler, client_id, topic, payload, action),
+            )
+            self._spawn(self._guard(delayed, topic))
+            return True
+        if action is None:
+            return False
+        self._request_fault(handler, client_id, topic, payload, action)
+        return True
+
+    def _reply_to(self, client_id: str, request_topic: str) -> Callable[[str, bytes], None]:
+        """The ``reply`` of one request: to the requester alone for a Jobs request, else also
+        to the reply topic's subscribers (``aws_rules.requester_only``)."""
+        broker = self.broker
+        alone = requester_only(request_topic)
+
+        def reply(reply_topic: str, reply_payload: bytes) -> None:
+            broker.reply(reply_topic, reply_payload, client_id, alone)
 
         return reply
 
@@ -276,7 +301,7 @@ class MqttGateway:
         """A reserved request hit by an injected fault (``mqtt_faults.py``)."""
         link = self.broker.links.get(client_id)
         if action is None:
-            self._run_handler(handler, client_id, topic, payload, self._reply_to(client_id))
+            self._run_handler(handler, client_id, topic, payload, self._reply_to(client_id, topic))
         elif action == "lose_reply":  # the request is carried out; its replies are lost
             self._run_handler(
                 handler, client_id, topic, payload, lambda t, p: None, lambda: _drop(link)
@@ -288,7 +313,7 @@ class MqttGateway:
             message = "Rate exceeded" if action == "throttle" else "An internal error occurred"
             rejected = rejected_reply(topic, payload, code, message, self.presence.clock.now())
             if rejected is not None:
-                self._reply_to(client_id)(*rejected)
+                self._reply_to(client_id, topic)(*rejected)
 
     def _run_handler(
         self,
@@ -307,12 +332,12 @@ class MqttGateway:
             log.exception("reserved-topic handler failed on %s", topic)
             result = None
         if result is not None and inspect.isawaitable(result):
-            self._spawn(self._guard(result, topic, then), topic)
+            self._spawn(self._guard(result, topic, then))
         elif then is not None:
             then()
 
-    def _spawn(self, work: Awaitable[None], topic: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._guard(work, topic))
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
