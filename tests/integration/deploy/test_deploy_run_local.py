@@ -192,9 +192,10 @@ def test_bad_input_exits_2_before_anything(tmp_path: Path) -> None:
 
 def test_a_million_rounds_keep_going_interrupted_writes_a_small_report(tmp_path: Path) -> None:
     """Work follows the rounds that ran: a 1,000,000-round run starts at once (round k is
-    planned when it starts) and, interrupted after round 2, reports two or three rounds and one
-    not-run entry. Every device fails (--fail-rate 1) and --keep-going runs on regardless."""
-    copy_samples(tmp_path, rounds="1000000", defaultDelay="0")  # cleanUpCfg False, as printed
+    planned when it starts; cleanUpCfg's leftover scan lists, it does not ask per planned
+    round) and, interrupted after round 2, reports a few rounds and one not-run entry. Every
+    device fails (--fail-rate 1) and --keep-going runs on regardless."""
+    copy_samples(tmp_path, rounds="1000000", defaultDelay="0", cleanUpCfg="True")
     out = tmp_path / "out"
     args = ["run", "-c", "dev.ini", "--local", "--fail-rate", "1", "--keep-going"]
     proc = subprocess.Popen(
@@ -205,10 +206,10 @@ def test_a_million_rounds_keep_going_interrupted_writes_a_small_report(tmp_path:
         stderr=subprocess.PIPE,
         text=True,
     )
-    journal = out / "journal.json"
+    journal = out / "journal.jsonl"  # the write-ahead log: an intent per create, at once
     try:
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:  # round 3's job exists: rounds 1-2 failed, went on
+        while time.monotonic() < deadline:  # round 3's job is on its way: rounds 1-2 failed
             if journal.is_file() and '"JobPython5566-3"' in journal.read_text():
                 break
             assert proc.poll() is None, proc.communicate()
@@ -238,6 +239,8 @@ def test_a_million_rounds_keep_going_interrupted_writes_a_small_report(tmp_path:
     assert report["not_run"]["first"] == len(rounds) + 1
     assert report["not_run"]["last"] == 1_000_000 and "interrupted" in report["not_run"]["reason"]
     assert (out / "results.csv").read_text() == f"total,1000000\nfail,{failed}\nsucceed,0\n"
+    resources = json.loads((out / "journal.json").read_text())["resources"]
+    assert resources and all(r["state"] in ("removed", "absent") for r in resources), resources
 
 
 def test_keep_going_counts_failed_rounds(tmp_path: Path, shared_stack: SharedStack) -> None:
