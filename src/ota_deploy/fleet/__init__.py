@@ -17,5 +17,10 @@ Modules, in the order data flows through them:
                 and HTTP downloads; it sees its fleet only through a ``DeviceContext``.
 - ``runner``    Fleet / FleetThread: the devices of a thing list, connect pacing, aiohttp;
                 FleetStats in ``stats``.
-- ``tls``       mutual-TLS contexts for real AWS IoT.
+- ``connect_guard`` a fleet's connect failures: one warning per condition, a fleet-wide
+                backoff when out of files or memory, fatal when that lasts.
+- ``tls``       mutual-TLS contexts (AWS IoT or the local listener), asyncio's TLS buffer.
+- ``shard``     which things a host (``--shard K/N``, stable hash) or a worker simulates.
+- ``worker``    one worker process: a Fleet for its share, results back through its pipe.
+- ``pool``      FleetPool: a fleet spread over worker processes (the parent's side).
 """

@@ -269,8 +269,6 @@ class DownloadFlow:
             job.window = None
             self._complete_after_link_delay(job)
             return
-        if host.connected:
-            host.extend(STREAM_TIMER, self._options.request_timeout_sec)  # the link is alive
         pct = assembler.received_blocks * 100 // assembler.total_blocks
         if pct >= job.next_progress:
             every = self._options.progress_every_pct
@@ -282,7 +280,9 @@ class DownloadFlow:
             return
         if job.window is not None and assembler.window_done(*job.window):
             job.window = None
-            self._next_window_or_pace(job)
+            self._next_window_or_pace(job)  # the next request moves the timer on (or pacing)
+        elif host.connected:
+            host.extend(STREAM_TIMER, self._options.request_timeout_sec)  # the link is alive
 
     def _next_window_or_pace(self, job: JobRun) -> None:
         assert job.assembler is not None
