@@ -11,7 +11,10 @@ round 1 for an N-thing list (``deploy.targets.TargetGroup.prepare``, over HTTP t
 - first time: DescribeThingGroup, CreateThingGroup, N AddThingToThingGroup (``--workers`` at a
   time), UpdateThingGroup (the list's digest);
 - second time, same list (another order): DescribeThingGroup only;
-- changed list (1 % out, 1 % new): the group repaired, not rebuilt.
+- changed list (1 % out, 1 % new): the group repaired, not rebuilt;
+- cleanUpCfg's leftover scan for a run of 1,000 and of 1,000,000 planned rounds, with 50 jobs
+  and streams in the account (10 of them the run's): ListJobs/ListStreams pages, not one call
+  per planned round.
 
 Each line gives the wall time, the calls made and the calls per second. ``--baseline N`` also
 times the way it was done before (one AddThingToThingGroup at a time, spaced by the sample
@@ -85,7 +88,7 @@ def register(endpoint: str, region: str, names: list[str]) -> None:
         list(pool.map(lambda n: client.create_thing(thingName=n), names))
 
 
-def timed(label: str, size: int, counts: Counter[str], work: Any) -> float:
+def timed(label: str, what: str, counts: Counter[str], work: Any) -> float:
     counts.clear()
     start = time.perf_counter()
     work()
@@ -93,11 +96,34 @@ def timed(label: str, size: int, counts: Counter[str], work: Any) -> float:
     calls = sum(counts.values())
     detail = ", ".join(f"{op} {n}" for op, n in counts.most_common())
     print(
-        f"{size:>6} things, {label:<12} {took:7.2f} s  {calls:>6} calls "
-        f"({calls / took:6.0f}/s)  [{detail}]",
+        f"{what}, {label:<12} {took:7.2f} s  {calls:>6} calls ({calls / took:6.0f}/s)  [{detail}]",
         flush=True,
     )
     return took
+
+
+def scan_leftovers(iot: IotOps, counts: Counter[str]) -> None:
+    from ota_deploy.deploy.cleanup import RoundIds, remove_leftovers
+
+    role = f"arn:aws:iam::{LOCAL_ACCOUNT}:role/bench"
+    thing = iot.call("DescribeThing", thingName="bench-000000")["thingArn"]
+    for rounds in (1_000, 1_000_000):
+        for i in range(1, 51):  # 10 with the run's ids (rounds 1-10), 40 of other runs
+            prefix = "Scan" if i <= 10 else "Other"
+            iot.call("CreateJob", jobId=f"{prefix}-{i}", targets=[thing], document="{}")
+            iot.call(
+                "CreateStream",
+                streamId=f"{prefix}S-{i}",
+                roleArn=role,
+                files=[{"fileId": 0, "s3Location": {"bucket": "b", "key": "k"}}],
+            )
+        jobs = RoundIds.of(lambda n: f"Scan-{n}", rounds)
+        streams = RoundIds.of(lambda n: f"ScanS-{n}", rounds)
+        what = f"leftover scan, {rounds:>9,} planned rounds"
+        timed("", what, counts, partial(remove_leftovers, iot, jobs, streams))
+        for i in range(11, 51):
+            iot.delete_job(f"Other-{i}")
+            iot.delete_stream(f"OtherS-{i}")
 
 
 def main() -> None:
@@ -124,15 +150,17 @@ def main() -> None:
             arns = [arn + n for n in names[:size]]
             group = f"ota-deploy-Bench{size}-targets"
             target = TargetGroup(iot, Journal.in_memory(), groups=groups)
-            timed("first time", size, counts, partial(target.prepare, group, arns))
+            what = f"{size:>6} things"
+            timed("first time", what, counts, partial(target.prepare, group, arns))
             shuffled = list(arns)
             random.Random(size).shuffle(shuffled)
-            timed("second time", size, counts, partial(target.prepare, group, shuffled))
+            timed("second time", what, counts, partial(target.prepare, group, shuffled))
             step = 100
             changed = [a for i, a in enumerate(arns) if i % step] + [
                 arn + n for n in names[total : total + size // step]
             ]
-            timed("1 % changed", size, counts, partial(target.prepare, group, changed))
+            timed("1 % changed", what, counts, partial(target.prepare, group, changed))
+        scan_leftovers(iot, counts)
         if args.baseline:
             paced = IotOps(AwsClients(local_target({"iot": ep["iot"]}, region)).iot,
                            api_sleep_sec=0.05)  # fmt: skip
