@@ -295,3 +295,19 @@ def test_the_server_certificate_names_localhost_and_127_0_0_1(
             context.wrap_socket(raw, server_hostname=host) as tls,
         ):
             assert tls.version() in ("TLSv1.2", "TLSv1.3")
+
+
+def test_alpn_x_amzn_mqtt_ca_is_accepted_and_no_alpn_too(
+    tls_gateway: TlsGatewayThread, pki: Pki
+) -> None:
+    # AWS's port 443 convention (protocols.html: "x-amzn-mqtt-ca"); on 8883 clients send none.
+    for offered, selected in ((["x-amzn-mqtt-ca"], "x-amzn-mqtt-ca"), (None, None)):
+        context = ssl.create_default_context(cafile=str(pki.ca_file))
+        context.load_cert_chain(pki.devices["thing-1"].cert, pki.devices["thing-1"].key)
+        if offered:
+            context.set_alpn_protocols(offered)
+        with (
+            socket.create_connection(("127.0.0.1", tls_gateway.tls_port), timeout=WAIT) as raw,
+            context.wrap_socket(raw, server_hostname="localhost") as tls,
+        ):
+            assert tls.selected_alpn_protocol() == selected
