@@ -168,19 +168,24 @@ def test_paho_under_a_client_id_the_policy_does_not_allow_sees_the_connection_lo
         peer.client.loop_stop()
 
 
-def test_aws_iot_device_sdk_v2_mtls_from_path(tls_gateway: TlsGatewayThread, pki: Pki) -> None:
-    creds = pki.devices["thing-1"]
-    received: queue.Queue[tuple[str, bytes]] = queue.Queue()
-    connection = mqtt_connection_builder.mtls_from_path(
+def sdk_connection(gt: TlsGatewayThread, pki: Pki, device: str) -> mqtt.Connection:
+    """The Device SDK v2's mutual-TLS connection, client id = the device's name."""
+    creds = pki.devices[device]
+    return mqtt_connection_builder.mtls_from_path(
         endpoint="localhost",
-        port=tls_gateway.tls_port,
+        port=gt.tls_port,
         cert_filepath=str(creds.cert),
         pri_key_filepath=str(creds.key),
         ca_filepath=str(pki.ca_file),
-        client_id="thing-1",
+        client_id=device,
         clean_session=True,
         keep_alive_secs=30,
     )
+
+
+def test_aws_iot_device_sdk_v2_mtls_from_path(tls_gateway: TlsGatewayThread, pki: Pki) -> None:
+    received: queue.Queue[tuple[str, bytes]] = queue.Queue()
+    connection = sdk_connection(tls_gateway, pki, "thing-1")
     connection.connect().result(WAIT)
     try:
         sub, _ = connection.subscribe(
@@ -202,16 +207,7 @@ def test_aws_iot_device_sdk_v2_mtls_from_path(tls_gateway: TlsGatewayThread, pki
 def test_aws_iot_device_sdk_v2_with_an_inactive_certificate_cannot_connect(
     tls_gateway: TlsGatewayThread, pki: Pki
 ) -> None:
-    creds = pki.devices["thing-2"]
-    connection = mqtt_connection_builder.mtls_from_path(
-        endpoint="localhost",
-        port=tls_gateway.tls_port,
-        cert_filepath=str(creds.cert),
-        pri_key_filepath=str(creds.key),
-        ca_filepath=str(pki.ca_file),
-        client_id="thing-2",
-        clean_session=True,
-    )
+    connection = sdk_connection(tls_gateway, pki, "thing-2")
     with pytest.raises(Exception):  # noqa: B017 -- awscrt.exceptions.AwsCrtError
         connection.connect().result(WAIT)
 

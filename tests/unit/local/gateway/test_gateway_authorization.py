@@ -9,10 +9,8 @@ SUBACK), PUBLISH (3.1.1: closed; 5: PUBACK 0x87 at QoS 1, dropped at QoS 0), del
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 import pytest
+from tests.unit.local.gateway.memory_transport import MemoryTransport as Transport
 from tests.unit.local.gateway.seam_authority import SeamAuthority, device_policy, policy
 
 from ota_deploy.core.clock import FakeClock
@@ -32,53 +30,9 @@ from ota_deploy.mqtt.packets import (
     Subscribe,
     Will,
 )
-from ota_deploy.mqtt.parser import StreamParser
 
 DEVICE = b"der of thing-1's certificate"
 OTHER = b"der of thing-2's certificate"
-
-
-class PeerTls:
-    """What ``transport.get_extra_info("ssl_object")`` gives after a handshake."""
-
-    def __init__(self, der: bytes | None) -> None:
-        self.der = der
-
-    def getpeercert(self, binary_form: bool = False) -> bytes | None:
-        return self.der
-
-
-class Transport(asyncio.Transport):
-    def __init__(self, der: bytes | None) -> None:
-        super().__init__()
-        self.ssl = PeerTls(der)
-        self.data = bytearray()
-        self.closed = False
-        self.aborted = False
-
-    def write(self, data: bytes) -> None:  # type: ignore[override]
-        assert not self.closed, "written after close"
-        self.data += data
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def abort(self) -> None:
-        self.closed = self.aborted = True
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return self.ssl if name == "ssl_object" else default
-
-    def packets(self, version: int = 4) -> list[Any]:
-        got = StreamParser(version).feed(bytes(self.data))
-        self.data.clear()
-        return got
 
 
 @pytest.fixture(scope="module")
@@ -286,7 +240,7 @@ async def test_a_new_trust_anchor_reaches_the_tls_context(
 
 async def test_plain_connections_have_no_guard(gateway: MqttGateway) -> None:
     conn = GatewayConnection(gateway)
-    t = Transport(None)
+    t = Transport()
     conn.connection_made(t)
     conn.data_received(encode(Connect("anyone", 60, True, 5), 5))
     conn.data_received(encode(Publish("any/topic", b"x", qos=1, packet_id=1), 5))

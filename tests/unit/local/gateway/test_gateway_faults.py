@@ -9,6 +9,7 @@ from typing import Any
 
 import cbor2
 import pytest
+from tests.unit.local.gateway.memory_transport import MemoryTransport as Transport
 
 from ota_deploy.local.faults import FaultConfig, FaultInjector, OperationFaults
 from ota_deploy.local.gateway import MqttGateway
@@ -16,38 +17,6 @@ from ota_deploy.local.gateway.connection import GatewayConnection
 from ota_deploy.local.gateway.mqtt_faults import rejected_reply
 from ota_deploy.mqtt.codec import encode
 from ota_deploy.mqtt.packets import Connack, Connect, Puback, Publish, Suback, Subscribe
-from ota_deploy.mqtt.parser import StreamParser
-
-
-class Transport(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.data = bytearray()
-        self.closed = False
-
-    def write(self, data: bytes) -> None:  # type: ignore[override]
-        assert not self.closed, "written after close"
-        self.data += data
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def abort(self) -> None:
-        self.closed = True
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return default
-
-    def packets(self, version: int = 4) -> list[Any]:
-        got = StreamParser(version).feed(bytes(self.data))
-        self.data.clear()
-        return got
 
 
 class Jobs:

@@ -9,10 +9,8 @@ Timing runs on a FakeClock: the connection's ServerConnection decides, nothing w
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 import pytest
+from tests.unit.local.gateway.memory_transport import MemoryTransport as Transport
 
 from ota_deploy.core.clock import FakeClock
 from ota_deploy.local.gateway import MqttGateway
@@ -31,31 +29,6 @@ from ota_deploy.mqtt.properties import SERVER_KEEP_ALIVE
 )
 def test_effective_keepalive(asked: int, applied: int) -> None:
     assert effective_keepalive(asked) == applied
-
-
-class Transport(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.data = bytearray()
-        self.closed = False
-
-    def write(self, data: bytes) -> None:  # type: ignore[override]
-        self.data += data
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def abort(self) -> None:
-        self.closed = True
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return default
 
 
 def connack_of(keepalive: int, version: int, clock: FakeClock) -> tuple[Connack, GatewayConnection]:

@@ -4,8 +4,7 @@ bench/bench_gateway_preconnect.py measures the memory of 1,000 such connections.
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
+from tests.unit.local.gateway.memory_transport import MemoryTransport as Transport
 
 from ota_deploy.local.gateway import MqttGateway
 from ota_deploy.local.gateway.connection import GatewayConnection
@@ -27,31 +26,6 @@ def test_the_budget_counts_only_bytes_beyond_the_free_allowance() -> None:
     budget.release(4_500)
     budget.release(b)
     assert budget.in_use == 0
-
-
-class Transport(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.data = bytearray()
-        self.closed = False
-
-    def write(self, data: bytes) -> None:  # type: ignore[override]
-        self.data += data
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def abort(self) -> None:
-        self.closed = True
-
-    def get_write_buffer_size(self) -> int:
-        return 0
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return default
 
 
 def stalled(gw: MqttGateway, sent: bytes) -> tuple[GatewayConnection, Transport]:
