@@ -105,11 +105,14 @@ def main(argv: list[str] | None = None) -> int:
             soft = args.soft_limit if hard == resource.RLIM_INFINITY else min(args.soft_limit, hard)
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
+        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.time()
         proc = subprocess.run(
             cmd, cwd=folder, capture_output=True, text=True, preexec_fn=limits, check=False
         )
         t_end = time.time()
+        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the run and every child it reaped
+        cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
         lines = (proc.stdout + proc.stderr).splitlines()
 
     def first(pattern: str) -> tuple[float | None, str]:
@@ -145,6 +148,12 @@ def main(argv: list[str] | None = None) -> int:
             f"  (setup: local AWS IoT + things + fleet connected after {t_stack - t0:.1f} s, "
             f"then the run's own setup {t_round - t_stack:.1f} s)"
         )
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(
+        f"  CPU of the run and all its processes: {cpu:.1f} s (on {cores} idle cores the run"
+        f" cannot take less than {cpu / max(1, cores or 1):.1f} s; the wall time above includes"
+        f" waiting for a busy machine)"
+    )
     print(f"  {verdict.split(': ', 1)[-1]}")
     for line in (fleet_line, memory_line):
         if line:
