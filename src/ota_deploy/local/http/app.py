@@ -204,13 +204,14 @@ class ControlPlaneServer:
                 return response
             query = list(request.rel_url.query.items())
             lose_reply = False
-            if faults.config.active:
-                operation = fe.route(request.method, request.raw_path, dict(query))
-                decision = faults.decide(fe.name, operation or "")
-                if operation is not None and decision.latency_s:
+            active = faults.config.active
+            operation = fe.route(request.method, request.raw_path, dict(query)) if active else None
+            if operation is not None:  # faults are aimed at operations; an unknown route is a 404
+                decision = faults.decide(fe.name, operation)
+                if decision.latency_s:
                     await asyncio.sleep(decision.latency_s)
-                lose_reply = operation is not None and decision.action == "lose_reply"
-                if operation is not None and decision.action not in (None, "lose_reply"):
+                lose_reply = decision.action == "lose_reply"
+                if decision.action not in (None, "lose_reply"):
                     fault = _fault_reply(str(decision.action), fe, request)
                     if fault is None:  # dropped: the transport is closed, nothing is sent
                         return web.Response(status=500)
