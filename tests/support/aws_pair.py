@@ -6,8 +6,9 @@ REST-JSON serialiser, signing included) to the local control plane's sans-I/O fr
 ``LocalIotService``; the reply bytes go back through botocore's own parser, retry handler and
 exception factory. So a unit test drives the same code paths as a test over HTTP, in
 microseconds and on a ``FakeClock``. ``faults`` (the local AWS IoT's seeded ``FaultInjector``)
-answers throttling / 5xx before the operation runs, and ``lose_reply_after_commit`` (per
-operation, a count) runs the operation and then drops its reply, as a lost TCP reply would.
+answers throttling / 5xx before the operation runs and ``lose_reply`` after it ran (the same
+contract as the HTTP control plane's, ``local/faults.py``); ``lose_reply_after_commit`` (per
+operation, a count) is a shorthand for the latter.
 
 Usage::
 
@@ -115,7 +116,7 @@ class AwsPair:
             decision = self.injector.decide(fe.name, operation)
             if decision.action == "drop":
                 raise ConnectionClosedError(endpoint_url=request.url)
-            if decision.action is not None:
+            if decision.action is not None and decision.action != "lose_reply":
                 reply = _fault(fe, decision.action)
             else:
                 body = request.body or b""
@@ -128,6 +129,8 @@ class AwsPair:
                     for k, v in request.headers.items()
                 }
                 reply = fe.handle(request.method, raw_path, query, headers, body)
+                if decision.action == "lose_reply":  # the operation ran; its answer is lost
+                    raise ConnectionClosedError(endpoint_url=request.url)
                 if self.lose_reply_after_commit.get(operation, 0) > 0:
                     self.lose_reply_after_commit[operation] -= 1
                     raise ConnectionClosedError(endpoint_url=request.url)

@@ -40,3 +40,17 @@ def test_a_lost_reply_after_commit_leaves_the_resource() -> None:
     with pytest.raises((ConnectionClosedError, ClientError)):
         iot.create_thing_group(thingGroupName="g")
     assert iot.describe_thing_group(thingGroupName="g")["thingGroupName"] == "g"
+
+
+def test_lose_reply_from_a_fault_config_commits_then_drops() -> None:
+    from ota_deploy.local.faults import OperationFaults
+
+    pair = AwsPair(
+        faults=FaultConfig(
+            per_operation={"CreateThing": OperationFaults(lose_reply_rate=1.0, times=1)}
+        )
+    )
+    iot = pair.client("iot", max_attempts=1)
+    with pytest.raises((ConnectionClosedError, ClientError)):
+        iot.create_thing(thingName="t1")
+    assert iot.describe_thing(thingName="t1")["thingName"] == "t1"
