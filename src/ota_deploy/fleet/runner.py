@@ -36,7 +36,7 @@ from typing import Any
 
 from ota_deploy.core.clock import Clock, SystemClock
 from ota_deploy.fleet.behaviour import BehaviourChooser
-from ota_deploy.fleet.connect_guard import ConnectGuard
+from ota_deploy.fleet.connect_guard import FATAL_AFTER, ConnectGuard
 from ota_deploy.fleet.device import Device, DeviceContext
 from ota_deploy.fleet.events import HttpCompleted, JobResult
 from ota_deploy.fleet.options import FleetOptions
@@ -68,6 +68,7 @@ class Fleet:
         connects_per_second: float | None = None,
         on_result: Callable[[JobResult], None] | None = None,
         on_fatal: Callable[[str], object] | None = None,
+        fatal_after: float = FATAL_AFTER,
     ) -> None:
         if len(set(things)) != len(things):
             raise ValueError("thing names must be unique (each is an MQTT client id)")
@@ -86,7 +87,9 @@ class Fleet:
         self.chooser = BehaviourChooser(self.options, self.things)  # exact fault shares
         self.counters = FleetStats(devices=len(self.things))  # live; stats() copies it
         # connect failures: one warning per condition; on_fatal when exhaustion persists
-        self.guard = ConnectGuard(f"{mqtt_host}:{mqtt_port}", on_fatal=on_fatal)
+        self.guard = ConnectGuard(
+            f"{mqtt_host}:{mqtt_port}", on_fatal=on_fatal, fatal_after=fatal_after
+        )
         self.devices: dict[str, Device] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._http: Any = None  # aiohttp.ClientSession, made on the first GET

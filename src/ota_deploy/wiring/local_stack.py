@@ -34,6 +34,7 @@ from ota_deploy.core.clock import TimeSource
 from ota_deploy.core.defaults import DEFAULT_REGION, LOCAL_ACCOUNT
 from ota_deploy.core.errors import AwsServiceError, OtaDeployError
 from ota_deploy.fleet.options import FleetOptions
+from ota_deploy.runtime.main_thread import MainThreadAlarm
 
 if TYPE_CHECKING:  # imported when the stack starts: `ota-deploy run` against AWS never loads them
     from ota_deploy.deploy.entry import RunRequest
@@ -81,6 +82,7 @@ class LocalStack:
         self.endpoints: LocalEndpoints | None = None
         self.target: AwsTarget | None = None
         self.device_names: list[str] = []
+        self.alarm = MainThreadAlarm()
 
     def __enter__(self) -> AwsTarget:
         from ota_deploy.local.server import LocalAwsIotThread
@@ -112,6 +114,7 @@ class LocalStack:
                     options=self._device_options(),
                     clock=self.clock,
                     ssl_for=self._device_tls(endpoints) if self.tls else None,
+                    on_fatal=self._fatal,
                 )
                 self.fleet.__enter__()
             log.info(
@@ -132,10 +135,20 @@ class LocalStack:
         except BaseException:
             self._stop()
             raise
+        self.alarm.__enter__()
         return target
 
     def __exit__(self, *exc: object) -> None:
+        self.alarm.__exit__(None, None, None)
         self._stop()
+        pending = self.alarm.pending  # fired while the main thread could not be reached
+        if pending is not None and exc[0] is None:
+            raise pending
+
+    def _fatal(self, message: str) -> None:
+        """The devices cannot connect for want of files or memory: end the run with it."""
+        log.error("%s; ending the run", message)
+        self.alarm.fire(AwsServiceError(message, code="LocalFleet", operation="local"))
 
     def _device_tls(self, endpoints: LocalEndpoints) -> Any:
         """--tls: a registered certificate per device (``local_tls``); their TLS contexts."""
