@@ -157,7 +157,7 @@ class RoundRunner:
             return f"round {n} ended with an AWS error"
         if self.cfg.keep_going:
             return None
-        return f"round {n} {report.status}: the run stops at a failed round (--keep-going: on)"
+        return f"round {n} {report.status}: a failed round stops the run (--keep-going runs on)"
 
     def _run_round(self, calls: RoundCalls, result: RunnerResult) -> RoundReport:
         n = calls.round_number
