@@ -144,6 +144,10 @@ class ProcessStack:
                 operation="local",
             ) from err
         self.alarm.__enter__()
+        if self.alarm.pending is not None:  # a child died while the stack was starting
+            died, self.alarm.pending = self.alarm.pending, None
+            self.__exit__(None, None, None)
+            raise died
         assert self.target is not None
         return self.target
 
