@@ -7,7 +7,7 @@ build it), so every TLS connection pays admission, policy binding and the per-pa
 For each transport:
 
 * connect: ``--clients`` clients connect (TCP + TLS handshake + CONNECT/CONNACK), ``--parallel``
-  at a time: wall time per connection and gateway CPU per connection;
+  at a time: wall time, gateway CPU and gateway memory (RSS growth) per connection;
 * pub/sub: each client subscribes to its own topic and publishes ``--messages`` messages of
   ``--size`` bytes to it, ``--window`` outstanding, receiving each back: messages/s and gateway
   CPU per message (one message = one PUBLISH in and one out).
@@ -85,6 +85,13 @@ def _serve(directory: str) -> int:
     return 0
 
 
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
 def _cpu(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -104,9 +111,10 @@ async def _phase(args: argparse.Namespace, port: int, ssl: Any, pid: int, label:
         async with sem:
             await c.connect()
 
-    cpu0, t0 = _cpu(pid), time.perf_counter()
+    rss0, cpu0, t0 = _rss_kib(pid), _cpu(pid), time.perf_counter()
     await asyncio.gather(*(connect(c) for c in clients))
     connect_wall, connect_cpu = time.perf_counter() - t0, _cpu(pid) - cpu0
+    per_connection_kib = (_rss_kib(pid) - rss0) / args.clients
     payload = b"\x5a" * args.size
 
     async def pubsub(c: MqttClient) -> None:
@@ -127,7 +135,8 @@ async def _phase(args: argparse.Namespace, port: int, ssl: Any, pid: int, label:
     await asyncio.gather(*(c.disconnect() for c in clients))
     print(
         f"{label:5s} connect: {connect_wall / args.clients * 1000:6.2f} ms wall/connection, "
-        f"gateway CPU {connect_cpu / args.clients * 1000:6.2f} ms/connection"
+        f"gateway CPU {connect_cpu / args.clients * 1000:6.2f} ms/connection, "
+        f"gateway memory {per_connection_kib:5.1f} KiB/connection"
     )
     print(
         f"{label:5s} pub/sub: {total} x {args.size} B in {wall:.2f} s ({total / wall:,.0f} msg/s), "

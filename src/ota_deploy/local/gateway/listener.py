@@ -34,6 +34,25 @@ log = logging.getLogger(__name__)
 
 ACCEPT_BATCH = 100  # accepts per readable event, as asyncio's servers do
 BACKLOG = 4096
+TLS_READ_BUFFER = 17 * 1024  # one full TLS record (16 KiB of data) and its overhead
+
+
+def trim_tls_read_buffer(size: int = TLS_READ_BUFFER) -> None:
+    """Lower asyncio's per-connection TLS read buffer in this process (only ever lower it).
+
+    asyncio's ``SSLProtocol`` (Python 3.11+) gives every TLS connection a read buffer of
+    ``SSLProtocol.max_size`` bytes, 256 KiB, zero-filled up front
+    (https://github.com/python/cpython/issues/109534): the gateway held 296 KiB per
+    mutual-TLS connection (bench/bench_gateway_tls.py), 2.9 GB for 10,000 devices. The buffer
+    is only where ciphertext lands before OpenSSL reads it; one TLS record's worth costs a
+    few more reads for a large PUBLISH and nothing else. ``max_size`` is a public class
+    attribute (the fleet's TLS clients lower it the same way, ``fleet/tls.py``).
+    """
+    import asyncio.sslproto
+
+    protocol = asyncio.sslproto.SSLProtocol
+    if getattr(protocol, "max_size", 0) > size:
+        protocol.max_size = size
 
 
 def bind_socket(host: str, port: int, backlog: int = BACKLOG) -> socket.socket:
@@ -84,6 +103,8 @@ class Listener:
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self.ssl is not None:
+            trim_tls_read_buffer()
         self._resume()
 
     def _resume(self) -> None:
