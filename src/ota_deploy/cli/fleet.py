@@ -4,11 +4,12 @@
 -> this host's share (``--shard K/N``: ``fleet.shard.in_shard``, a stable hash of each name, so
 N hosts given the same list cover every thing exactly once) -> open files checked
 (``wiring.open_files``; exit 2 if the hard limit is too low) -> ``FleetOptions`` from the
-behaviour flags -> ``fleet.runner.Fleet`` on this process's loop (``--workers 1``) or a
-``fleet.pool.FleetPool`` of worker processes, connected to ``--mqtt HOST:PORT`` (the local AWS
-IoT's gateway; ``--tls``: its mutual-TLS port with each thing's certificate from ``--cert-dir``)
-or, with ``--aws``, to the account's ATS endpoint on 8883 with those certificates -> prints one
-line per finished job execution (unless ``--quiet``) -> on SIGINT/SIGTERM disconnects, prints a
+behaviour flags -> (``cli.fleet_devices``) ``fleet.runner.Fleet`` on this process's loop
+(``--workers 1``) or a ``fleet.pool.FleetPool`` of worker processes, connected to
+``--mqtt HOST:PORT`` (the local AWS IoT's gateway; ``--tls``: its mutual-TLS port with each
+thing's certificate from ``--cert-dir``) or, with ``--aws``, to the account's ATS endpoint on
+8883 with those certificates -> prints one line per finished job execution (unless
+``--quiet``) -> on SIGINT/SIGTERM disconnects, prints a
 summary and exits 0 (3 when the devices could not connect for want of files, or a worker died).
 
 ``fleet provision`` / ``fleet destroy``: ``aws.provisioning`` with boto3 clients from
@@ -21,10 +22,7 @@ Bad flags or files exit 2 with the flag or file named; AWS errors exit 3.
 from __future__ import annotations
 
 import json
-import sys
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -108,6 +106,13 @@ def run(
     json_out: bool = typer.Option(False, "--json", help="Print the summary as one JSON line."),
 ) -> None:
     """Run simulated devices for the listed things until Ctrl-C / SIGTERM."""
+    from ota_deploy.cli.fleet_devices import (
+        Connection,
+        aws_connection,
+        run_in_process,
+        run_in_workers,
+        tls_files,
+    )
     from ota_deploy.fleet.shard import in_shard, parse_shard
     from ota_deploy.wiring import open_files
 
@@ -155,23 +160,23 @@ def run(
     for w in warnings:
         typer.secho(f"warning: {w}", err=True, fg=typer.colors.YELLOW)
     if aws:
-        conn = _aws_connection(names, endpoint, cert_dir, ca_file, profile, region)
+        conn = aws_connection(names, endpoint, cert_dir, ca_file, profile, region)
     else:
         if mqtt is None:
             raise InputError("required (or use --aws)", key="--mqtt")
         host, port = parse_host_port(mqtt, "--mqtt")
-        conn = _Connection(host, port)
+        conn = Connection(host, port)
         if tls:
-            conn.tls = _tls_files(names, cert_dir, ca_file, "--tls", server_hostname=None)
+            conn.tls = tls_files(names, cert_dir, ca_file, "--tls", server_hostname=None)
     open_files.check_fleet(len(names), workers)
     if n > 1:
         typer.echo(f"shard {k}/{n}: {len(names)} of {len(all_names)} things", err=True)
     if workers == 1:
         import asyncio  # here, not at import: keeps `ota-deploy --help` fast
 
-        summary, failure = asyncio.run(_run_fleet(names, options, conn, quiet=quiet))
+        summary, failure = asyncio.run(run_in_process(names, options, conn, quiet=quiet))
     else:
-        summary, failure = _run_pool(names, options, conn, workers, quiet=quiet)
+        summary, failure = run_in_workers(names, options, conn, workers, quiet=quiet)
     if json_out:
         typer.echo(json.dumps(summary))
     else:
@@ -183,192 +188,6 @@ def run(
         )
     if failure is not None:
         raise OtaDeployError(failure)
-
-
-@dataclass
-class _Connection:
-    """Where and how the devices connect (picklable, for worker processes)."""
-
-    host: str
-    port: int
-    tls: Any = None  # fleet.worker.TlsFiles
-    connects_per_second: float | None = None
-
-
-def _tls_files(
-    names: list[str],
-    cert_dir: Path | None,
-    ca_file: Path | None,
-    flag: str,
-    *,
-    server_hostname: str | None,
-) -> Any:
-    """Each thing's certificate and key from a 'fleet provision --out' directory."""
-    from ota_deploy.aws.provisioning import Manifest
-    from ota_deploy.fleet.worker import TlsFiles
-
-    if cert_dir is None:
-        raise InputError(
-            f"required with {flag} (the 'fleet provision --out' directory)", key="--cert-dir"
-        )
-    manifest = Manifest.load(cert_dir)
-    files = {
-        d.name: (cert_dir / d.cert_file, cert_dir / d.key_file)
-        for d in manifest.devices
-        if d.cert_file and d.key_file
-    }
-    creds: dict[str, tuple[Path, Path]] = {}
-    for name in names:
-        if name not in files:
-            raise InputError(
-                f"no certificate for thing {name!r}", file=str(cert_dir), key="--cert-dir"
-            )
-        creds[name] = files[name]
-        for f in files[name]:
-            if not f.is_file():
-                raise InputError("certificate file missing", file=str(f), key="--cert-dir")
-    if ca_file is not None and not ca_file.is_file():
-        raise InputError("not a file", file=str(ca_file), key="--ca-file")
-    return TlsFiles(ca_file=ca_file, credentials=creds, server_hostname=server_hostname)
-
-
-def _aws_connection(
-    names: list[str],
-    endpoint: str | None,
-    cert_dir: Path | None,
-    ca_file: Path | None,
-    profile: str | None,
-    region: str | None,
-) -> _Connection:
-    """Mutual TLS to the account's ATS endpoint, one certificate per thing."""
-    from ota_deploy.aws.provisioning import Manifest
-
-    tls = _tls_files(names, cert_dir, ca_file, "--aws", server_hostname=None)
-    if endpoint is None:
-        from ota_deploy.aws.provisioning import describe_ats_endpoint
-        from ota_deploy.aws.session import AwsClients, AwsTarget, default_region
-
-        assert cert_dir is not None
-        manifest = Manifest.load(cert_dir)
-        target = AwsTarget(region=default_region(region or manifest.region), profile=profile)
-        endpoint = describe_ats_endpoint(AwsClients(target))
-    host, port = parse_host_port(endpoint, "--endpoint") if ":" in endpoint else (endpoint, 8883)
-    tls = replace(tls, server_hostname=host)
-    # stay well under AWS IoT's account connect rate
-    return _Connection(host, port, tls=tls, connects_per_second=50.0)
-
-
-def _show(quiet: bool) -> Any:
-    """One line per finished execution (unless ``quiet``)."""
-
-    def show(r: Any) -> None:
-        if quiet:
-            return
-        why = f" ({r.reason})" if r.reason else ""
-        print(
-            f"{r.thing} {r.job_id} {r.status}{why} {r.bytes_received} B "
-            f"{r.duration:.2f} s via {r.transport or '-'}",
-            flush=True,
-        )
-
-    return show
-
-
-async def _run_fleet(
-    names: list[str], options: Any, conn: _Connection, *, quiet: bool
-) -> tuple[dict[str, Any], str | None]:
-    """The devices on this process's loop until SIGINT/SIGTERM (or a fatal connect failure)."""
-    import asyncio
-    import signal
-
-    from ota_deploy.fleet.runner import Fleet
-    from ota_deploy.fleet.worker import ssl_for_files
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    failure: list[str] = []
-
-    def fatal(message: str) -> None:
-        failure.append(message)
-        stop.set()
-
-    fleet = Fleet(
-        names,
-        mqtt_host=conn.host,
-        mqtt_port=conn.port,
-        options=options,
-        ssl_for=ssl_for_files(conn.tls) if conn.tls is not None else None,
-        server_hostname=conn.tls.server_hostname if conn.tls is not None else None,
-        connects_per_second=conn.connects_per_second,
-        on_result=_show(quiet),
-        on_fatal=fatal,
-    )
-    try:
-        await fleet.start()
-        stats = fleet.stats()
-        print(
-            f"fleet ready: {stats.connected}/{len(names)} devices connected to "
-            f"{fleet.mqtt_host}:{fleet.mqtt_port}",
-            file=sys.stderr,
-            flush=True,
-        )
-        await stop.wait()
-    finally:
-        await fleet.stop()
-    return fleet.stats().summary(), (failure[0] if failure else None)
-
-
-def _run_pool(
-    names: list[str], options: Any, conn: _Connection, workers: int, *, quiet: bool
-) -> tuple[dict[str, Any], str | None]:
-    """The devices in ``workers`` processes until SIGINT/SIGTERM or a worker fails."""
-    import signal
-    import threading
-
-    from ota_deploy.fleet.pool import FleetFailure, FleetPool
-
-    stop = threading.Event()
-    failure: list[str] = []
-
-    def failed(message: str) -> None:
-        failure.append(message)
-        stop.set()
-
-    def on_signal(signum: int, frame: object) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    pool = FleetPool(
-        names,
-        workers=workers,
-        mqtt_host=conn.host,
-        mqtt_port=conn.port,
-        options=options,
-        tls=conn.tls,
-        connects_per_second=conn.connects_per_second,
-        on_result=_show(quiet),
-        on_failure=failed,
-    )
-    try:
-        try:
-            pool.start()
-        except FleetFailure as err:
-            raise OtaDeployError(f"the fleet could not start: {err}") from None
-        print(
-            f"fleet ready: {pool.stats().connected}/{len(names)} devices connected to "
-            f"{conn.host}:{conn.port} from {pool.workers} worker processes",
-            file=sys.stderr,
-            flush=True,
-        )
-        while not stop.wait(0.5):
-            pass
-    finally:
-        pool.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return pool.stats().summary(), (failure[0] if failure else None)
 
 
 @fleet_app.command("provision")

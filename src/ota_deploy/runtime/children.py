@@ -72,11 +72,14 @@ class ParentLink:
 
         threading.Thread(target=reader, name="parent-link", daemon=True).start()
 
-    def forward_logging(self, level: int = logging.INFO) -> None:
-        """Send this process's log records to the parent, which logs them as its own."""
+    def forward_logging(self, level: int = logging.INFO, *, ours: str = "ota_deploy") -> None:
+        """Send this process's log records to the parent, which logs them as its own: the
+        ``ours`` loggers from ``level`` on, other libraries' from WARNING on (an HTTP server's
+        line per request would only cost pickling)."""
         root = logging.getLogger()
         root.handlers[:] = [_LinkHandler(self)]
-        root.setLevel(level)
+        root.setLevel(logging.WARNING)
+        logging.getLogger(ours).setLevel(level)
 
 
 class _LinkHandler(logging.Handler):
