@@ -19,7 +19,7 @@ Modules, in the order data flows through them:
                 FleetStats in ``stats``.
 - ``connect_guard`` a fleet's connect failures: one warning per condition, a fleet-wide
                 backoff when out of files or memory, fatal when that lasts.
-- ``tls``       mutual-TLS contexts (AWS IoT or the local listener), asyncio's TLS buffer.
+- ``tls``       mutual-TLS contexts (AWS IoT or the local listener).
 - ``shard``     which things a host (``--shard K/N``, stable hash) or a worker simulates.
 - ``worker``    one worker process: a Fleet for its share, results back through its pipe.
 - ``pool``      FleetPool: a fleet spread over worker processes (the parent's side).

@@ -41,8 +41,8 @@ from ota_deploy.fleet.device import Device, DeviceContext
 from ota_deploy.fleet.events import HttpCompleted, JobResult
 from ota_deploy.fleet.options import FleetOptions
 from ota_deploy.fleet.stats import FleetStats
-from ota_deploy.fleet.tls import trim_asyncio_tls_buffers
 from ota_deploy.fleet.verify import load_public_key
+from ota_deploy.runtime.asyncio_tls import trim_asyncio_tls_buffers
 from ota_deploy.runtime.loop_thread import LoopThread
 
 log = logging.getLogger(__name__)
