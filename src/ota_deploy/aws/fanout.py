@@ -4,8 +4,9 @@ Flow (``fan_out``)::
 
     items ──► worker threads (at most ``workers``) ──► Pacer.wait_turn() ──► action(item)
                  first error: every worker stops taking items; the caller re-raises it
-    caller's thread: joins the workers in short steps (so Ctrl-C lands at once), logs progress;
-                 on Ctrl-C the workers stop after their call in flight and the interrupt goes on
+    caller's thread: waits for the workers in short steps (so Ctrl-C lands at once), logs
+                 progress; on Ctrl-C the workers stop after their call in flight (up to
+                 STOP_GRACE_SEC) and the interrupt goes on
 
 Used to fill a thing group (one AddThingToThingGroup per thing, no batch call exists): the
 boto3 client is thread-safe, the local AWS IoT and AWS serve requests concurrently, and the
@@ -30,7 +31,7 @@ from ota_deploy.core.clock import TimeSource
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-JOIN_STEP_SEC = 0.1  # how often the caller's thread looks up from joining (wall seconds)
+JOIN_STEP_SEC = 0.1  # how often the caller's thread looks up from waiting (wall seconds)
 STOP_GRACE_SEC = 2.0  # how long an interrupted caller waits for workers to put their call down
 
 
@@ -76,8 +77,11 @@ def fan_out(
     source = iter(items)
     lock = threading.Lock()
     stop = threading.Event()
+    finished = threading.Event()  # every worker has left its loop
     errors: list[BaseException] = []
     done = [0]
+    count = max(1, workers)
+    running = [count]
 
     def take() -> tuple[bool, T | None]:
         with lock:
@@ -85,7 +89,7 @@ def fan_out(
                 return True, item
             return False, None
 
-    def work() -> None:
+    def loop() -> None:
         while not stop.is_set():
             found, item = take()
             if not found:
@@ -103,25 +107,29 @@ def fan_out(
             with lock:
                 done[0] += 1
 
-    threads = [
-        threading.Thread(target=work, name=f"ota-fanout-{i}", daemon=True)
-        for i in range(max(1, workers))
-    ]
-    for thread in threads:
-        thread.start()
+    def work() -> None:
+        try:
+            loop()
+        finally:
+            with lock:
+                running[0] -= 1
+                if running[0] == 0:
+                    finished.set()
+
     clock = pacer.clock
     next_note = clock.now() + progress_every_sec
-    try:
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(JOIN_STEP_SEC)
-                if total and clock.now() >= next_note:
-                    next_note = clock.now() + progress_every_sec
-                    log.info("%s: %d of %d done", what, done[0], total)
+    try:  # from the first start on: an interrupt anywhere here stops the workers
+        for i in range(count):
+            threading.Thread(target=work, name=f"ota-fanout-{i}", daemon=True).start()
+        while not finished.wait(JOIN_STEP_SEC):
+            if total and clock.now() >= next_note:
+                next_note = clock.now() + progress_every_sec
+                log.info("%s: %d of %d done", what, done[0], total)
     except BaseException:
+        # Our own count, not Thread.join: an interrupt inside Thread.start() leaves that
+        # Thread object unable to say whether its worker still runs.
         stop.set()
-        for thread in threads:
-            thread.join(STOP_GRACE_SEC / len(threads))
+        finished.wait(STOP_GRACE_SEC)
         raise
     if errors:
         raise errors[0]
