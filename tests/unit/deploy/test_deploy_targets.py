@@ -155,7 +155,7 @@ def test_ctrl_c_while_filling_leaves_an_unmarked_group_that_cleanup_removes(
         added[0] += 1
         if added[0] == 50:
             _thread.interrupt_main()  # Ctrl-C: KeyboardInterrupt in the main thread
-            time.sleep(1.0)  # this worker holds still meanwhile, as a slow call would
+            time.sleep(0.5)  # this worker holds still meanwhile, as a slow call would
 
     tg.iot.client.meta.events.register("before-call.iot.AddThingToThingGroup", ctrl_c_at_the_50th)
     with pytest.raises(KeyboardInterrupt):
