@@ -274,6 +274,7 @@ class JobPoller:
 
         for name in self._expected:
             things.setdefault(name, ThingState(thing_name=name, status=NoExecution.NONE))
+        counts = _consistent_counts(counts, things)
 
         pending = self._fetch_details(things, self._details_pending | touched)
 
@@ -381,3 +382,20 @@ class JobPoller:
             detail_map = (execution.get("statusDetails") or {}).get("detailsMap") or {}
             things[name].status_details = {str(k): str(v) for k, v in detail_map.items()}
         return left
+
+
+def _consistent_counts(
+    counts: dict[ExecutionStatus, int], things: dict[str, ThingState]
+) -> dict[ExecutionStatus, int]:
+    """DescribeJob's counts are read before the listings, and devices move in between (on AWS
+    ``jobProcessDetails`` also lags). When the listings account for every execution the counts
+    report, they are the later observation: a snapshot's counts then agree with its things, so
+    a round is never reported SUCCEEDED with executions still IN_PROGRESS."""
+    seen: dict[ExecutionStatus, int] = dict.fromkeys(ExecutionStatus, 0)
+    for state in things.values():
+        if isinstance(state.status, ExecutionStatus):
+            seen[state.status] += 1
+    if sum(seen.values()) == sum(counts.values()):
+        return seen
+    return counts
+

@@ -414,3 +414,25 @@ def test_poll_final_fetches_failure_details_even_without_budget(
     again = poller.poll_final()
     assert iot.ops() == []  # nothing left to fetch: not even a DescribeJob
     assert again is poller.last
+
+
+def test_counts_agree_with_things_listed_after_a_device_moved(iot: Jobs, clock: FakeClock) -> None:
+    """DescribeJob said IN_PROGRESS; by the time the executions were listed the device had
+    SUCCEEDED: the snapshot's counts follow the later listing, so they agree with its things."""
+    iot.job(["a", "b"])
+    poller = JobPoller(iot.client, "J-1", clock=clock)
+    iot.move("a", "IN_PROGRESS")
+    iot.move("b", "IN_PROGRESS")
+    poller.poll()
+    iot.move("a", "SUCCEEDED")
+    raced = {"done": False}
+
+    def device_finishes(**_: Any) -> None:  # between DescribeJob and the listings
+        if not raced["done"]:
+            raced["done"] = True
+            iot.move("b", "SUCCEEDED")
+
+    iot.client.meta.events.register("after-call.iot.DescribeJob", device_finishes)
+    snap = poller.poll()
+    assert {n: t.status for n, t in snap.things.items()} == {"a": "SUCCEEDED", "b": "SUCCEEDED"}
+    assert {s: n for s, n in snap.counts.items() if n} == {"SUCCEEDED": 2}
