@@ -107,6 +107,7 @@ class Journal:
         self._line_start_checked = False
         self._dirty = False
         self._summary_at = -SUMMARY_EVERY_SEC
+        self._trailing: threading.Timer | None = None  # the deferred summary write, if armed
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
@@ -335,10 +336,23 @@ class Journal:
 
     def _changed(self) -> None:
         """The summary is rewritten at most every ``SUMMARY_EVERY_SEC`` (wall time): a round
-        costs a few short log appends, not a rewrite per event; ``flush`` ends the lag."""
+        costs a few short log appends, not a rewrite per event. A change inside that interval
+        arms one deferred write for its end, so the summary never lags the log by more (a run
+        that then waits an hour on its devices still shows its job); ``flush`` ends the lag."""
         self._dirty = True
-        if time.monotonic() - self._summary_at >= SUMMARY_EVERY_SEC:
+        wait = self._summary_at + SUMMARY_EVERY_SEC - time.monotonic()
+        if wait <= 0:
             self._write_summary()
+        elif self._trailing is None and self.path is not None:
+            self._trailing = threading.Timer(wait, self._write_trailing)
+            self._trailing.daemon = True
+            self._trailing.start()
+
+    def _write_trailing(self) -> None:
+        with self._lock:
+            self._trailing = None
+            if self._dirty:
+                self._write_summary()
 
     def _write_summary(self) -> None:
         """``journal.json``: this run's header, its open and kept resources and the latest

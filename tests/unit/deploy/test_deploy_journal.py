@@ -57,3 +57,23 @@ def test_journal_never_holds_credentials(tmp_path: Path) -> None:
     j.created("job", "J")
     text = (tmp_path / "journal.json").read_text()
     assert "secret" not in text.lower() and "access_key" not in text.lower()
+
+
+def test_the_summary_catches_up_without_a_later_change(tmp_path: Path) -> None:
+    """Two changes inside the summary's interval, then silence (a round waiting on its
+    devices): the summary still shows both within the interval, without a flush."""
+    import time as _time
+
+    from ota_deploy.deploy.journal import JOURNAL_NAME, SUMMARY_EVERY_SEC
+
+    j = Journal.start(tmp_path, mode="local", region="us-east-1")
+    j.intend("stream", "S-1")
+    j.intend("job", "J-1")
+    deadline = _time.monotonic() + SUMMARY_EVERY_SEC * 10
+    ids: list[str] = []
+    while _time.monotonic() < deadline:
+        ids = [r["id"] for r in json.loads((tmp_path / JOURNAL_NAME).read_text())["resources"]]
+        if "J-1" in ids:
+            break
+        _time.sleep(0.05)
+    assert ids == ["S-1", "J-1"]
