@@ -57,7 +57,9 @@ Presigner = Callable[[str, str, int], str]
 
 Reply = Callable[[str, bytes], None]
 """Deliver a response to the requesting client on ``topic``; it reaches the requester even if it
-has not subscribed (AWS IoT reserved-topic semantics) and any other subscriber of the topic."""
+has not subscribed (AWS IoT reserved-topic semantics). Jobs replies (``…/accepted``,
+``…/rejected``) reach only the requester, as AWS's reserved-topics page says; file-delivery
+replies also reach other subscribers of the topic."""
 
 
 class ReservedTopicHandler(Protocol):
