@@ -34,7 +34,7 @@ from ota_deploy.core.clock import FakeClock
 from ota_deploy.local.contracts import AwsError
 from ota_deploy.local.faults import FaultConfig, FaultInjector
 from ota_deploy.local.http.app import HttpReply, RestJsonFrontEnd
-from ota_deploy.local.iot import LocalIotService
+from tests.support.service import memory_service
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 ENDPOINTS = {
@@ -74,16 +74,12 @@ class AwsPair:
     requests: list[tuple[str, str]] = field(default_factory=list)  # (service, operation)
 
     def __post_init__(self) -> None:
-        self.svc = LocalIotService(
-            clock=self.clock,
+        self.svc = memory_service(
+            self.clock,
             region=self.region,
             account=self.account,
             publish=lambda topic, payload: self.published.append((topic, payload)),
             read_blob=self._read_blob,
-            presign=lambda bucket, key, expires: (
-                f"https://s3.local.test/{bucket}/{key}?X-Amz-Expires={expires}"
-            ),
-            mqtt_endpoint="mqtt.local.test:8883",
         )
         self.front_ends = {name: RestJsonFrontEnd(name, self.svc) for name in ENDPOINTS}
         self.injector = FaultInjector(self.faults)

@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from ota_deploy.core.clock import FakeClock
-from ota_deploy.core.defaults import DEFAULT_REGION, LOCAL_ACCOUNT
+from ota_deploy.core.defaults import LOCAL_ACCOUNT
 from ota_deploy.fleet.agent import DeviceAgent
 from ota_deploy.fleet.behaviour import BehaviourChooser
 from ota_deploy.fleet.events import (
@@ -62,11 +62,11 @@ from ota_deploy.fleet.events import (
     TimerFired,
 )
 from ota_deploy.fleet.options import FleetOptions
-from ota_deploy.local.iot import LocalIotService
 from ota_deploy.local.reserved import jobs_protocol, streams_codec, streams_protocol
 from ota_deploy.local.reserved.jobs_mqtt import JobsMqttHandler
 from ota_deploy.local.reserved.streams_mqtt import StreamsMqttHandler
 from ota_deploy.mqtt.topics import topic_matches
+from tests.support.service import memory_service
 
 BUCKET = "firmware"
 S3_ENDPOINT = "https://s3.local.test"
@@ -131,14 +131,11 @@ class DevicePair:
         self.thing = thing
         self.clock = clock or FakeClock()
         self.blobs: dict[tuple[str, str], bytes] = {}
-        self.svc = LocalIotService(
-            clock=self.clock,
-            region=DEFAULT_REGION,
-            account=LOCAL_ACCOUNT,
+        self.svc = memory_service(
+            self.clock,
             publish=self._on_service_publish,
             read_blob=self._read_blob,
             presign=self.presigned_url,
-            mqtt_endpoint="mqtt.local.test:8883",
         )
         self.jobs_handler = JobsMqttHandler(self.svc, self.clock)
         self.streams_handler = StreamsMqttHandler(self.svc, self._read_blob)

@@ -13,6 +13,7 @@ import botocore.session
 import pytest
 from botocore.model import Shape
 from botocore.validate import validate_parameters
+from tests.support.service import memory_service
 
 from ota_deploy.core.clock import FakeClock
 from ota_deploy.local.iot import LocalIotService
@@ -144,8 +145,8 @@ def make_harness(start: float = 1_700_000_000.0) -> Harness:
     def presign(bucket: str, key: str, expires: int) -> str:
         return f"http://127.0.0.1:4566/{bucket}/{key}?X-Amz-Expires={expires}&X-Amz-Signature=x"
 
-    svc = LocalIotService(
-        clock=clock,
+    svc = memory_service(
+        clock,
         region=REGION,
         account=ACCOUNT,
         publish=publish,

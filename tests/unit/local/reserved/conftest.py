@@ -14,10 +14,10 @@ import json
 from typing import Any
 
 import pytest
+from tests.support.service import memory_service
 
 from ota_deploy.core.clock import FakeClock
-from ota_deploy.core.defaults import DEFAULT_REGION, LOCAL_ACCOUNT
-from ota_deploy.local.iot import LocalIotService
+from ota_deploy.core.defaults import LOCAL_ACCOUNT
 
 ROLE = f"arn:aws:iam::{LOCAL_ACCOUNT}:role/ota"
 
@@ -27,14 +27,8 @@ class Iot:
 
     def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
-        self.svc = LocalIotService(
-            clock=clock,
-            region=DEFAULT_REGION,
-            account=LOCAL_ACCOUNT,
-            publish=lambda topic, payload: None,
-            read_blob=lambda bucket, key, version: b"",  # the streams handler reads its own
-            presign=lambda bucket, key, expires: f"https://s3.local.test/{bucket}/{key}",
-            mqtt_endpoint="mqtt.local.test:8883",
+        self.svc = memory_service(
+            clock, read_blob=lambda bucket, key, version: b""  # the streams handler reads its own
         )
         self.calls: list[tuple[str, str, dict[str, Any]]] = []
 
