@@ -50,6 +50,7 @@ from ota_deploy.aws.retry import (
 )
 from ota_deploy.core.clock import SystemClock, TimeSource
 from ota_deploy.core.errors import AwsServiceError
+from ota_deploy.core.status import FINISHED_JOB, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ NOT_FOUND = "ResourceNotFoundException"
 ALREADY_EXISTS = "ResourceAlreadyExistsException"
 BAD_STATE = "InvalidStateTransitionException"
 LIMIT = "LimitExceededException"
+INVALID_REQUEST = "InvalidRequestException"
+# A job CancelJob has nothing left to do for (see ``IotOps.cancel_job``).
+JOB_OVER: frozenset[str] = FINISHED_JOB | {JobStatus.DELETION_IN_PROGRESS}
 
 # A request signed more than 15 minutes away from AWS's clock is refused ("AWS does not process
 # a request if the request time stamp is more than 15 minutes" off; S3's RequestTimeTooSkewed
@@ -245,15 +249,34 @@ class IotOps:
             return None
 
     def cancel_job(self, job_id: str, *, force: bool = True, comment: str | None = None) -> bool:
-        """Cancel (force: IN_PROGRESS executions too). False when gone or already finished."""
+        """Cancel (force: IN_PROGRESS executions too). False when there was nothing to cancel:
+        the job is gone, has finished (COMPLETED, CANCELED) or is being deleted.
+
+        A job that finished between our last look and this call is the usual case (a round's
+        last device reports as Ctrl-C lands). CancelJob's errors
+        (https://docs.aws.amazon.com/iot/latest/apireference/API_CancelJob.html) include no
+        InvalidStateTransitionException, unlike CancelJobExecution's and DeleteJob's: a job
+        in a state CancelJob cannot act on is refused with InvalidRequestException, the one
+        client error it models ("Attempting to ... cancel a job whose status is already
+        DELETION_IN_PROGRESS will result in an error", API_DeleteJob.html). That code also
+        means a malformed request, so it counts as done only when DescribeJob confirms the job
+        is finished, being deleted or gone; InvalidStateTransitionException is accepted too, in
+        case the service answers with it."""
         params: dict[str, Any] = {"jobId": job_id, "force": force}
         if comment:
             params["comment"] = comment[:2028]
         try:
-            self.call("CancelJob", passthrough=[NOT_FOUND, BAD_STATE], **params)
+            self.call("CancelJob", passthrough=[NOT_FOUND, BAD_STATE, INVALID_REQUEST], **params)
             return True
-        except ClientError:
-            return False
+        except ClientError as err:
+            if error_code(err) != INVALID_REQUEST or self._job_is_over(job_id):
+                return False
+            raise to_service_error(err, "CancelJob") from None
+
+    def _job_is_over(self, job_id: str) -> bool:
+        """Gone, finished, or being deleted: nothing left for CancelJob to do."""
+        job = self.describe_job(job_id)
+        return job is None or job.get("status") in JOB_OVER
 
     def delete_job(self, job_id: str, *, force: bool = True, limit_retries: int = 6) -> bool:
         """Start deleting a job (async). False when it did not exist."""

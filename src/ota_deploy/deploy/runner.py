@@ -197,10 +197,7 @@ class RoundRunner:
                 log.warning("round %d interrupted; cancelling job %s", n, calls.job_id)
                 if not job_created:
                     self.resources.adopt(calls)
-                try:
-                    self.resources.cancel_job(calls.job_id, comment="ota-deploy: interrupted")
-                except AwsServiceError as err:  # e.g. it had just completed: still INTERRUPTED
-                    log.warning("round %d: job %s not cancelled: %s", n, calls.job_id, err)
+                self.resources.cancel_job(calls.job_id, comment="ota-deploy: interrupted")
         except AwsServiceError as err:
             report.status = RoundStatus.ERROR
             report.reason = str(err)

@@ -113,6 +113,26 @@ def test_interrupt_mid_round_cancels_cleans_and_reports(tmp_path: Path) -> None:
     assert w.job_ids() == set() and w.stream_ids() == set() and list(w.journal.present()) == []
 
 
+def test_interrupt_as_the_job_completes_is_an_interrupt_not_an_error(tmp_path: Path) -> None:
+    # Ctrl-C lands in the pause in which the last device reported: the job is COMPLETED
+    # before the runner cancels it, and CancelJob is refused (InvalidRequestException).
+    w = make_world(tmp_path, rounds=1)
+    inner = w.runner.sleep
+
+    def sleep(seconds: float) -> None:
+        inner(seconds)
+        if w.pair.call("iot", "DescribeJob", jobId="J-1")["job"]["status"] == "COMPLETED":
+            raise KeyboardInterrupt
+
+    w.runner.sleep = sleep
+    result = w.runner.run(plan_for)
+    assert result.interrupted and result.error is None
+    assert result.rounds[0].status == "INTERRUPTED"
+    ops = w.op_names()
+    assert ops.index("CancelJob") < ops.index("DeleteJob")
+    assert w.job_ids() == set() and list(w.journal.present()) == []
+
+
 def test_aws_error_ends_the_run_with_error(tmp_path: Path) -> None:
     def too_many_targets(n: int) -> RoundCalls:
         calls = plan_for(n)
