@@ -13,7 +13,7 @@ its report.json, per round (median and min-max over the rounds):
     devices   first QUEUED -> last execution finished: the devices' own work (notification,
               MQTT download, status updates), measured by the local AWS IoT on the run's clock
     seen      last execution finished -> the round's verdict (poll pacing, deciding poll)
-    cleanup   DeleteJob + wait until gone, DeleteStream (+ wait) (RoundReport.cleanup_sec)
+    cleanup   DeleteJob + wait until gone, DeleteStream (RoundReport.cleanup_sec)
     between   the rest until the next round starts (planning, logging, iotApiSleepTime pacing)
     overhead  round - devices
 

@@ -212,20 +212,15 @@ class IotOps:
             return None
 
     def delete_stream(self, stream_id: str) -> bool:
-        """Delete; False when it did not exist."""
+        """Delete; False when it did not exist. Nothing waits afterwards: unlike DeleteJob,
+        DeleteStream is not documented as asynchronous (no "in progress" state, no id that
+        stays taken; https://docs.aws.amazon.com/iot/latest/apireference/API_DeleteStream.html),
+        so a DescribeStream poll after it would cost a call and a pause per round for nothing."""
         try:
             self.call("DeleteStream", passthrough=[NOT_FOUND], streamId=stream_id)
             return True
         except ClientError:
             return False
-
-    def wait_stream_gone(self, stream_id: str, timeout_sec: float = 120.0) -> None:
-        self._wait_until(
-            lambda: self.describe_stream(stream_id) is None,
-            timeout_sec,
-            f"stream {stream_id} to be deleted",
-            "DescribeStream",
-        )
 
     # -- jobs -----------------------------------------------------------------------------
     def create_job(self, kwargs: dict[str, Any], *, since: float | None = None) -> bool:
@@ -315,12 +310,6 @@ class IotOps:
         if wait:
             self.wait_job_gone(job_id, timeout_sec)
         return True
-
-    def remove_stream(self, stream_id: str, *, wait: bool = True) -> bool:
-        existed = self.delete_stream(stream_id)
-        if existed and wait:
-            self.wait_stream_gone(stream_id)
-        return existed
 
     # -- things and groups (>100 targets; local mode) -------------------------------------
     def create_thing(self, name: str) -> str:

@@ -132,7 +132,7 @@ def clean_journal(
     _clean_jobs(summary, journal, iot, [r for r in pending if r.kind == "job"])
     for res in pending:
         if res.kind == "stream":
-            _attempt(summary, journal, res, partial(iot.remove_stream, res.id))
+            _attempt(summary, journal, res, partial(iot.delete_stream, res.id))
         elif res.kind == "thing_group":
             _clean_group(summary, journal, iot, res, groups)
         elif res.kind == "thing":
@@ -327,7 +327,7 @@ def remove_leftovers(iot: IotOps, jobs: RoundIds | None, streams: RoundIds | Non
         removed.append(f"job {job_id}")
     if streams is not None:
         for stream_id in iot.list_stream_ids():
-            if streams.matches(stream_id) and iot.remove_stream(stream_id):
+            if streams.matches(stream_id) and iot.delete_stream(stream_id):
                 log.info("removed leftover stream %s", stream_id)
                 removed.append(f"stream {stream_id}")
     return removed

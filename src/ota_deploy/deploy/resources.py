@@ -91,7 +91,8 @@ class RoundResources:
             self.iot.cancel_job(job_id, force=True, comment=comment)
 
     def clean(self, calls: RoundCalls, timeout_sec: float) -> None:
-        """Force-delete the round's job, its stream and document; wait until they are gone.
+        """Force-delete the round's job and wait until it is gone (DeleteJob is asynchronous),
+        then delete its stream and document (DeleteStream and DeleteObject are not).
         An intent still open (its lookup failed earlier) is looked up again first."""
         self._resolve()
         if calls.job_id in self.jobs_up:
@@ -100,7 +101,7 @@ class RoundResources:
             self.jobs_up.remove(calls.job_id)
             self.journal.removed("job", calls.job_id)
         if calls.stream_id is not None and calls.stream_id in self.streams_up:
-            self.iot.remove_stream(calls.stream_id)
+            self.iot.delete_stream(calls.stream_id)
             self.streams_up.discard(calls.stream_id)
             self.journal.removed("stream", calls.stream_id)
         if calls.document_upload is not None and self.s3 is not None:

@@ -6,7 +6,7 @@ Flow for round k of N (``RoundRunner.run``)::
                                ──► PutObject of an oversized job document (if any)
                                ──► CreateJob ──► poll (JobPoller) ─► judge ─► done?
                                                    ▲  backoff ◄──────────────┘ no
-    cleanUpCfg: DeleteJob(force) + wait until gone, DeleteStream + wait, delete document
+    cleanUpCfg: DeleteJob(force) + wait until gone (asynchronous), DeleteStream, delete document
     success: defaultDelay, next round
     failure: stop (the manual's rule), or with ``keep_going`` go on and count it
     an AWS error (ERROR) or Ctrl-C: stop

@@ -34,6 +34,17 @@ def test_three_rounds_succeed_and_clean_up(tmp_path: Path) -> None:
     assert result.rounds[0].samples and nonzero(result.rounds[0].counts) == {"SUCCEEDED": 3}
 
 
+def test_cleanup_deletes_the_stream_without_waiting_for_it(tmp_path: Path) -> None:
+    # DeleteStream is synchronous (API_DeleteStream.html documents no deletion in progress):
+    # no DescribeStream poll follows it, and the stream is gone when the round ends.
+    w = make_world(tmp_path, rounds=2, delay=0)
+    result = w.runner.run(plan_for)
+    assert result.all_succeeded and w.stream_ids() == set()
+    ops = w.op_names()
+    assert ops.count("DeleteStream") == 2 and "DescribeStream" not in ops
+    assert ops[ops.index("DeleteStream") + 1] == "CreateStream"  # round 2 starts at once
+
+
 def test_failure_stops_the_run_and_skips_the_rest(tmp_path: Path) -> None:
     def outcome(job_id: str, thing: str) -> str:
         return "FAILED" if (job_id, thing) == ("J-2", "d2") else "SUCCEEDED"
