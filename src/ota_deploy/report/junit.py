@@ -5,7 +5,10 @@ with one testcase per round (name ``round N (JOB_ID)``, time = round duration). 
 maps to JUnit outcomes: SUCCEEDED passes; FAILED / CANCELED / TIMED_OUT are ``<failure>`` whose
 message lists the things that did not succeed (the first of them; the rest counted, so the XML
 stays small at 10,000 things); ERROR is ``<error>`` (infrastructure, not the devices); SKIPPED
-(after an earlier failure) and INTERRUPTED (Ctrl-C / SIGTERM) are ``<skipped>``. Built with
+(after an earlier failure) and INTERRUPTED (Ctrl-C / SIGTERM) are ``<skipped>``. The planned
+rounds that never ran are one skipped testcase per stretch of them (``round 3 (-)``, or
+``rounds 3-1000000 (-)`` for many), never one per round: a 1,000,000-round run stopped after
+round 2 has three testcases, and building them costs the rounds that ran. Built with
 ``xml.etree`` so escaping is right. ``report --compare`` writes one testcase per run figure
 instead (``build_compare_junit``), so CI can fail on a slowdown. Format reference: the de-facto
 Ant/Jenkins JUnit schema (testsuites/testsuite/testcase).
@@ -14,7 +17,7 @@ Ant/Jenkins JUnit schema (testsuites/testsuite/testcase).
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -57,12 +60,14 @@ def _failure_text(digest: RoundDigest) -> str:
     return "\n".join(lines)
 
 
-def _testcase(suite: ET.Element, rnd: RoundReport, classname: str, digest: RoundDigest) -> None:
+def _testcase(
+    suite: ET.Element, rnd: RoundReport, classname: str, digest: RoundDigest, name: str
+) -> None:
     case = ET.SubElement(
         suite,
         "testcase",
         classname=classname,
-        name=f"round {rnd.round} ({rnd.job_id})",
+        name=name,
         time=f"{rnd.duration_sec or 0.0:.3f}",
     )
     if rnd.status in FAILURE_STATUSES:
@@ -92,22 +97,22 @@ def build_junit(
     by_round = {r.round: d for r, d in zip(report.rounds, digests, strict=True)}
     suites = ET.Element("testsuites", name="ota-deploy")
     classname = "ota-deploy." + (Path(report.config_file).stem if report.config_file else "run")
-    rounds = list(report.rounds)
-    # Rounds the run planned but never reached are reported as skipped too.
-    reached = {r.round for r in rounds}
-    for n in range(1, report.summary.total + 1):
-        if n not in reached:
-            rounds.append(
-                RoundReport(
-                    round=n,
-                    job_id="-",
-                    stream_id="-",
-                    status=RoundStatus.SKIPPED,
-                    reason=report.not_run.reason if report.not_run else "not run",
-                    start=report.started,
-                )
-            )
-    rounds.sort(key=lambda r: r.round)
+    cases = [(r, f"round {r.round} ({r.job_id})") for r in report.rounds]
+    # Rounds the run planned but never reached: one skipped testcase per stretch of them.
+    reason = report.not_run.reason if report.not_run else "not run"
+    for first, last in not_run_spans((r.round for r in report.rounds), report.summary.total):
+        count = last - first + 1
+        gap = RoundReport(
+            round=first,
+            job_id="-",
+            stream_id="-",
+            status=RoundStatus.SKIPPED,
+            reason=reason if count == 1 else f"{count} planned rounds not run: {reason}",
+            start=report.started,
+        )
+        cases.append((gap, f"round {first} (-)" if count == 1 else f"rounds {first}-{last} (-)"))
+    cases.sort(key=lambda case: case[0].round)
+    rounds = [rnd for rnd, _ in cases]
     failures = sum(1 for r in rounds if r.status in FAILURE_STATUSES)
     errors = sum(1 for r in rounds if r.status == RoundStatus.ERROR)
     skipped = sum(1 for r in rounds if r.status in NOT_RUN_STATUSES)
@@ -131,13 +136,29 @@ def build_junit(
         ("tool_version", report.tool_version),
     ):
         ET.SubElement(props, "property", name=name, value=value)
-    for rnd in rounds:
-        _testcase(suite, rnd, classname, by_round.get(rnd.round, RoundDigest()))
+    for rnd, name in cases:
+        _testcase(suite, rnd, classname, by_round.get(rnd.round, RoundDigest()), name)
     suites.set("tests", str(len(rounds)))
     suites.set("failures", str(failures))
     suites.set("errors", str(errors))
     suites.set("time", f"{total_time:.3f}")
     return suites
+
+
+def not_run_spans(ran: Iterable[int], planned: int) -> list[tuple[int, int]]:
+    """The rounds of 1..``planned`` missing from ``ran``, as (first, last) stretches, found
+    from the rounds that ran alone (never by counting through the planned ones)."""
+    spans: list[tuple[int, int]] = []
+    expected = 1
+    for n in sorted(set(ran)):
+        if n > planned:
+            break
+        if n > expected:
+            spans.append((expected, n - 1))
+        expected = max(expected, n + 1)
+    if expected <= planned:
+        spans.append((expected, planned))
+    return spans
 
 
 def write_junit(

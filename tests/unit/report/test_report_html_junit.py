@@ -9,9 +9,10 @@ from pathlib import Path
 
 from ota_deploy.report.digest import sorted_things
 from ota_deploy.report.html import render_html, write_html
-from ota_deploy.report.junit import failure_message, write_junit
+from ota_deploy.report.junit import build_junit, failure_message, not_run_spans, write_junit
 from ota_deploy.report.model import (
     CountsSample,
+    NotRun,
     RoundReport,
     RunReport,
     Summary,
@@ -207,6 +208,31 @@ def test_junit_counts_and_messages(tmp_path: Path) -> None:
     assert "dev-ok" not in msg
     assert cases[2].find("skipped") is not None
     assert suite.find("properties") is not None
+
+
+def test_junit_of_a_million_round_run_has_one_case_for_the_rounds_not_run() -> None:
+    report = _report()
+    report.rounds.append(_round(2))
+    report.summary = Summary(total=1_000_000, succeeded=2, failed=0, skipped=999_998)
+    report.not_run = NotRun(first=3, last=1_000_000, reason="interrupted (Ctrl-C / SIGTERM)")
+    suite = build_junit(report).find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("skipped"), suite.get("failures")) == ("3", "1", "0")
+    cases = suite.findall("testcase")
+    names = [c.get("name") for c in cases]
+    assert names == ["round 1 (Job-1)", "round 2 (Job-2)", "rounds 3-1000000 (-)"]
+    skipped = cases[2].find("skipped")
+    assert skipped is not None
+    message = skipped.get("message") or ""
+    assert "999998 planned rounds not run" in message and "Ctrl-C" in message
+
+
+def test_not_run_spans_come_from_the_rounds_that_ran() -> None:
+    assert not_run_spans([1, 2], 1_000_000_000) == [(3, 1_000_000_000)]
+    assert not_run_spans([1, 2, 5], 7) == [(3, 4), (6, 7)]  # an older report with a gap
+    assert not_run_spans([], 2) == [(1, 2)]
+    assert not_run_spans([1, 2, 3], 3) == []
+    assert not_run_spans([2, 2, 9], 3) == [(1, 1), (3, 3)]  # duplicates, a round past the plan
 
 
 def test_junit_error_round(tmp_path: Path) -> None:
