@@ -30,7 +30,7 @@ Why these values (tests pass shorter ones):
   client still sends for this long so the client can read the answer, then closes.
 * ``shutdown_s`` = 2 s -- how long ``stop()`` lets in-flight requests finish before cancelling.
 
-The JSON depth cap is ``jsonbody.MAX_JSON_DEPTH`` (a property of the decoder, not of a
+The JSON depth cap is ``jsonsafe.MAX_JSON_DEPTH`` (a property of the decoder, not of a
 connection).
 """
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from ota_deploy.core.status import parse_execution_status
 from ota_deploy.local.contracts import AwsError
+from ota_deploy.local.jsonsafe import JsonError, decode_json
 
 JOBS_PREFIX = "$aws/things/"
 
@@ -105,13 +106,19 @@ def parse_jobs_topic(topic: str) -> JobsTopic:
 
 
 def decode_json_object(payload: bytes) -> dict[str, Any]:
-    """The request document. An empty payload counts as ``{}`` (mosquitto_pub -n, bare gets)."""
+    """The request document. An empty payload counts as ``{}`` (mosquitto_pub -n, bare gets).
+
+    Decoded by ``jsonsafe.decode_json`` (nesting capped: 60,000 ``[`` are an InvalidJson
+    rejection, never a RecursionError). InvalidJson: "The contents of the request could not be
+    interpreted as valid UTF-8-encoded JSON" -- the Jobs error codes of
+    https://docs.aws.amazon.com/iot/latest/developerguide/jobs-mqtt-https-api.html (the Device
+    SDK v2's ``RejectedErrorCode`` words it the same)."""
     if not payload.strip():
         return {}
     try:
-        doc = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MqttJobsError("InvalidJson", f"Could not parse the request as JSON: {exc}") from exc
+        doc = decode_json(payload.decode("utf-8"))
+    except (UnicodeDecodeError, JsonError) as exc:
+        raise MqttJobsError("InvalidJson", f"Could not parse the request as JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise MqttJobsError("InvalidJson", "The request payload must be a JSON object")
     return doc
@@ -216,7 +223,7 @@ def job_document_object(document: Any) -> Any:
     if isinstance(document, str | bytes):
         try:
             return json.loads(document)
-        except ValueError:
+        except (ValueError, RecursionError):  # CreateJob checked it; deep nesting stays text
             return document
     return document
 

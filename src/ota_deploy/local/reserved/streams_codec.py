@@ -28,7 +28,18 @@ from typing import Any
 
 import cbor2
 
+from ota_deploy.local.jsonsafe import MAX_JSON_DEPTH, JsonError, decode_json
+
 _BINARY_KEYS = ("p", "b")
+
+
+# Nesting a request may have. The requests are flat maps; the caps bound the decoders' work on
+# hostile input: JSON through ``jsonsafe.decode_json`` (CPython's decoder recurses per level:
+# 60,000 ``[`` raised RecursionError), CBOR through cbor2's ``max_depth`` (cbor2 before 6.0
+# decoded recursively; 5.9 added ``max_depth`` for CVE-2026-26209, so cbor2 >= 5.9). A payload
+# nested deeper is InvalidJson / InvalidCbor, the page's codes for a request that "is not a
+# valid JSON document" / "not valid CBOR document" (mqtt-based-file-delivery-in-devices.html).
+MAX_CBOR_DEPTH = MAX_JSON_DEPTH
 
 
 class Format(Enum):
@@ -75,15 +86,16 @@ def decode(fmt: Format, payload: bytes) -> dict[str, Any]:
     doc: Any
     if fmt is Format.CBOR:
         try:
-            doc = cbor2.loads(payload)
+            # cbor2 counts the outermost container as depth 0
+            doc = cbor2.loads(payload, max_depth=MAX_CBOR_DEPTH - 1)
         except Exception as exc:  # cbor2 raises several types for malformed input
             raise DecodeError("InvalidCbor", f"Could not parse the request as CBOR: {exc}") from exc
         if not isinstance(doc, dict):
             raise DecodeError("InvalidCbor", "The request payload must be a CBOR map")
     else:
         try:
-            doc = json.loads(payload.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
+            doc = decode_json(payload.decode("utf-8"))
+        except (UnicodeDecodeError, JsonError) as exc:
             raise DecodeError("InvalidJson", f"Could not parse the request as JSON: {exc}") from exc
         if not isinstance(doc, dict):
             raise DecodeError("InvalidJson", "The request payload must be a JSON object")

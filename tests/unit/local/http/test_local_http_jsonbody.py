@@ -17,12 +17,8 @@ from hypothesis import strategies as st
 from tests.support.aws_pair import AwsPair
 
 from ota_deploy.local.http.app import RestJsonFrontEnd
-from ota_deploy.local.http.jsonbody import (
-    MAX_JSON_DEPTH,
-    RequestParseError,
-    decode_json,
-    nests_deeper_than,
-)
+from ota_deploy.local.http.jsonbody import RequestParseError, decode_json
+from ota_deploy.local.jsonsafe import MAX_JSON_DEPTH, nests_deeper_than
 
 tricky_text = st.text(alphabet=st.sampled_from('[]{}"\\ab \n\u00e9'), max_size=12)
 json_values = st.recursive(
