@@ -27,6 +27,12 @@ service), since a transport may skip botocore's validation:
   characters" (API_iot-jobs-data_UpdateJobExecution.html); at most 10 pairs, the one map-size
   limit AWS states for a ``DetailsMap`` (API_CancelJobExecution.html). Values are not echoed
   back in the message (they may be huge).
+- ``stepTimeoutInMinutes``: "Valid values for this parameter range from 1 to 10080 (1 minute
+  to 7 days)" (API_iot-jobs-data_StartNextPendingJobExecution.html); UpdateJobExecution adds
+  "A value of -1 is also valid and will cancel the current step timer"
+  (API_iot-jobs-data_UpdateJobExecution.html). Anything else is InvalidRequestException (the
+  error those pages list for bad input; ``InvalidRequest`` over MQTT), worded as the HTTP front
+  end's validation words it (``local/http/validate.py``), so MQTT and HTTP answer alike.
 - GetPendingJobExecutions "can return up to 10 pending job executions"
   (https://docs.aws.amazon.com/iot/latest/developerguide/job-limits.html): IN_PROGRESS ones
   first, then QUEUED ones in queue order, as the notify message chooses them.
@@ -39,6 +45,7 @@ import unicodedata
 from typing import Any
 
 from ota_deploy.core.aws_model import documented, shape
+from ota_deploy.core.errors import excerpt
 from ota_deploy.core.status import (
     DEVICE_SETTABLE,
     TERMINAL_EXECUTION,
@@ -78,6 +85,23 @@ def whole_number(name: str, value: Any) -> int | None:
     if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value):
         return int(value)
     invalid(f"{name} must be a whole number.")
+
+
+def step_timeout(value: Any, *, may_cancel: bool) -> int | None:
+    """``stepTimeoutInMinutes`` within AWS's range (module docstring); ``may_cancel``: -1 is
+    allowed (UpdateJobExecution). None when not given."""
+    minutes = whole_number("stepTimeoutInMinutes", value)
+    if minutes is None or (may_cancel and minutes == -1):
+        return minutes
+    low, high = documented("step_timeout_min"), documented("step_timeout_max")
+    if low <= minutes <= high:
+        return minutes
+    bound = f"greater than or equal to {low}" if minutes < low else f"less than or equal to {high}"
+    also = " (or be -1)" if may_cancel else ""
+    invalid(
+        f"1 validation error detected: Value '{excerpt(str(minutes))}' at "
+        f"'stepTimeoutInMinutes' failed to satisfy constraint: Member must have value {bound}{also}"
+    )
 
 
 def _violation(path: str, constraint: str) -> str:
@@ -171,7 +195,7 @@ class JobsData:
 
     def start_next_pending_job_execution(self, p: dict[str, Any]) -> dict[str, Any]:
         details = check_status_details(p.get("statusDetails"))
-        step = whole_number("stepTimeoutInMinutes", p.get("stepTimeoutInMinutes"))
+        step = step_timeout(p.get("stepTimeoutInMinutes"), may_cancel=False)
         head = self.engine.index.next_pending(p["thingName"])
         if head is None:
             return {}
@@ -206,7 +230,7 @@ class JobsData:
         details = check_status_details(p.get("statusDetails"))
         expected = whole_number("expectedVersion", p.get("expectedVersion"))
         number = whole_number("executionNumber", p.get("executionNumber"))
-        step = whole_number("stepTimeoutInMinutes", p.get("stepTimeoutInMinutes"))
+        step = step_timeout(p.get("stepTimeoutInMinutes"), may_cancel=True)
         job, e = self._visible(p["thingName"], p["jobId"], number)
         if expected is not None and expected != e.version_number:
             raise version_conflict(e, expected)

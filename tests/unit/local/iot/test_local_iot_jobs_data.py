@@ -149,3 +149,37 @@ def test_step_timeout_reported_as_approximate_seconds(h) -> None:
     h.clock.advance(60)
     ctl = h.iot("DescribeJobExecution", jobId="j", thingName="a")["execution"]
     assert ctl["approximateSecondsBeforeTimedOut"] == 120
+
+
+def test_step_timeout_range_for_every_transport(h) -> None:
+    # "Valid values for this parameter range from 1 to 10080"; UpdateJobExecution also takes -1
+    # (API_iot-jobs-data_StartNextPendingJobExecution.html, ..._UpdateJobExecution.html). The
+    # service checks it, so the MQTT path (which skips botocore and the HTTP validation) does too:
+    # ``raw`` calls the service as the reserved-topic handler does.
+    def raw(operation: str, **params: object) -> dict:
+        return h.svc.call("iot-jobs-data", operation, params)
+
+    h.things("a")
+    h.job("j", ["a"])
+    for bad in (0, -1, 10081, 10**30, "0"):
+        with pytest.raises(AwsError) as info:
+            raw("StartNextPendingJobExecution", thingName="a", stepTimeoutInMinutes=bad)
+        assert info.value.code == "InvalidRequestException"
+        assert "'stepTimeoutInMinutes'" in info.value.message
+    assert h.data("DescribeJobExecution", jobId="j", thingName="a")["execution"]["status"] == (
+        "QUEUED"  # a refused start-next starts nothing
+    )
+    raw("StartNextPendingJobExecution", thingName="a", stepTimeoutInMinutes="10080")
+    for bad, bound in ((0, "greater than or equal to 1"), (10081, "less than or equal to 10080")):
+        with pytest.raises(AwsError) as info:
+            raw("UpdateJobExecution", jobId="j", thingName="a", status="IN_PROGRESS",
+                stepTimeoutInMinutes=bad)  # fmt: skip
+        assert info.value.message == (
+            f"1 validation error detected: Value '{bad}' at 'stepTimeoutInMinutes' failed to "
+            f"satisfy constraint: Member must have value {bound} (or be -1)"
+        )
+    for good in (1, -1, 10080):
+        raw("UpdateJobExecution", jobId="j", thingName="a", status="IN_PROGRESS",
+            stepTimeoutInMinutes=good)  # fmt: skip
+    ex = h.data("DescribeJobExecution", jobId="j", thingName="a")["execution"]
+    assert ex["approximateSecondsBeforeTimedOut"] == 10080 * 60

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.support.aws_pair import AwsPair
 
 from ota_deploy.core.clock import FakeClock
 from ota_deploy.local.contracts import AwsError
@@ -372,3 +373,31 @@ def test_get_pending_returns_at_most_ten_over_mqtt(handler, iot, clock) -> None:
     topic, body = ask(handler, f"{BASE}/get", {"clientToken": "p"})
     assert topic == f"{BASE}/get/accepted" and body["inProgressJobs"] == []
     assert [j["jobId"] for j in body["queuedJobs"]] == [f"j{i:02d}" for i in range(10)]
+
+
+def test_step_timeout_out_of_range_is_refused_over_mqtt_as_over_http() -> None:
+    # stepTimeoutInMinutes: 1-10080, and -1 on UpdateJobExecution only
+    # (API_iot-jobs-data_StartNextPendingJobExecution.html, ..._UpdateJobExecution.html).
+    pair = AwsPair()
+    arn = pair.svc.call("iot", "CreateThing", {"thingName": T})["thingArn"]
+    pair.svc.call("iot", "CreateJob", {"jobId": "j1", "targets": [arn], "document": "{}"})
+    handler = JobsMqttHandler(pair.svc, pair.clock)
+    jobs = pair.client("iot-jobs-data", max_attempts=1)
+    for topic, body, http in (
+        (f"{BASE}/start-next", {"stepTimeoutInMinutes": 0}, "start_next_pending_job_execution"),
+        (f"{BASE}/start-next", {"stepTimeoutInMinutes": -1}, "start_next_pending_job_execution"),
+        (f"{BASE}/j1/update", {"status": "IN_PROGRESS", "stepTimeoutInMinutes": 10081},
+         "update_job_execution"),
+    ):  # fmt: skip
+        topic_out, reply = ask(handler, topic, {**body, "clientToken": "s"})
+        assert topic_out == f"{topic}/rejected"
+        assert reply["code"] == "InvalidRequest" and reply["clientToken"] == "s"
+        extra = {"jobId": "j1"} if http == "update_job_execution" else {}
+        with pytest.raises(jobs.exceptions.InvalidRequestException) as info:
+            getattr(jobs, http)(thingName=T, **extra, **body)
+        assert info.value.response["Error"]["Message"] == reply["message"]
+    topic_out, reply = ask(handler, f"{BASE}/start-next", {"stepTimeoutInMinutes": 10080})
+    assert topic_out.endswith("/accepted") and reply["execution"]["status"] == "IN_PROGRESS"
+    topic_out, _ = ask(handler, f"{BASE}/j1/update", {"status": "IN_PROGRESS",
+                                                      "stepTimeoutInMinutes": -1})  # fmt: skip
+    assert topic_out.endswith("/accepted")
