@@ -11,6 +11,13 @@ when ``--state-dir`` is set) -> exit 0. Bad options exit 2; a port that cannot b
 registered and ACTIVE in the local registry (CreateKeysAndCertificate...) and AWS IoT policies
 apply; ``ca`` is the PEM file that signs the gateway's certificate (their ``--cafile``).
 ``mqtt`` is plain TCP, open to anyone without policies: a local convenience.
+
+The ``--fault-*`` options build one ``local.faults.FaultConfig`` (its docstring says what each
+action does on each transport); the served stack shares one seeded ``FaultInjector`` between
+the HTTP control plane, S3 and the MQTT gateway. The global rates apply to
+``--fault-services`` (default ``iot,iot-jobs-data``), limited to ``--fault-operations`` when
+given; ``--fault-per-operation`` (JSON, keys ``"Operation"`` or ``"service:Operation"``)
+aims at single operations of any service and overrides the global rates for them.
 """
 
 from __future__ import annotations
@@ -19,11 +26,15 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ota_deploy.core.defaults import DEFAULT_REGION, LOCAL_ACCOUNT
-from ota_deploy.core.errors import InputError, OtaDeployError
+from ota_deploy.core.errors import InputError, OtaDeployError, excerpt
+
+if TYPE_CHECKING:
+    from ota_deploy.local.faults import OperationFaults
 
 local_app = typer.Typer(
     name="local",
@@ -41,6 +52,36 @@ def _rate(value: float, flag: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise InputError(f"must be between 0 and 1, got {value}", key=flag)
     return value
+
+
+def _names(text: str) -> frozenset[str]:
+    return frozenset(name.strip() for name in text.split(",") if name.strip())
+
+
+def _fault_services(text: str) -> frozenset[str]:
+    """``--fault-services``: names of ``local.faults.SERVICES``; empty: the control plane."""
+    from ota_deploy.local.faults import CONTROL_PLANE, SERVICES
+
+    names = _names(text)
+    unknown = sorted(names - SERVICES)
+    if unknown:
+        raise InputError(
+            f"unknown service(s) {', '.join(unknown)}; choose from {', '.join(sorted(SERVICES))}",
+            key="--fault-services",
+        )
+    return names or CONTROL_PLANE
+
+
+def _per_operation(text: str) -> dict[str, OperationFaults]:
+    """``--fault-per-operation``'s JSON, read by ``local.faults.per_operation_from_json``."""
+    from ota_deploy.local.faults import per_operation_from_json
+
+    if not text.strip():
+        return {}
+    try:
+        return per_operation_from_json(text)
+    except ValueError as err:
+        raise InputError(excerpt(str(err)), key="--fault-per-operation") from None
 
 
 @local_app.command("serve")
@@ -82,6 +123,23 @@ def serve(
     fault_operations: str = typer.Option(
         "", "--fault-operations", help="Comma-separated operation names faults apply to."
     ),
+    fault_lose_reply_rate: float = typer.Option(
+        0.0,
+        "--fault-lose-reply-rate",
+        help="Share of operations run, then answered by closing the connection (reply lost).",
+    ),
+    fault_services: str = typer.Option(
+        "",
+        "--fault-services",
+        help="Comma-separated services the --fault-* rates apply to: iot, iot-jobs-data, s3, "
+        "mqtt (default: iot,iot-jobs-data).",
+    ),
+    fault_per_operation: str = typer.Option(
+        "",
+        "--fault-per-operation",
+        help='JSON: {"CreateJob": {"lose_reply_rate": 1.0, "times": 1}, "s3:PutObject": {...}}; '
+        "an entry overrides the global rates for that operation.",
+    ),
 ) -> None:
     """Run the local AWS IoT until Ctrl-C / SIGTERM; print one JSON line when ready."""
     import asyncio  # here, not at import: keeps `ota-deploy --help` fast
@@ -113,8 +171,11 @@ def serve(
         latency_ms=fault_latency_ms,
         latency_rate=_rate(fault_latency_rate, "--fault-latency-rate"),
         drop_rate=_rate(fault_drop_rate, "--fault-drop-rate"),
+        lose_reply_rate=_rate(fault_lose_reply_rate, "--fault-lose-reply-rate"),
         seed=fault_seed,
-        operations=frozenset(op.strip() for op in fault_operations.split(",") if op.strip()),
+        operations=_names(fault_operations),
+        services=_fault_services(fault_services),
+        per_operation=_per_operation(fault_per_operation),
     )
     if state_dir is not None and state_dir.exists() and not state_dir.is_dir():
         raise InputError("exists and is not a directory", file=str(state_dir), key="--state-dir")

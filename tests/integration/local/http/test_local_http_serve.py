@@ -97,6 +97,70 @@ def test_local_serve_rejects_bad_options() -> None:
     assert "Traceback" not in proc.stderr
 
 
+def test_local_serve_faults_reach_every_service_and_a_lost_reply_is_committed(
+    tmp_path: Path,
+) -> None:
+    """``--fault-per-operation`` aims at one operation of any service (here: the first CreateJob
+    and the first S3 PutObject run, then lose their reply), ``--fault-services`` takes the
+    global rates to the MQTT gateway (every SUBSCRIBE throttled: SUBACK 0x80); all through the
+    one injector of the served stack."""
+    import asyncio
+
+    from ota_deploy.mqtt.client import MqttClient
+
+    aimed = {"CreateJob": {"lose_reply_rate": 1.0, "times": 1},
+             "s3:PutObject": {"lose_reply_rate": 1.0, "times": 1}}  # fmt: skip
+    proc = subprocess.Popen(
+        [*CLI, "local", "serve", "--state-dir", str(tmp_path), "--fault-seed", "3",
+         "--fault-per-operation", json.dumps(aimed), "--fault-services", "mqtt",
+         "--fault-throttle-rate", "1", "--fault-operations", "SUBSCRIBE"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        info = json.loads(_read_line(proc))
+        iot = _client("iot", info["iot"], attempts=0)
+        arn = iot.create_thing(thingName="t1")["thingArn"]  # not aimed at: answered
+        with pytest.raises(ConnectionClosedError):
+            iot.create_job(jobId="lost-reply", targets=[arn], document="{}")
+        assert iot.describe_job(jobId="lost-reply")["job"]["status"] == "IN_PROGRESS"
+        iot.create_job(jobId="next", targets=[arn], document="{}")  # times=1: clean again
+        s3 = _client("s3", info["s3"], attempts=0)
+        s3.create_bucket(Bucket="fw-bucket")
+        with pytest.raises(ConnectionClosedError):
+            s3.put_object(Bucket="fw-bucket", Key="a.bin", Body=b"committed")
+        assert s3.get_object(Bucket="fw-bucket", Key="a.bin")["Body"].read() == b"committed"
+        host, port = info["mqtt"].rsplit(":", 1)
+
+        async def subscribe() -> list[int]:
+            async with MqttClient("t1", host=host, port=int(port)) as device:
+                return await device.subscribe([("$aws/things/t1/jobs/notify", 1)])
+
+        assert asyncio.run(subscribe()) == [0x80]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+
+
+def test_local_serve_rejects_bad_fault_options() -> None:
+    for args, named, says in (
+        (["--fault-lose-reply-rate", "2"], "--fault-lose-reply-rate", "between 0 and 1"),
+        (["--fault-services", "iot,shadow"], "--fault-services", "shadow"),
+        (["--fault-per-operation", "{oops"], "--fault-per-operation", "not JSON"),
+        (["--fault-per-operation", '{"CreateJob": {"lose_reply_rate": 7}}'],
+         "--fault-per-operation", "CreateJob"),
+        (["--fault-per-operation", '{"db:CreateJob": {"times": 1}}'],
+         "--fault-per-operation", "db:CreateJob"),
+    ):  # fmt: skip
+        proc = subprocess.run(
+            [*CLI, "local", "serve", *args], capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert named in proc.stderr and says in proc.stderr
+        assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
 @pytest.mark.parametrize(
     ("args", "named"),
     [
