@@ -8,7 +8,8 @@ Flow (``Deployment.execute``)::
     custom document from an S3 URL: fetch it now (its JSON is merged into every round)
     > 100 things: the run's thing group, made or reused        (deploy/targets.py; thing_group)
     targeted groups: list their members, so the judge knows every targeted thing
-    RoundRunner.run(...)                       (deploy/runner.py)
+    RoundRunner.run(...)                       (deploy/runner.py; each round's report goes to
+                                                ``on_round_end`` as it ends)
     cleanUpCfg: resolve and remove what the journal still holds open (deploy/cleanup.py):
         the firmware object, the bucket if the run made it and nothing else is in it, an
         unfinished thing group; a complete thing group stays for the next run (kept)
@@ -43,6 +44,7 @@ from ota_deploy.deploy.journal import Journal
 from ota_deploy.deploy.runner import Poller, RoundCalls, RoundRunner, RunnerConfig, RunnerResult
 from ota_deploy.deploy.targets import TargetGroup
 from ota_deploy.monitor.snapshot import JobSnapshot
+from ota_deploy.report.model import RoundReport
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +74,10 @@ class Deployment:
         upload_progress: bool | None = None,
         watch_progress: bool = False,
         keep_going: bool = False,
+        on_round_end: Callable[[RoundReport], None] | None = None,
     ) -> None:
+        """``on_round_end``: handed each round's report when the round ends (``RoundRunner``;
+        a run passes ``report.round_files.RoundFiles.add``)."""
         self.prepared = prepared
         self.settings = prepared.settings
         self.clients = clients
@@ -84,6 +89,7 @@ class Deployment:
         self.upload_progress = upload_progress
         self.watch_progress = watch_progress
         self.keep_going = keep_going  # RunnerConfig.keep_going: a failed round does not stop
+        self.on_round_end = on_round_end
         api_sleep_sec = self.settings.api_sleep_ms / 1000.0
         self.iot = IotOps(clients.iot, api_sleep_sec=api_sleep_sec, clock=clock)
         self.s3 = S3Ops(clients.s3, self.settings.region, clock=clock)
@@ -152,6 +158,7 @@ class Deployment:
             journal=self.journal,
             s3=self.s3,
             on_snapshot=self.on_snapshot,
+            on_round_end=self.on_round_end,
         )
         return self.runner.run(plan_for)
 

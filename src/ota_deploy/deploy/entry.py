@@ -7,7 +7,9 @@ Flow::
        dry-run ─► print round 1's exact calls, exit 0, nothing created
        else    ─► out dir + logging + journal ─► AwsTarget (real AWS, or the stack factory's
                   local AWS IoT for --local)
-               ─► Deployment.execute (rounds) ─► results.csv, report.json, report.html
+               ─► Deployment.execute (rounds; each round's things/round-NNN.jsonl is
+                  written when the round ends, ``report.round_files``)
+               ─► results.csv, report.json, report.html
                ─► RunOutcome(report, exit_code, out_dir)
 
 Exit codes (DESIGN.md): 0 every round succeeded; 1 a round failed (with ``keep_going``: any
@@ -65,6 +67,7 @@ from ota_deploy.deploy.targets import with_user_group
 from ota_deploy.fleet.options import FleetOptions
 from ota_deploy.report.model import NotRun, RunReport
 from ota_deploy.report.results import summarize, write_outputs
+from ota_deploy.report.round_files import RoundFiles
 
 log = logging.getLogger(__name__)
 EXIT_INTERRUPTED = 130
@@ -159,6 +162,7 @@ def execute_prepared(
         summary=summarize([], settings.rounds),
     )
     result = RunnerResult()
+    round_files = RoundFiles(out_dir)
     error: str | None = None
     exit_code = EXIT_OK
     with LogScope(out_dir, debug=settings.debug) as logs, _sigterm_as_interrupt():
@@ -187,6 +191,7 @@ def execute_prepared(
                         pacing=_pacing(req),
                         watch_progress=progress.live,
                         keep_going=req.keep_going,
+                        on_round_end=round_files.add,
                     )
                     result = deployment.execute()
         except KeyboardInterrupt:
@@ -211,7 +216,7 @@ def execute_prepared(
             exit_code = EXIT_AWS_ERROR
         elif exit_code == EXIT_OK and not result.all_succeeded:
             exit_code = EXIT_ROUND_FAILED
-        paths = write_outputs(report, out_dir, html=req.html)
+        paths = write_outputs(report, out_dir, html=req.html, round_files=round_files)
         s = report.summary
         interrupted = f", {s.interrupted} interrupted" if s.interrupted else ""
         log.info(

@@ -7,6 +7,8 @@ Flow for round k of N (``RoundRunner.run``)::
                                ──► CreateJob ──► poll (JobPoller) ─► judge ─► done?
                                                    ▲  backoff ◄──────────────┘ no
     cleanUpCfg: DeleteJob(force) + wait until gone (asynchronous), DeleteStream, delete document
+    the round's report ─► on_round_end (the report layer writes its per-thing file now and
+                          keeps only its digest: memory holds one round's things at a time)
     success: defaultDelay, next round
     failure: stop (the manual's rule), or with ``keep_going`` go on and count it
     an AWS error (ERROR) or Ctrl-C: stop
@@ -111,7 +113,10 @@ class RoundRunner:
         journal: Journal | None = None,
         s3: S3Ops | None = None,
         on_snapshot: Callable[[JobSnapshot], None] | None = None,
+        on_round_end: Callable[[RoundReport], None] | None = None,
     ) -> None:
+        """``on_round_end`` gets each round's report once it is final (cleanup included),
+        before the next round starts; it may move the round's things out of memory."""
         self.iot = iot
         self.cfg = cfg
         self.poller_factory = poller_factory
@@ -119,6 +124,7 @@ class RoundRunner:
         self.clock = clock
         self.sleep = sleep
         self.on_snapshot = on_snapshot
+        self.on_round_end = on_round_end
         self.resources = RoundResources(iot, s3=s3, journal=journal)
         self._last_snap: JobSnapshot | None = None
 
@@ -129,6 +135,7 @@ class RoundRunner:
         for n in range(1, self.cfg.rounds + 1):
             report = self._run_round(plan_for(n), result)
             result.rounds.append(report)
+            self._round_ended(report, result)
             result.stop_reason = self._stop_reason(report, result)
             if result.stop_reason is not None:
                 break
@@ -145,6 +152,17 @@ class RoundRunner:
                     result.stop_reason = f"interrupted (Ctrl-C / SIGTERM) after round {n}"
                     break
         return result
+
+    def _round_ended(self, report: RoundReport, result: RunnerResult) -> None:
+        """Hand the finished round to ``on_round_end``; a Ctrl-C there ends the run after
+        this round like one anywhere else (the round itself is kept as it is)."""
+        if self.on_round_end is None:
+            return
+        try:
+            self.on_round_end(report)
+        except KeyboardInterrupt:
+            result.interrupted = True
+            log.warning("interrupted while recording round %d", report.round)
 
     def _stop_reason(self, report: RoundReport, result: RunnerResult) -> str | None:
         """None: go on to the next round; else why the run stops after ``report``'s round."""

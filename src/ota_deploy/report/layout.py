@@ -1,9 +1,10 @@
 """A run's report on disk: report.json (run and per-round records) + one per-thing file a round.
 
-Data flow (writing): ``RunReport`` with things in memory -> ``things/round-NNN.jsonl`` per round
-that has things (``report.things``) -> report.json with every existing field except the rounds'
-``things``, plus each round's ``things_file`` and ``download_sec``. Per-round files come first,
-so a report.json never names a file that is not there yet.
+Data flow (writing): ``RunReport`` -> ``things/round-NNN.jsonl`` per round that still has its
+things in memory (``report.things``; a run's rounds were written as each ended,
+``report.round_files``, and keep only ``things_file``) -> report.json with every existing field
+except the rounds' ``things``, plus each round's ``things_file`` and ``download_sec``. Per-round
+files come first, so a report.json never names a file that is not there yet.
 
 Data flow (reading): DIR or DIR/report.json -> ``read_report`` -> ``RunReport`` whose rounds
 carry ``things_file`` (things streamed later by ``things.round_things``), or, for a report.json
@@ -26,14 +27,16 @@ REPORT_JSON = "report.json"
 
 
 def write_report(report: RunReport, out_dir: Path) -> list[Path]:
-    """Write the per-round files and report.json into ``out_dir``; return report.json's path
-    (first) and the per-round files. Per-round files of an earlier run there are removed."""
+    """Write the per-round files not yet written and report.json into ``out_dir``; return
+    report.json's path (first) and every per-round file the report names. Other per-round
+    files there (an earlier run's) are removed."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for rnd in report.rounds:
         if rnd.things:
             rnd.things_file = things_file_name(rnd.round)
             write_things(rnd.things, out_dir / rnd.things_file)
+        if rnd.things_file:
             written.append(out_dir / rnd.things_file)
     keep = {p.name for p in written}
     for stale in (out_dir / THINGS_DIR).glob("round-*.jsonl"):

@@ -10,7 +10,8 @@
 ``INTERRUPTED``: neither ``fail`` nor ``succeed``, it is counted in report.json's
 ``summary.interrupted``). ``report.json`` is
 ``report.model.RunReport`` without the per-thing records, which go to ``things/round-NNN.jsonl``
-(``report.layout``, ``report.things``); ``report.html`` is drawn by ``report.html.write_html``
+(``report.layout``, ``report.things``; a run writes each round's file when the round ends,
+``report.round_files``); ``report.html`` is drawn by ``report.html.write_html``
 (inline SVG charts), and a failure there never fails the run.
 """
 
@@ -24,6 +25,7 @@ from ota_deploy.report.digest import digest_rounds
 from ota_deploy.report.html import write_html
 from ota_deploy.report.layout import write_report
 from ota_deploy.report.model import RoundReport, RunReport, Summary
+from ota_deploy.report.round_files import RoundFiles
 from ota_deploy.report.things import THINGS_DIR
 
 log = logging.getLogger(__name__)
@@ -55,17 +57,29 @@ def write_results_csv(summary: Summary, path: Path) -> None:
     path.write_text(results_csv_text(summary), encoding="utf-8")
 
 
-def write_outputs(report: RunReport, out_dir: Path, *, html: bool = True) -> list[Path]:
+def write_outputs(
+    report: RunReport,
+    out_dir: Path,
+    *,
+    html: bool = True,
+    round_files: RoundFiles | None = None,
+) -> list[Path]:
     """Write results.csv, report.json with its per-round files (``report.layout``) and (best
-    effort) report.html; return results.csv, report.json, the per-round folder if any was
-    written, and report.html."""
+    effort) report.html; return results.csv, report.json, the per-round folder if the report
+    has per-round files, and report.html. ``round_files``: the rounds already written as they
+    ended (a run's ``report.round_files.RoundFiles``), whose digests are used as they are;
+    without it every round's things are in memory."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [out_dir / "results.csv"]
     write_results_csv(report.summary, written[0])
-    digests = digest_rounds(report, None)  # download_sec, before report.json is written
-    report_json, *round_files = write_report(report, out_dir)
+    # download_sec and the digests, before report.json is written
+    if round_files is not None:
+        digests = round_files.digests_for(report.rounds)
+    else:
+        digests = digest_rounds(report, None)
+    report_json, *per_round = write_report(report, out_dir)
     written.append(report_json)
-    if round_files:
+    if per_round:
         written.append(out_dir / THINGS_DIR)
     if html:
         target = out_dir / "report.html"

@@ -13,6 +13,7 @@ JSON keeps as a map (CSV would need a JSON column anyway); every line validates 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -30,14 +31,22 @@ def things_file_name(round_number: int) -> str:
 
 
 def write_things(things: Iterable[ThingResult], path: Path) -> int:
-    """Write one compact JSON object per thing; return how many were written."""
+    """Write one compact JSON object per thing; return how many were written. The file is
+    written aside and renamed into place: a crash or Ctrl-C mid-write never leaves half a
+    round's file under its name."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
     n = 0
-    with path.open("w", encoding="utf-8", newline="\n") as out:
-        for thing in things:
-            out.write(thing.model_dump_json(exclude_defaults=True))
-            out.write("\n")
-            n += 1
+    try:
+        with tmp.open("w", encoding="utf-8", newline="\n") as out:
+            for thing in things:
+                out.write(thing.model_dump_json(exclude_defaults=True))
+                out.write("\n")
+                n += 1
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return n
 
 

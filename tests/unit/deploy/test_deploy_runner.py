@@ -45,6 +45,57 @@ def test_cleanup_deletes_the_stream_without_waiting_for_it(tmp_path: Path) -> No
     assert ops[ops.index("DeleteStream") + 1] == "CreateStream"  # round 2 starts at once
 
 
+def test_each_round_is_written_when_it_ends_and_leaves_memory(tmp_path: Path) -> None:
+    from ota_deploy.report.round_files import RoundFiles
+    from ota_deploy.report.things import iter_things
+
+    out = tmp_path / "out"
+    w = make_world(tmp_path, rounds=3)
+    files = RoundFiles(out)
+    ended: list[tuple[int, float | None, bool]] = []
+
+    def on_round_end(report: Any) -> None:
+        files.add(report)  # the hook deploy.entry wires; the round is final: cleanup timed
+        ended.append((report.round, report.cleanup_sec, report.things == []))
+
+    w.runner.on_round_end = on_round_end
+    inner = w.runner.sleep
+    seen_in_round_2: list[bool] = []
+
+    def sleep(seconds: float) -> None:
+        if ended and len(ended) == 1:  # round 2 is running: round 1's file is on disk already
+            seen_in_round_2.append((out / "things" / "round-001.jsonl").is_file())
+        inner(seconds)
+
+    w.runner.sleep = sleep
+    result = w.runner.run(plan_for)
+    assert result.all_succeeded and seen_in_round_2 and all(seen_in_round_2)
+    assert [(n, sec is not None, dropped) for n, sec, dropped in ended] == [
+        (1, True, True),
+        (2, True, True),
+        (3, True, True),
+    ]
+    assert all(r.things == [] and r.things_file for r in result.rounds)
+    names = [t.thing_name for t in iter_things(out / "things" / "round-003.jsonl")]
+    assert names == ["d1", "d2", "d3"] and sorted(files.digests) == [1, 2, 3]
+
+
+def test_ctrl_c_while_a_round_is_recorded_ends_the_run_after_it(tmp_path: Path) -> None:
+    w = make_world(tmp_path, rounds=3, delay=0)
+    recorded: list[int] = []
+
+    def on_round_end(report: Any) -> None:
+        recorded.append(report.round)
+        raise KeyboardInterrupt
+
+    w.runner.on_round_end = on_round_end
+    result = w.runner.run(plan_for)
+    assert recorded == [1] and len(result.rounds) == 1
+    assert result.interrupted and result.rounds[0].status == "SUCCEEDED"
+    assert "interrupted" in (result.stop_reason or "")
+    assert w.job_ids() == set() and w.stream_ids() == set()
+
+
 def test_failure_stops_the_run_and_skips_the_rest(tmp_path: Path) -> None:
     def outcome(job_id: str, thing: str) -> str:
         return "FAILED" if (job_id, thing) == ("J-2", "d2") else "SUCCEEDED"
