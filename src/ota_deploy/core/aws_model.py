@@ -158,6 +158,17 @@ DOCUMENTED: dict[str, Documented] = {
     "pending_executions_max": Documented(
         10, "https://docs.aws.amazon.com/iot/latest/developerguide/job-limits.html"
     ),
+    # thresholdPercentage: "AWS IoT Core supports up to two digits after the decimal (for
+    # example, 10.9 and 10.99, but not 10.999)" -- AbortCriteria (CreateJob, CreateJobTemplate)
+    # and AwsJobAbortCriteria (CreateOTAUpdate) alike; the model's double states only max 100.
+    "abort_threshold_decimals_max": Documented(
+        2, "https://docs.aws.amazon.com/iot/latest/apireference/API_AbortCriteria.html"
+    ),
+    # incrementFactor: "AWS IoT Core supports up to one digit after the decimal (for example,
+    # 1.5, but not 1.55)".
+    "increment_factor_decimals_max": Documented(
+        1, "https://docs.aws.amazon.com/iot/latest/apireference/API_ExponentialRolloutRate.html"
+    ),
     # AddThingToThingGroup: 100 requests per second per account (an adjustable default) in the
     # quotas page's "AWS IoT Core API throttling limits" table.
     "add_thing_to_thing_group_tps": Documented(

@@ -18,7 +18,12 @@ and the ranges AWS states only in prose (``core.aws_model.DOCUMENTED``), keyed b
 them: ``maximumPerMinute`` at most 1,000, ``inProgressTimeoutInMinutes`` 1-10,080,
 ``stepTimeoutInMinutes`` 1-10,080 (UpdateJobExecution also takes -1, which cancels the step
 timer). Every transport that reaches the front end (boto3, the AWS CLI, ``AwsPair``) meets
-them, worded as AWS words a range violation and naming the member.
+them, worded as AWS words a range violation and naming the member. Two doubles also have a
+documented precision: ``thresholdPercentage`` of an abort criterion "up to two digits after
+the decimal (for example, 10.9 and 10.99, but not 10.999)" (API_AbortCriteria.html,
+API_AwsJobAbortCriteria.html) and ``incrementFactor`` "up to one digit after the decimal (for
+example, 1.5, but not 1.55)" (API_ExponentialRolloutRate.html); a value with more digits is
+named like a range violation ("Member must have at most 2 digits after the decimal point").
 Model patterns are Java regular expressions matched against the whole value (translated by
 ``javaregex``; one that cannot be translated is skipped). ``check_request`` applies the same
 checks to boto3 keyword arguments: the tests use it to prove a deployment plan
@@ -37,6 +42,7 @@ from botocore.validate import ParamValidator
 
 from ota_deploy.core.aws_model import documented, service_model
 from ota_deploy.core.errors import excerpt
+from ota_deploy.core.limits import decimal_places
 from ota_deploy.local.contracts import AwsError
 from ota_deploy.local.http.javaregex import java_regex
 
@@ -81,6 +87,18 @@ def documented_ranges() -> dict[tuple[str, str], DocumentedRange]:
         ("UpdateJobExecutionRequest", "stepTimeoutInMinutes"): DocumentedRange(
             step.min, step.max, also=(-1,)
         ),
+    }
+
+
+@cache
+def documented_decimals() -> dict[tuple[str, str], int]:
+    """(structure shape, member) -> the digits after the decimal point AWS supports (the pages
+    are in DOCUMENTED: abort_threshold_decimals_max, increment_factor_decimals_max)."""
+    threshold = documented("abort_threshold_decimals_max")
+    return {
+        ("AbortCriteria", "thresholdPercentage"): threshold,
+        ("AwsJobAbortCriteria", "thresholdPercentage"): threshold,
+        ("ExponentialRolloutRate", "incrementFactor"): documented("increment_factor_decimals_max"),
     }
 
 
@@ -201,6 +219,10 @@ class _Walker:
                     path,
                     f"Member must have value less than or equal to {bounds.max}" + extra,
                 )
+            places = documented_decimals().get(owner) if owner is not None else None
+            if places is not None and isinstance(number, float) and _decimals(number) > places:
+                digits = "1 digit" if places == 1 else f"{places} digits"
+                self.fail(value, path, f"Member must have at most {digits} after the decimal point")
         elif kind == "boolean":
             if not isinstance(value, bool):
                 self.fail(value, path, "Member must be a boolean")
@@ -220,6 +242,15 @@ class _Walker:
             )
         if "max" in meta and length > meta["max"]:
             self.fail(value, path, f"Member must have length less than or equal to {meta['max']}")
+
+
+def _decimals(number: float) -> int:
+    """Digits after the decimal point of ``number`` as the client wrote it (``repr`` is the
+    shortest text that reads back as the same float: 10.99 -> 2, 1e-05 -> 5, nan -> 0)."""
+    try:
+        return decimal_places(repr(number))
+    except ValueError:
+        return 0
 
 
 def _join(path: str, name: str) -> str:

@@ -147,6 +147,39 @@ def test_validator_checks_what_botocore_skips() -> None:
     ]
 
 
+def test_documented_precision_of_abort_thresholds_and_increment_factor() -> None:
+    # "up to two digits after the decimal (for example, 10.9 and 10.99, but not 10.999)"
+    # (API_AbortCriteria.html, API_AwsJobAbortCriteria.html); incrementFactor "up to one digit
+    # after the decimal (for example, 1.5, but not 1.55)" (API_ExponentialRolloutRate.html).
+    def criterion(threshold: float) -> dict[str, Any]:
+        return {"failureType": "FAILED", "action": "CANCEL", "thresholdPercentage": threshold,
+                "minNumberOfExecutedThings": 1}  # fmt: skip
+
+    def factor(value: float) -> dict[str, Any]:
+        rate = {"baseRatePerMinute": 1, "incrementFactor": value,
+                "rateIncreaseCriteria": {"numberOfNotifiedThings": 1}}  # fmt: skip
+        return {"exponentialRate": rate}
+
+    for good in (10.0, 10.9, 10.99, 100.0, 50):
+        assert create_job_errors(abortConfig={"criteriaList": [criterion(good)]}) == []
+    (too_precise,) = create_job_errors(abortConfig={"criteriaList": [criterion(10.999)]})
+    assert too_precise == (
+        "Value '10.999' at 'abortConfig.criteriaList.1.member.thresholdPercentage' failed to "
+        "satisfy constraint: Member must have at most 2 digits after the decimal point"
+    )
+    for good in (1.5, 2.0, 5):
+        assert create_job_errors(jobExecutionsRolloutConfig=factor(good)) == []
+    (factor_error,) = create_job_errors(jobExecutionsRolloutConfig=factor(1.55))
+    assert "at 'jobExecutionsRolloutConfig.exponentialRate.incrementFactor'" in factor_error
+    assert "at most 1 digit after the decimal point" in factor_error
+    ota_abort = {"abortCriteriaList": [criterion(0.001)]}
+    shape = service_model("iot").operation_model("CreateOTAUpdate").input_shape
+    errors = validation_errors(shape, {"awsJobAbortConfig": ota_abort})  # (and the required)
+    (ota,) = [e for e in errors if "thresholdPercentage" in e]
+    assert "awsJobAbortConfig.abortCriteriaList.1.member.thresholdPercentage" in ota
+    assert "at most 2 digits" in ota
+
+
 def test_huge_values_are_quoted_as_excerpts() -> None:
     (too_long,) = create_job_errors(document="x" * 1_000_000)
     assert "...<" in too_long and "characters omitted>..." in too_long

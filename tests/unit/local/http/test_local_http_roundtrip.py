@@ -33,7 +33,7 @@ from ota_deploy.local.contracts import AwsError
 from ota_deploy.local.http.app import RestJsonFrontEnd
 from ota_deploy.local.http.javaregex import java_regex
 from ota_deploy.local.http.serialize import serialize_error, serialize_result
-from ota_deploy.local.http.validate import number_bounds
+from ota_deploy.local.http.validate import documented_decimals, number_bounds
 
 SUPPORTED = {
     "iot": [
@@ -93,7 +93,8 @@ def from_shape(
     shape: Any, depth: int = 0, *, body_only: bool = False, owner: tuple[str, str] | None = None
 ) -> st.SearchStrategy[Any]:
     """Valid values of a botocore shape (small, bounded depth); ``owner`` (structure, member)
-    brings in the ranges AWS documents only in prose (``validate.documented_ranges``)."""
+    brings in the ranges and precisions AWS documents only in prose (``validate.documented_ranges``,
+    ``validate.documented_decimals``)."""
     kind = shape.type_name
     meta = shape.metadata
     if kind == "structure":
@@ -129,12 +130,14 @@ def from_shape(
         assert bounds.min is not None and bounds.max is not None
         return st.integers(min_value=int(bounds.min), max_value=int(bounds.max))
     if kind in ("float", "double"):
-        return st.floats(
+        floats = st.floats(
             min_value=float(meta.get("min", -1e9)),
             max_value=float(meta.get("max", 1e9)),
             allow_nan=False,
             allow_infinity=False,
         )
+        places = documented_decimals().get(owner) if owner is not None else None
+        return floats if places is None else floats.map(lambda x: round(x, places))
     if kind == "boolean":
         return st.booleans()
     if kind == "timestamp":
