@@ -202,11 +202,11 @@ def provision_cmd(
     """Create things, keys and certificates, a least-privilege policy and a thing group."""
     from ota_deploy.aws.provisioning import THING_LIST, provision
     from ota_deploy.aws.session import AwsClients, AwsTarget, default_region
-    from ota_deploy.core.limits import THING_NAME_RE
+    from ota_deploy.core.limits import rules
 
-    if not THING_NAME_RE.fullmatch(prefix) or len(prefix) > 100:
+    if not rules().thing_name_re.fullmatch(prefix) or len(prefix) > 100:
         raise InputError("letters, digits, ':', '_' and '-' only (at most 100)", key="--prefix")
-    if not THING_NAME_RE.fullmatch(group):
+    if not rules().thing_name_re.fullmatch(group):
         raise InputError("letters, digits, ':', '_' and '-' only", key="--group")
     if out.exists() and not out.is_dir():
         raise InputError("exists and is not a directory", file=str(out), key="--out")

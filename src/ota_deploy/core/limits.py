@@ -122,24 +122,6 @@ def rules() -> AwsRules:
     )
 
 
-# Names other packages still import as constants; each reads ``rules()`` when first used.
-_RULE_NAMES = {
-    "JOB_ID_RE": "job_id_re",
-    "JOB_ID_MAX": "job_id_max",
-    "STREAM_ID_RE": "stream_id_re",
-    "STREAM_ID_MAX": "stream_id_max",
-    "THING_NAME_RE": "thing_name_re",
-    "THING_NAME_MAX": "thing_name_max",
-    "JOB_DOCUMENT_MAX": "job_document_bytes_max",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _RULE_NAMES:
-        return getattr(rules(), _RULE_NAMES[name])
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 # Not in the iot model: AWS's naming rules for IAM role ARNs, regions, accounts and buckets.
 ROLE_ARN_RE = re.compile(r"arn:aws[-a-z]*:iam::\d{12}:role/[\w+=,.@/-]+")
 REGION_RE = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}")
@@ -165,6 +147,12 @@ def check_id(value: str, *, pattern: re.Pattern[str], max_len: int) -> str | Non
             f"allowed: letters, digits, '_' and '-'"
         )
     return None
+
+
+def check_stream_id(value: str) -> str | None:
+    """Reason a stream id is invalid (the model's StreamId), or None."""
+    limit = rules()
+    return check_id(value, pattern=limit.stream_id_re, max_len=limit.stream_id_max)
 
 
 def check_thing_name(value: str) -> str | None:

@@ -84,7 +84,7 @@ def prepare_files(
     _check(
         stream_id,
         "STREAM_ID",
-        limits.check_id(stream_id, pattern=limits.STREAM_ID_RE, max_len=limits.STREAM_ID_MAX),
+        limits.check_stream_id(stream_id),
     )
     if isinstance(bucket, str):
         _check(bucket, "--bucket", limits.check_bucket(bucket))
@@ -155,18 +155,18 @@ def prepare_stress(
     ``--local`` run, whose S3 starts empty, has the object the stream names). ``signing_key``:
     the key the job document's signature was made with (``--local`` devices verify with it).
     """
-    _check(job_id, "JOB_ID", limits.check_id(job_id, pattern=limits.JOB_ID_RE, max_len=60))
+    _check(job_id, "JOB_ID", limits.check_id(job_id, pattern=limits.rules().job_id_re, max_len=60))
     _check(
         stream_id,
         "STREAM_ID",
-        limits.check_id(stream_id, pattern=limits.STREAM_ID_RE, max_len=limits.STREAM_ID_MAX),
+        limits.check_stream_id(stream_id),
     )
     if rounds < 1:
         raise InputError(f"must be >= 1, got {rounds}", key="ROUNDS")
     job_path, job_text, job_doc = _read_json(job_json, "JOB_JSON")
     if not isinstance(job_doc, dict):
         raise InputError("the job document must be a JSON object", file=str(job_path))
-    if len(job_text.encode("utf-8")) > limits.JOB_DOCUMENT_MAX:
+    if len(job_text.encode("utf-8")) > limits.rules().job_document_bytes_max:
         raise InputError("the job document exceeds AWS's 32 KB inline limit", file=str(job_path))
     stream_path, _, stream = _read_json(stream_json, "STREAM_JSON")
     if not isinstance(stream, dict) or not stream.get("files") or not stream.get("roleArn"):

@@ -29,9 +29,15 @@ def test_rules_read_the_model_and_the_documented_limits() -> None:
     assert limits.rules() is rule  # read once
 
 
-def test_the_old_constant_names_still_read_the_rules() -> None:
-    assert limits.JOB_ID_MAX == 64 and limits.STREAM_ID_RE.fullmatch("s-1")
-    assert limits.THING_NAME_RE.pattern == "[a-zA-Z0-9:_-]+"
+def test_rules_are_read_through_rules_only() -> None:
+    # the module-level constant names are gone: a misspelled rule is an AttributeError that
+    # mypy reports, not a name a bridge resolves at run time
+    assert limits.rules().job_id_max == 64 and limits.rules().stream_id_re.fullmatch("s-1")
+    assert limits.rules().thing_name_re.pattern == "[a-zA-Z0-9:_-]+"
+    assert not hasattr(limits, "JOB_ID_MAX") and not hasattr(limits, "STREAM_ID_RE")
+    assert limits.check_stream_id("fw-1") is None
+    assert "at most 128" in str(limits.check_stream_id("s" * 129))
+    assert "characters AWS does not allow" in str(limits.check_stream_id("a b"))
 
 
 def test_importing_the_config_and_plan_does_not_load_the_model() -> None:
