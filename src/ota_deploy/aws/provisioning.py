@@ -9,9 +9,11 @@
                -> AttachThingPrincipal(thing, cert) -> AddThingToThingGroup
 
 and writes into ``out_dir``: ``certs/<thing>.cert.pem`` and ``certs/<thing>.private.key``
-(mode 0600), ``things.txt`` (thing ARNs: a thing list for ``run``/``deploy`` and for
-``fleet run``) and ``fleet.json``, the manifest ``destroy`` reads. The manifest is rewritten
-after every thing, so an interrupted provisioning can still be destroyed.
+(mode 0600), and, once every thing is made, ``things.txt`` (thing ARNs: a thing list for
+``run``/``deploy`` and for ``fleet run``) and ``fleet.json``, the manifest ``destroy`` reads.
+While it works it appends to ``fleet.jsonl`` (``aws.fleet_manifest``): each thing's intent is
+on disk before its CreateThing, its ARN and certificate as soon as they are known, so an
+interrupted provisioning can still be destroyed, at a cost of a line or two per thing.
 
 ``destroy`` reverses it: DetachThingPrincipal, DetachPolicy, UpdateCertificate(INACTIVE),
 DeleteCertificate, DeleteThing per thing, then DeletePolicy and DeleteThingGroup. Resources
@@ -32,20 +34,38 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ota_deploy.aws.fleet_manifest import (
+    CERT_DIR,
+    INTENT_BATCH,
+    LOG,
+    MANIFEST,
+    THING_LIST,
+    DeviceRecord,
+    Manifest,
+    ManifestLog,
+    manifest_exists,
+)
 from ota_deploy.aws.retry import call_aws, error_code
 from ota_deploy.aws.session import AwsClients
 from ota_deploy.core.clock import SystemClock, TimeSource
 from ota_deploy.core.errors import AwsServiceError, InputError
 
-MANIFEST = "fleet.json"
-THING_LIST = "things.txt"
-CERT_DIR = "certs"
+__all__ = [
+    "MANIFEST",
+    "THING_LIST",
+    "DeviceRecord",
+    "Manifest",
+    "describe_ats_endpoint",
+    "destroy",
+    "policy_document",
+    "provision",
+]
+
 THING_VAR = "${iot:Connection.Thing.ThingName}"
 GONE = frozenset({"ResourceNotFoundException"})
 
@@ -77,54 +97,6 @@ def policy_document(region: str, account: str) -> dict[str, Any]:
             },
         ],
     }
-
-
-@dataclass
-class DeviceRecord:
-    name: str
-    arn: str
-    certificate_arn: str | None = None
-    certificate_id: str | None = None
-    cert_file: str | None = None  # relative to the manifest's directory
-    key_file: str | None = None
-
-
-@dataclass
-class Manifest:
-    region: str
-    prefix: str
-    group: str
-    policy: str
-    group_arn: str | None = None
-    devices: list[DeviceRecord] = field(default_factory=list)
-
-    def save(self, out_dir: Path) -> None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = out_dir / (MANIFEST + ".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2) + "\n")
-        os.replace(tmp, out_dir / MANIFEST)
-        (out_dir / THING_LIST).write_text("".join(f"{d.arn}\n" for d in self.devices))
-
-    @classmethod
-    def load(cls, out_dir: Path) -> Manifest:
-        path = out_dir / MANIFEST
-        try:
-            raw = json.loads(path.read_text())
-            devices = [DeviceRecord(**d) for d in raw.pop("devices")]
-            return cls(**raw, devices=devices)
-        except FileNotFoundError:
-            raise InputError(
-                "no fleet manifest here (run fleet provision first)", file=str(path)
-            ) from None
-        except (ValueError, TypeError, KeyError) as err:
-            raise InputError(f"not a fleet manifest: {err}", file=str(path)) from None
-
-    def credentials(self, out_dir: Path, thing: str) -> tuple[Path, Path]:
-        """(certificate PEM, private key) files of ``thing``."""
-        for d in self.devices:
-            if d.name == thing and d.cert_file and d.key_file:
-                return out_dir / d.cert_file, out_dir / d.key_file
-        raise InputError(f"no certificate for thing {thing!r}", file=str(out_dir / MANIFEST))
 
 
 class _Caller:
@@ -162,65 +134,97 @@ def provision(
     out_dir: Path,
     progress: Callable[[str], None] | None = None,
     clock: TimeSource | None = None,
+    intent_batch: int = INTENT_BATCH,
 ) -> Manifest:
     """Create ``count`` things with certificates, the policy and the group; see module doc."""
     call = _Caller(clock or SystemClock())
     if count < 1:
         raise InputError("must be at least 1", key="--count")
-    if (out_dir / MANIFEST).exists():
+    earlier = manifest_exists(out_dir)
+    if earlier is not None:
         raise InputError(
             "a fleet manifest already exists here; destroy it first or choose another --out",
-            file=str(out_dir / MANIFEST),
+            file=str(earlier),
         )
     iot = clients.iot
     region = clients.target.region
     policy_name = f"{prefix}-fleet-policy"
     manifest = Manifest(region=region, prefix=prefix, group=group, policy=policy_name)
-    manifest.save(out_dir)
+    log = ManifestLog.create(out_dir, manifest)  # names the group and the policy
     try:
-        manifest.group_arn = call(
-            "CreateThingGroup", iot.create_thing_group, thingGroupName=group
-        )["thingGroupArn"]
+        manifest.group_arn = _create_group(call, iot, group)
+        log.record("group", arn=manifest.group_arn)
+        account = str(manifest.group_arn).split(":")[4]
+        document = json.dumps(policy_document(region, account))
+        call("CreatePolicy", iot.create_policy, policyName=policy_name, policyDocument=document)
+        batch = max(1, intent_batch)
+        for first in range(0, count, batch):
+            names = [f"{prefix}-{i:04d}" for i in range(first, min(count, first + batch))]
+            log.intend(names)  # on disk before any of their CreateThing calls
+            for name in names:
+                _provision_device(call, iot, manifest, log, name, out_dir)
+                if progress is not None:
+                    progress(name)
+        log.finish(manifest)  # fleet.json and things.txt, once; the log goes
+    finally:
+        log.close()
+    return manifest
+
+
+def _create_group(call: _Caller, iot: Any, group: str) -> str:
+    """The group's ARN: created, or found when it already exists."""
+    try:
+        arn: str = call("CreateThingGroup", iot.create_thing_group, thingGroupName=group)[
+            "thingGroupArn"
+        ]
+        return arn
     except AwsServiceError as err:
         if err.code != "ResourceAlreadyExistsException":
             raise
-        manifest.group_arn = call(
-            "DescribeThingGroup", iot.describe_thing_group, thingGroupName=group
-        )["thingGroupArn"]
-    account = str(manifest.group_arn).split(":")[4]
-    document = json.dumps(policy_document(region, account))
-    call("CreatePolicy", iot.create_policy, policyName=policy_name, policyDocument=document)
-    manifest.save(out_dir)
-    for i in range(count):
-        name = f"{prefix}-{i:04d}"
-        arn = call("CreateThing", iot.create_thing, thingName=name)["thingArn"]
-        dev = DeviceRecord(name=name, arn=arn)
-        manifest.devices.append(dev)
-        manifest.save(out_dir)
-        cert = call("CreateKeysAndCertificate", iot.create_keys_and_certificate, setAsActive=True)
-        dev.certificate_arn = cert["certificateArn"]
-        dev.certificate_id = cert["certificateId"]
-        dev.cert_file = f"{CERT_DIR}/{name}.cert.pem"
-        dev.key_file = f"{CERT_DIR}/{name}.private.key"
-        _write_secret(out_dir / dev.cert_file, cert["certificatePem"])
-        _write_secret(out_dir / dev.key_file, cert["keyPair"]["PrivateKey"])
-        manifest.save(out_dir)
-        call("AttachPolicy", iot.attach_policy, policyName=policy_name, target=dev.certificate_arn)
-        call(
-            "AttachThingPrincipal",
-            iot.attach_thing_principal,
-            thingName=name,
-            principal=dev.certificate_arn,
-        )
-        call(
-            "AddThingToThingGroup",
-            iot.add_thing_to_thing_group,
-            thingGroupName=group,
-            thingName=name,
-        )
-        if progress is not None:
-            progress(name)
-    return manifest
+        found: str = call("DescribeThingGroup", iot.describe_thing_group, thingGroupName=group)[
+            "thingGroupArn"
+        ]
+        return found
+
+
+def _provision_device(
+    call: _Caller, iot: Any, manifest: Manifest, log: ManifestLog, name: str, out_dir: Path
+) -> None:
+    """One thing: CreateThing, its keys and certificate, the policy, the principal, the group;
+    each answer recorded in the log before the next call."""
+    arn = call("CreateThing", iot.create_thing, thingName=name)["thingArn"]
+    dev = DeviceRecord(name=name, arn=arn)
+    manifest.devices.append(dev)
+    log.record("thing", name=name, arn=arn)
+    cert = call("CreateKeysAndCertificate", iot.create_keys_and_certificate, setAsActive=True)
+    dev.certificate_arn = cert["certificateArn"]
+    dev.certificate_id = cert["certificateId"]
+    dev.cert_file = f"{CERT_DIR}/{name}.cert.pem"
+    dev.key_file = f"{CERT_DIR}/{name}.private.key"
+    log.record(
+        "cert",
+        name=name,
+        certificate_arn=dev.certificate_arn,
+        certificate_id=dev.certificate_id,
+        cert_file=dev.cert_file,
+        key_file=dev.key_file,
+    )
+    _write_secret(out_dir / dev.cert_file, cert["certificatePem"])
+    _write_secret(out_dir / dev.key_file, cert["keyPair"]["PrivateKey"])
+    policy = manifest.policy
+    call("AttachPolicy", iot.attach_policy, policyName=policy, target=dev.certificate_arn)
+    call(
+        "AttachThingPrincipal",
+        iot.attach_thing_principal,
+        thingName=name,
+        principal=dev.certificate_arn,
+    )
+    call(
+        "AddThingToThingGroup",
+        iot.add_thing_to_thing_group,
+        thingGroupName=manifest.group,
+        thingName=name,
+    )
 
 
 def destroy(
@@ -230,7 +234,9 @@ def destroy(
     progress: Callable[[str], None] | None = None,
     clock: TimeSource | None = None,
 ) -> Manifest:
-    """Delete everything ``provision`` recorded in ``out_dir``; files are removed too."""
+    """Delete everything ``provision`` recorded in ``out_dir`` (its manifest, or the log of a
+    provisioning that stopped part-way: a thing only intended is looked for and skipped when
+    absent); files are removed too."""
     call = _Caller(clock or SystemClock())
     manifest = Manifest.load(out_dir)
     iot = clients.iot
@@ -261,8 +267,8 @@ def destroy(
             progress(dev.name)
     call.ignore_gone("DeletePolicy", iot.delete_policy, policyName=manifest.policy)
     call.ignore_gone("DeleteThingGroup", iot.delete_thing_group, thingGroupName=manifest.group)
-    (out_dir / MANIFEST).unlink(missing_ok=True)
-    (out_dir / THING_LIST).unlink(missing_ok=True)
+    for name in (MANIFEST, LOG, THING_LIST):
+        (out_dir / name).unlink(missing_ok=True)
     cert_dir = out_dir / CERT_DIR
     if cert_dir.is_dir() and not any(cert_dir.iterdir()):
         cert_dir.rmdir()
