@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Delete the jobs, streams, thing groups, S3 objects and bucket a run left behind."""
         from ota_deploy.deploy.cleanup import clean_from_journal
-        from ota_deploy.deploy.journal import find_journal
+        from ota_deploy.deploy.journal_pointer import find_journal
 
         if config is None and out is None and Path("dev.ini").is_file():
             config = Path("dev.ini")

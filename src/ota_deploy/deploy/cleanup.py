@@ -41,7 +41,8 @@ from ota_deploy.aws.retry import open_clients
 from ota_deploy.aws.s3_ops import S3Ops
 from ota_deploy.aws.session import AwsClients, AwsTarget
 from ota_deploy.core.errors import AwsServiceError, InputError
-from ota_deploy.deploy.journal import Journal, JournalData, Resource
+from ota_deploy.deploy.journal import Journal
+from ota_deploy.deploy.journal_records import JournalData, Resource
 from ota_deploy.deploy.targets import is_marked
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,8 @@ from typing import Any
 from ota_deploy.aws.iot_ops import IotOps
 from ota_deploy.aws.s3_ops import S3Ops
 from ota_deploy.core.errors import AwsServiceError
-from ota_deploy.deploy.journal import Journal, Kind
+from ota_deploy.deploy.journal import Journal
+from ota_deploy.deploy.journal_records import Kind
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ota_deploy.deploy.journal import Journal, find_journal, pointer_path
+from ota_deploy.deploy.journal import Journal
+from ota_deploy.deploy.journal_pointer import find_journal, pointer_path
 
 
 def test_created_and_removed_are_persisted_immediately(tmp_path: Path) -> None:
@@ -64,7 +65,8 @@ def test_the_summary_catches_up_without_a_later_change(tmp_path: Path) -> None:
     devices): the summary still shows both within the interval, without a flush."""
     import time as _time
 
-    from ota_deploy.deploy.journal import JOURNAL_NAME, SUMMARY_EVERY_SEC
+    from ota_deploy.deploy.journal_records import JOURNAL_NAME
+    from ota_deploy.deploy.journal_summary import SUMMARY_EVERY_SEC
 
     j = Journal.start(tmp_path, mode="local", region="us-east-1")
     j.intend("stream", "S-1")

@@ -1,0 +1,123 @@
+"""Reading a run journal back: ``journal.jsonl`` line by line into its runs' sections.
+
+Data flow: the log (``deploy.journal`` appends it) -> ``replay`` -> one ``JournalData`` per
+header line, each event applied to its run's section (``journal_records``: intents opened,
+``created`` / ``kept`` set, ``removed`` / ``absent`` settled) -> ``Journal.load``, which
+``ota-deploy cleanup`` uses. ``format1_data`` reads a journal written before the log existed
+(``journal.json`` alone, one JSON document).
+
+Why its own module: the writer appends and never reads; reading is tolerant of crashes (a
+line torn by a crash, or an earlier process's half line, is skipped) and is what ``cleanup``
+relies on, so it is kept apart from the code that writes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ota_deploy.deploy.journal_records import (
+    FORMAT,
+    OPEN_STATES,
+    JournalData,
+    Resource,
+    new_marker,
+    settle_all,
+)
+
+
+def replay(path: Path) -> list[JournalData]:
+    """The sections of a log, rebuilt line by line; an unreadable line (torn by a crash) is
+    skipped."""
+    sections: list[JournalData] = []
+    by_run: dict[str, JournalData] = {}
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(record, dict):
+                continue
+            if "journal" in record:
+                data = JournalData(
+                    version=int(record.get("journal", FORMAT)),
+                    started=float(record.get("started", 0.0)),
+                    mode=str(record.get("mode", "aws")),
+                    region=str(record.get("region", "us-east-1")),
+                    profile=record.get("profile"),
+                    endpoints=dict(record.get("endpoints") or {}),
+                    config=record.get("config"),
+                    run=str(record.get("run", "")),
+                )
+                sections.append(data)
+                by_run[data.run] = data
+            elif sections:
+                section = by_run.get(str(record.get("run")), sections[-1])
+                _apply(section, sections, record)
+    return sections
+
+
+def _apply(section: JournalData, sections: list[JournalData], record: dict[str, Any]) -> None:
+    op, kind, ident = record.get("op"), record.get("kind"), record.get("id")
+    at = float(record.get("at", 0.0))
+    if not isinstance(kind, str) or not isinstance(ident, str):
+        return
+    if op == "intent":
+        section.resources.append(
+            Resource(
+                kind=kind,  # type: ignore[arg-type]  # written by intend(): a Kind
+                id=ident,
+                created=at,
+                bucket=record.get("bucket"),
+                key=record.get("key"),
+                state="intended",
+                run=section.run,
+            )
+        )
+    elif op in ("created", "kept"):
+        states = OPEN_STATES if op == "created" else OPEN_STATES | {"kept"}
+        target = None
+        for res in reversed(section.resources):
+            if res.kind == kind and res.id == ident and res.state in states:
+                target = res
+                break
+        if target is None or (op == "created" and target.state != "intended"):
+            target = Resource(
+                kind=kind,  # type: ignore[arg-type]  # written by created()/kept(): a Kind
+                id=ident,
+                created=at,
+                bucket=record.get("bucket"),
+                key=record.get("key"),
+                run=section.run,
+            )
+            section.resources.append(target)
+        target.state = "created" if op == "created" else "kept"
+        target.adopted = bool(record.get("adopted"))
+    elif op in ("removed", "absent"):
+        settle_all(sections, kind, ident, "removed" if op == "removed" else "absent", at)  # type: ignore[arg-type]
+
+
+def format1_data(raw: dict[str, Any]) -> tuple[JournalData, list[Resource]]:
+    """The one section of a format-1 ``journal.json`` (``raw``, parsed), under a new marker,
+    the removed resources already settled; and every resource in the file's order."""
+    resources = [
+        Resource(
+            kind=r["kind"],
+            id=r["id"],
+            created=r["created"],
+            removed=r.get("removed"),
+            bucket=r.get("bucket"),
+            key=r.get("key"),
+            state="created" if r.get("removed") is None else "removed",
+        )
+        for r in raw.pop("resources", [])
+    ]
+    known = {"started", "mode", "region", "profile", "endpoints", "config"}
+    data = JournalData(**{k: v for k, v in raw.items() if k in known}, run=new_marker())
+    data.resources = list(resources)
+    for res in resources:
+        if res.removed is not None:
+            data.settle(res)
+    return data, resources
