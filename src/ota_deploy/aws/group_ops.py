@@ -24,7 +24,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ota_deploy.aws.fanout import Pacer, fan_out
-from ota_deploy.aws.iot_ops import NOT_FOUND, IotOps
+from ota_deploy.aws.iot_calls import NOT_FOUND
+from ota_deploy.aws.iot_ops import IotOps
 from ota_deploy.aws.retry import error_code, error_message
 from ota_deploy.aws.session import is_aws_endpoint
 from ota_deploy.core.aws_model import documented
