@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ota_deploy.core.errors import InputError
+from ota_deploy.core.json_lines import records
 
 MANIFEST = "fleet.json"
 LOG = "fleet.jsonl"
@@ -146,8 +147,8 @@ class ManifestLog:
             os.close(self._fd)
             self._fd = -1
 
-    def _write(self, records: list[dict[str, Any]], *, durable: bool) -> None:
-        data = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+    def _write(self, entries: list[dict[str, Any]], *, durable: bool) -> None:
+        data = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in entries)
         os.write(self._fd, data.encode("utf-8"))
         if durable:
             os.fsync(self._fd)
@@ -158,13 +159,7 @@ def _replay(path: Path) -> Manifest:
     manifest: Manifest | None = None
     by_name: dict[str, DeviceRecord] = {}
     with path.open(encoding="utf-8", errors="replace") as lines:
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(record, dict):
-                continue
+        for record in records(lines):
             if manifest is None:
                 if record.get("fleet") != LOG_FORMAT:
                     raise InputError("not a fleet provisioning log (no header)", file=str(path))

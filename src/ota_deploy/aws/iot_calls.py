@@ -137,46 +137,41 @@ class IotCalls:
         operation: str,
         params: dict[str, Any],
         lookup: Callable[[], dict[str, Any] | None],
-        created_at: Callable[[dict[str, Any]], Any],
         since: float | None,
     ) -> bool:
-        """Create; True when made now, False when a retried create found our own (adopted)."""
+        """Create; True when made now, False when a retried create found our own (adopted).
+        ``lookup``: the resource's description (its ``createdAt`` dates it), None if absent."""
+
+        def ours() -> bool:
+            """There now, and made no earlier than our intent: this run's."""
+            try:
+                found = lookup()
+            except AwsServiceError:
+                return False  # the original failure is the one to report
+            if found is None or not _made_since(found.get("createdAt"), since):
+                return False
+            log.info(
+                "%s: the reply was lost after AWS acted; %s is this run's, adopted",
+                operation,
+                _ident(params),
+            )
+            return True
+
         attempts = [0]
         try:
             self._call(operation, frozenset({ALREADY_EXISTS}), params, attempts, paced=True)
             return True
         except ClientError as err:
             retried = attempts[0] > 1 or retry_attempts(err) > 0
-            if retried and self._ours(operation, params, lookup, created_at, since):
+            if retried and ours():
                 return False
             raise to_service_error(err, operation) from None
         except AwsServiceError:
             # No usable answer (the connection closed or timed out on every attempt, or AWS
             # kept failing): it may have acted before a reply was lost. There now: ours.
-            if self._ours(operation, params, lookup, created_at, since):
+            if ours():
                 return False
             raise
-
-    def _ours(
-        self,
-        operation: str,
-        params: dict[str, Any],
-        lookup: Callable[[], dict[str, Any] | None],
-        created_at: Callable[[dict[str, Any]], Any],
-        since: float | None,
-    ) -> bool:
-        try:
-            found = lookup()
-        except AwsServiceError:
-            return False  # the original failure is the one to report
-        if found is None or not _made_since(created_at(found), since):
-            return False
-        log.info(
-            "%s: the reply was lost after AWS acted; %s is this run's, adopted",
-            operation,
-            _ident(params),
-        )
-        return True
 
     def _list_ids(self, operation: str, key: str, field: str) -> list[str]:
         ids: list[str] = []

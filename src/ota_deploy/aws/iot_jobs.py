@@ -37,15 +37,9 @@ class JobCalls(IotCalls):
     """The job calls of ``aws.iot_ops.IotOps``."""
 
     def create_job(self, kwargs: dict[str, Any], *, since: float | None = None) -> bool:
-        """CreateJob; False when a retried create adopted our own (see the module doc)."""
+        """CreateJob; False when a retried create adopted our own (``aws.iot_calls``)."""
         job_id = str(kwargs.get("jobId"))
-        return self._create(
-            "CreateJob",
-            kwargs,
-            lambda: self.describe_job(job_id),
-            lambda job: job.get("createdAt"),
-            since,
-        )
+        return self._create("CreateJob", kwargs, lambda: self.describe_job(job_id), since)
 
     def describe_job(self, job_id: str) -> dict[str, Any] | None:
         try:

@@ -18,15 +18,9 @@ class StreamCalls(IotCalls):
     """The stream calls of ``aws.iot_ops.IotOps``."""
 
     def create_stream(self, kwargs: dict[str, Any], *, since: float | None = None) -> bool:
-        """CreateStream; False when a retried create adopted our own (see the module doc)."""
+        """CreateStream; False when a retried create adopted our own (``aws.iot_calls``)."""
         sid = str(kwargs.get("streamId"))
-        return self._create(
-            "CreateStream",
-            kwargs,
-            lambda: self.describe_stream(sid),
-            lambda info: info.get("createdAt"),
-            since,
-        )
+        return self._create("CreateStream", kwargs, lambda: self.describe_stream(sid), since)
 
     def describe_stream(self, stream_id: str) -> dict[str, Any] | None:
         try:

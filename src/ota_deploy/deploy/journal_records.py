@@ -83,9 +83,9 @@ def new_marker() -> str:
     return f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
 
 
-def header(data: JournalData) -> dict[str, Any]:
+def run_fields(data: JournalData) -> dict[str, Any]:
+    """Where and how the run ran: its log header and its summary both start with these."""
     return {
-        "journal": FORMAT,
         "run": data.run,
         "started": data.started,
         "mode": data.mode,
@@ -94,6 +94,11 @@ def header(data: JournalData) -> dict[str, Any]:
         "endpoints": data.endpoints,
         "config": data.config,
     }
+
+
+def header(data: JournalData) -> dict[str, Any]:
+    """A run's header line in the log."""
+    return {"journal": FORMAT, **run_fields(data)}
 
 
 def event(op: str, res: Resource, at: float, *, adopted: bool = False) -> dict[str, Any]:

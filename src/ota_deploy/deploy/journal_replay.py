@@ -13,10 +13,10 @@ relies on, so it is kept apart from the code that writes.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from ota_deploy.core.json_lines import records
 from ota_deploy.deploy.journal_records import (
     FORMAT,
     OPEN_STATES,
@@ -33,13 +33,7 @@ def replay(path: Path) -> list[JournalData]:
     sections: list[JournalData] = []
     by_run: dict[str, JournalData] = {}
     with path.open(encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(record, dict):
-                continue
+        for record in records(fh):
             if "journal" in record:
                 data = JournalData(
                     version=int(record.get("journal", FORMAT)),

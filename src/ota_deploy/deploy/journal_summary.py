@@ -20,7 +20,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ota_deploy.deploy.journal_records import JOURNAL_NAME, LOG_NAME, JournalData, Resource
+from ota_deploy.deploy.journal_records import (
+    JOURNAL_NAME,
+    LOG_NAME,
+    JournalData,
+    Resource,
+    run_fields,
+)
 
 SUMMARY_EVERY_SEC = 0.5  # journal.json lags the log by at most this (wall seconds)
 
@@ -73,13 +79,7 @@ class SummaryFile:
         shown = sorted([*data.resources, *data.resolved], key=lambda r: r.created)
         payload = {
             "version": data.version,
-            "run": data.run,
-            "started": data.started,
-            "mode": data.mode,
-            "region": data.region,
-            "profile": data.profile,
-            "endpoints": data.endpoints,
-            "config": data.config,
+            **run_fields(data),
             "log": LOG_NAME,
             "resources": [_summary_entry(r) for r in shown],
             "resolved_not_shown": data.resolved_total - len(data.resolved),

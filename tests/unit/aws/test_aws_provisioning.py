@@ -25,6 +25,11 @@ def _clients(pair: AwsPair) -> Any:
     return SimpleNamespace(iot=pair.client("iot"), target=SimpleNamespace(region=pair.region))
 
 
+def _provision(clients: Any, pair: AwsPair, out: Path, **kw: Any) -> Manifest:
+    """``sim-NNNN`` things in group ``g`` on the pair's clock."""
+    return provision(clients, prefix="sim", group="g", out_dir=out, clock=pair.clock, **kw)
+
+
 def _left(pair: AwsPair) -> dict[str, int]:
     return {
         "things": len(pair.call("iot", "ListThings")["things"]),
@@ -45,15 +50,7 @@ def test_provision_logs_each_device_and_writes_the_manifest_once(
     saves: list[int] = []
     real_save = Manifest.save
     monkeypatch.setattr(Manifest, "save", lambda m, d: (saves.append(1), real_save(m, d))[1])
-    manifest = provision(
-        _clients(pair),
-        count=10,
-        prefix="sim",
-        group="g",
-        out_dir=out,
-        clock=pair.clock,
-        intent_batch=4,
-    )
+    manifest = _provision(_clients(pair), pair, out, count=10, intent_batch=4)
     assert [d.name for d in manifest.devices] == [f"sim-{i:04d}" for i in range(10)]
     assert len(saves) == 1  # the whole manifest once, not three times per device
     assert len(fsyncs) == 2 + 3  # header and its folder, then one per batch of 4 intents
@@ -75,15 +72,7 @@ def test_a_provisioning_stopped_part_way_is_destroyed_from_its_log(tmp_path: Pat
 
     clients.iot.meta.events.register("after-call.iot.CreateThing", crash_after_the_seventh_thing)
     with pytest.raises(KeyboardInterrupt):
-        provision(
-            clients,
-            count=10,
-            prefix="sim",
-            group="g",
-            out_dir=out,
-            clock=pair.clock,
-            intent_batch=4,
-        )
+        _provision(clients, pair, out, count=10, intent_batch=4)
     assert not (out / MANIFEST).exists() and (out / LOG).exists()
     with (out / LOG).open("a") as log:
         log.write('{"op":"cert","name":"sim-00')  # a line torn by the crash is skipped
@@ -96,7 +85,7 @@ def test_a_provisioning_stopped_part_way_is_destroyed_from_its_log(tmp_path: Pat
     assert _left(pair) == {"things": 7, "certificates": 6, "policies": 1, "groups": 1}
 
     with pytest.raises(InputError):  # a second provision into the same folder: destroy first
-        provision(clients, count=1, prefix="sim", group="g", out_dir=out, clock=pair.clock)
+        _provision(clients, pair, out, count=1)
     destroy(clients, out_dir=out, clock=pair.clock)
     assert _left(pair) == {"things": 0, "certificates": 0, "policies": 0, "groups": 0}
     assert not (out / LOG).exists() and not any(out.rglob("*.key"))
@@ -112,7 +101,7 @@ def test_the_log_is_a_few_short_lines_per_device(tmp_path: Path) -> None:
         lines[:] = (out / LOG).read_text().splitlines()
 
     clients.iot.meta.events.register("after-call.iot.AddThingToThingGroup", keep_log)
-    provision(clients, count=5, prefix="sim", group="g", out_dir=out, clock=pair.clock)
+    _provision(clients, pair, out, count=5)
     records = [json.loads(line) for line in lines]
     assert records[0]["fleet"] == 1 and records[0]["group"] == "g"
     ops = [r.get("op") for r in records[1:]]
