@@ -10,10 +10,11 @@ Data flow::
     merge(snapshot) -> blocks received, activity, statusDetails from events
 
 Permissions the caller's IAM identity needs: iot:Connect (client id), iot:Subscribe on the
-topic filters and iot:Receive on the topics ($aws/events/*, $aws/things/*/streams/*,
-$aws/things/*/jobs/*). Job events also need the account's event configuration (JOB,
-JOB_EXECUTION) enabled: ``monitor --enable-events`` calls UpdateEventConfigurations; AWS bills
-the messages. https://docs.aws.amazon.com/iot/latest/developerguide/events-jobs.html and
+topic filters and iot:Receive on the topics ($aws/events/*, $aws/things/*/streams/*; the
+devices' Jobs replies reach only the devices). Job events also need the account's event
+configuration (JOB, JOB_EXECUTION) enabled: ``monitor --enable-events`` calls
+UpdateEventConfigurations; AWS bills the messages.
+https://docs.aws.amazon.com/iot/latest/developerguide/events-jobs.html and
 https://docs.aws.amazon.com/iot/latest/developerguide/protocols.html (MQTT over WSS, SigV4).
 """
 

@@ -2,19 +2,30 @@
 
 Data flow::
 
-    MQTT broker (local AWS IoT gateway) --subscribe-->  MqttWatcher (own thread + event loop)
+    MQTT broker (AWS IoT, or the local gateway) --subscribe-->  MqttWatcher (own thread + loop)
         $aws/things/+/streams/+/data/#          one message per file block sent to a device
         $aws/things/+/streams/+/description/#   a device described the stream (download starts)
-        $aws/things/+/jobs/+/update/accepted    a device reported progress / a result
         $aws/events/#                           job and job-execution events (when enabled)
       -> ActivityTracker.observe(topic, payload)   (pure, sans-I/O: tested without sockets)
       -> ActivityTracker.merge(snapshot)           blocks_received / last_activity_at /
                                                    statusDetails filled into JobSnapshot
 
-The local AWS IoT routes replies on reserved topics to the requester *and* to any other
-subscriber (like AWS IoT does for authorised subscribers), so a watcher sees every block a
-device receives. Job events need the event configuration enabled (UpdateEventConfigurations
-JOB / JOB_EXECUTION): https://docs.aws.amazon.com/iot/latest/developerguide/events-jobs.html
+Only what AWS IoT delivers to a watcher that is not the device (reserved-topics.html,
+https://docs.aws.amazon.com/iot/latest/developerguide/reserved-topics.html):
+
+- MQTT-based file delivery's ``data`` and ``description`` topics are "Subscribe" topics AWS
+  publishes to, so any subscriber the policy allows sees every block a device receives: the
+  download progress of the live view ("downloading N", blocks per device).
+- Jobs replies (``.../update/accepted`` and the other ``accepted`` / ``rejected`` topics) are
+  "Receive" topics: "AWS IoT publishes directly to the client that requested it ... they cannot
+  be subscribed to by other clients". A watcher never sees them, on AWS or locally, so device
+  progress comes from the file-delivery topics and the execution status and statusDetails
+  from the poller (``monitor.poller``) and the job-execution events.
+- Job events need the event configuration enabled (UpdateEventConfigurations JOB /
+  JOB_EXECUTION; ``monitor --enable-events``): a terminal execution's status and statusDetails
+  arrive on ``$aws/events/jobExecution/<jobId>/<succeeded|failed|...>``,
+  https://docs.aws.amazon.com/iot/latest/developerguide/events-jobs.html
+
 Block counts are per (thing, stream): a device starting on a new stream starts from zero.
 """
 
@@ -36,7 +47,6 @@ log = logging.getLogger(__name__)
 SUBSCRIPTIONS: list[tuple[str, int]] = [
     ("$aws/things/+/streams/+/data/#", 0),
     ("$aws/things/+/streams/+/description/#", 0),
-    ("$aws/things/+/jobs/+/update/accepted", 0),
     ("$aws/events/#", 0),
 ]
 
@@ -75,26 +85,12 @@ class ActivityTracker:
             if kind == "data":
                 dev.blocks += 1
             dev.last_activity_at = now
-        elif (
-            len(parts) == 7
-            and parts[:2] == ["$aws", "things"]
-            and parts[3] == "jobs"
-            and parts[5:] == ["update", "accepted"]
-        ):
-            dev = self._device(parts[2])
-            dev.last_activity_at = now
-            dev.job_id = parts[4]
-            state = _json(payload).get("executionState")
-            if isinstance(state, dict):
-                dev.status = str(state.get("status") or dev.status or "")
-                details = state.get("statusDetails")
-                if isinstance(details, dict):
-                    dev.status_details = {str(k): str(v) for k, v in details.items()}
         elif len(parts) == 5 and parts[:3] == ["$aws", "events", "jobExecution"]:
             body = _json(payload)
             arn = str(body.get("thingArn", ""))
             if "thing/" in arn:
                 dev = self._device(arn.rsplit("thing/", 1)[1])
+                dev.last_activity_at = now
                 dev.job_id = parts[3]
                 dev.status = str(body.get("status") or parts[4].upper())
                 details = body.get("statusDetails")

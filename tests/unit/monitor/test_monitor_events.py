@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ota_deploy.core.clock import FakeClock
-from ota_deploy.monitor.events import ActivityTracker
+from ota_deploy.monitor.events import SUBSCRIPTIONS, ActivityTracker
 from ota_deploy.monitor.snapshot import JobSnapshot, ThingState
 
 
@@ -37,14 +37,13 @@ def test_blocks_counted_per_stream() -> None:
     assert t.merge(_snap()).things["a"].blocks_received == 1
 
 
-def test_update_accepted_and_execution_events_give_details() -> None:
-    t = ActivityTracker(FakeClock(5.0))
-    t.observe(
-        "$aws/things/a/jobs/J-1/update/accepted",
-        json.dumps(
-            {"executionState": {"status": "IN_PROGRESS", "statusDetails": {"progress": "40%"}}}
-        ).encode(),
-    )
+def test_execution_events_give_details_and_activity() -> None:
+    # what AWS delivers to a watcher: the file-delivery topics and (when enabled) the job and
+    # job-execution events (events-jobs.html); never another device's Jobs replies.
+    clock = FakeClock(5.0)
+    t = ActivityTracker(clock)
+    t.observe("$aws/things/a/streams/S1/data/cbor", b"\xa0")
+    clock.advance(2)
     t.observe(
         "$aws/events/jobExecution/J-1/failed",
         json.dumps(
@@ -57,10 +56,26 @@ def test_update_accepted_and_execution_events_give_details() -> None:
     )
     t.observe("$aws/events/job/J-1/completed", json.dumps({"status": "COMPLETED"}).encode())
     merged = t.merge(_snap())
-    assert merged.things["a"].status_details == {"progress": "40%"}
+    assert merged.things["a"].blocks_received == 1
     assert merged.things["a"].last_activity_at == 5.0
     assert merged.things["b"].status_details == {"reason": "md5"}
+    assert merged.things["b"].last_activity_at == 7.0
     assert t.job_status == {"J-1": "COMPLETED"}
+
+
+def test_jobs_replies_are_neither_subscribed_nor_read() -> None:
+    # "Receive" topics reach only the requesting device (reserved-topics.html): the watcher
+    # does not subscribe to them, and one that arrived anyway would not be a device's progress.
+    assert not [f for f, _ in SUBSCRIPTIONS if "/jobs/" in f]
+    t = ActivityTracker(FakeClock(5.0))
+    t.observe(
+        "$aws/things/a/jobs/J-1/update/accepted",
+        json.dumps(
+            {"executionState": {"status": "IN_PROGRESS", "statusDetails": {"progress": "40%"}}}
+        ).encode(),
+    )
+    assert t.messages == 1 and t.devices == {}
+    assert t.merge(_snap()).things["a"].status_details == {}
 
 
 def test_details_of_another_job_or_status_not_merged() -> None:
@@ -71,19 +86,20 @@ def test_details_of_another_job_or_status_not_merged() -> None:
     )
     assert t.merge(_snap()).things["b"].status_details == {}
     snap = _snap()
-    snap.things["a"].status_details = {"progress": "90%"}  # polled details win
+    snap.things["b"].status_details = {"reason": "polled"}  # polled details win
     t.observe(
-        "$aws/things/a/jobs/J-1/update/accepted",
+        "$aws/events/jobExecution/J-1/failed",
         json.dumps(
-            {"executionState": {"status": "IN_PROGRESS", "statusDetails": {"progress": "1%"}}}
+            {"thingArn": "arn:aws:iot:r:1:thing/b", "status": "FAILED",
+             "statusDetails": {"reason": "event"}}
         ).encode(),
-    )
-    assert t.merge(snap).things["a"].status_details == {"progress": "90%"}
+    )  # fmt: skip
+    assert t.merge(snap).things["b"].status_details == {"reason": "polled"}
 
 
 def test_garbage_is_ignored_and_merge_does_not_mutate() -> None:
     t = ActivityTracker(FakeClock())
-    t.observe("$aws/things/a/jobs/J-1/update/accepted", b"\xff not json")
+    t.observe("$aws/things/a/streams/S1/description/json", b"\xff not json")
     t.observe("$aws/events/jobExecution/J-1/failed", b"[1,2]")
     t.observe("plain/topic", b"x")
     assert t.messages == 3
