@@ -63,9 +63,16 @@ def decode_json(data: bytes | str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """``json.loads(data)``, or ``JsonError`` when it is not JSON or nests deeper than
     ``max_depth``. Text is decoded as given; bytes as ``json.loads`` reads them (UTF-8, or
     UTF-16/32 by their byte pattern)."""
-    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    if nests_deeper_than(raw, max_depth):
-        raise JsonError(f"it nests deeper than {max_depth} levels")
+    if isinstance(data, str):
+        openers = data.count("[") + data.count("{")
+    else:
+        openers = data.count(b"[") + data.count(b"{")
+    # no more openers than the cap (every ordinary request): it cannot nest deeper; measure
+    # only otherwise (a flat Jobs request decodes in ~3 us instead of ~6 us)
+    if openers > max_depth:
+        raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+        if nests_deeper_than(raw, max_depth):
+            raise JsonError(f"it nests deeper than {max_depth} levels")
     try:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as err:
