@@ -9,10 +9,14 @@ buffer). What is written to this connection while its own received bytes are bei
 the end: one ``send`` instead of one per message; it is flushed before any close, so nothing
 is lost or reordered.
 
+Sharing the loop: once the gateway has used up this loop iteration's slice of work
+(``fair_share.py``), a connected client's bytes are kept until its turn (``backlog.py``), in
+order; the HTTP control plane and the timers on the same loop run in between.
+
 What a connection needs from the server that accepted it is :class:`ConnectionHost`: the
-broker, the clock, the limits, and five calls (link opened/closed, client connected/
-disconnected, a PUBLISH from the client). ``MqttGateway`` implements it; this module does not
-import the server, and neither side touches the other's private members.
+broker, the clock, the limits, the loop's slices, and five calls (link opened/closed, client
+connected/disconnected, a PUBLISH from the client). ``MqttGateway`` implements it; this module
+does not import the server, and neither side touches the other's private members.
 
 Timers are the session's: no CONNECT within the connect timeout, or a client silent for 1.5x
 its keep-alive (MQTT 3.1.1 section 3.1.2.10), and the link is dropped. The keep-alive is the one
@@ -48,7 +52,9 @@ from ota_deploy.local.gateway.aws_rules import (
     client_may_publish,
     effective_keepalive,
 )
+from ota_deploy.local.gateway.backlog import Backlog
 from ota_deploy.local.gateway.broker import Broker
+from ota_deploy.local.gateway.fair_share import FairShare
 from ota_deploy.local.gateway.mqtt_faults import SERVICE
 from ota_deploy.local.gateway.preconnect import PreConnectBudget
 from ota_deploy.local.gateway.refusals import Refusals
@@ -135,6 +141,11 @@ class ConnectionHost(Protocol):
         """The fault injector to ask per packet (``mqtt_faults.py``), None when inactive."""
         ...
 
+    @property
+    def turns(self) -> FairShare:
+        """The gateway's slices of loop time, shared by its connections (``fair_share.py``)."""
+        ...
+
     def link_opened(self, link: GatewayConnection) -> None:
         """A socket was accepted (the server drops the open links when it stops)."""
 
@@ -162,7 +173,7 @@ class ConnectionHost(Protocol):
         """A PUBLISH from the client (or its will): a reserved topic's handler, or routing."""
 
 
-class GatewayConnection(Refusals, asyncio.Protocol):
+class GatewayConnection(Refusals, Backlog, asyncio.Protocol):
     def __init__(self, host: ConnectionHost, guard: DeviceGuard | None = None) -> None:
         self.host = host
         self.guard = guard  # mutual-TLS connections only
@@ -174,6 +185,10 @@ class GatewayConnection(Refusals, asyncio.Protocol):
         self._budget = host.pre_connect
         self._claimed = 0  # bytes of the pre-CONNECT budget this connection holds
         self._faults = host.faults
+        self._turns = host.turns
+        self._backlog: list[bytes] | None = None  # received, kept for a later turn
+        self._backlog_bytes = 0
+        self._reading_paused = False
         self.conn = ServerConnection(
             max_packet_size=limits.max_packet_size,
             max_qos=1,
@@ -255,6 +270,8 @@ class GatewayConnection(Refusals, asyncio.Protocol):
         self._arm_timer()  # the connect timeout
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._backlog is not None:
+            self._receive_after_loss()
         self.host.link_closed(self)
         if self._claimed:
             self._budget.release(self._claimed)
@@ -287,6 +304,15 @@ class GatewayConnection(Refusals, asyncio.Protocol):
         )
 
     def data_received(self, data: bytes) -> None:
+        # A connected client's bytes wait their turn when the gateway has used up this loop
+        # iteration's slice or others wait before them (``backlog.py``); bytes before the
+        # CONNECT never wait (the pre-CONNECT budget bounds what those may hold).
+        if self.attached and (self._backlog is not None or not self._turns.admit()):
+            self._keep(data)
+            return
+        self._receive(data)
+
+    def _receive(self, data: bytes) -> None:
         try:
             packets = self.conn.receive(data)
         except UnsupportedProtocol as exc:

@@ -24,6 +24,11 @@ Who does what: :class:`Broker` (sessions, subscriptions, retained messages, fan-
 client published). ``clock`` times the protocol (connect timeout, keep-alive, session expiry)
 (a ``MonotonicClock`` by default: the clients count keep-alive in real seconds, so only tests
 give it a scaled clock); ``event_clock`` stamps lifecycle events (the wall clock).
+
+Sharing the loop: the gateway does at most a slice of work per loop iteration
+(``fair_share.FairShare``, ``turns``); connections whose bytes arrive after the slice is used
+up are handled in the next iterations, first come first served, so the HTTP control plane,
+the service's tick and the timers on the same loop answer promptly under a fleet's load.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from ota_deploy.local.gateway.connection import (
     ConnectionLimits,
     GatewayConnection,
 )
+from ota_deploy.local.gateway.fair_share import FairShare
 from ota_deploy.local.gateway.listener import Listener, bind_socket
 from ota_deploy.local.gateway.mqtt_faults import (
     INTERNAL_ERROR,
@@ -83,6 +89,7 @@ class MqttGateway:
         self.handlers: list[ReservedTopicHandler] = list(handlers)
         self.limits = ConnectionLimits(max_payload, connect_timeout, max_write_buffer)
         self.pre_connect = PreConnectBudget()
+        self.turns = FairShare()  # bounded work per loop iteration (fair_share.py)
         self.faults = active(faults)  # asked per packet only when it may inject something
         self.clock: TimeSource = clock if clock is not None else MonotonicClock()
         self.broker = Broker(clock=self.clock, session_expiry=session_expiry)
@@ -102,6 +109,7 @@ class MqttGateway:
         loop = asyncio.get_running_loop()
         self._loop = loop
         self._thread_id = threading.get_ident()
+        self.turns.bind(loop)
         listener = Listener(
             bind_socket(self.host, self.port), lambda: GatewayConnection(self), name="mqtt"
         )
@@ -188,6 +196,7 @@ class MqttGateway:
             "accepted": sum(lst.accepted for lst in self._listeners),
             "pre_connect_refused": self.pre_connect.refused,
             "tls_refused": sum(lst.refused for lst in self._listeners),
+            "reads_deferred": self.turns.deferred,
         }
 
     def call_on_loop(self, fn: Callable[[], None]) -> None:

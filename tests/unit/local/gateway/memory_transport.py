@@ -1,8 +1,9 @@
 """An in-memory asyncio transport for the gateway's connection tests (no sockets).
 
 It keeps what the connection writes (``packets(version)`` parses and clears it), records a
-close or an abort, and can stand for a finished TLS handshake: ``get_extra_info("ssl_object")``
-answers an object whose ``getpeercert(binary_form=True)`` is ``der``.
+close or an abort and whether reading is paused, and can stand for a finished TLS handshake:
+``get_extra_info("ssl_object")`` answers an object whose ``getpeercert(binary_form=True)`` is
+``der``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class MemoryTransport(asyncio.Transport):
         self.data = bytearray()
         self.closed = False
         self.aborted = False
+        self.reading = True
 
     def write(self, data: bytes) -> None:  # type: ignore[override]
         assert not self.closed, "written after close"
@@ -46,6 +48,12 @@ class MemoryTransport(asyncio.Transport):
 
     def get_write_buffer_size(self) -> int:
         return 0
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return self.ssl if name == "ssl_object" and self.ssl is not None else default
