@@ -21,7 +21,15 @@ A device publishes DescribeStream / GetStream requests to
 request) and returns a coroutine only when S3 must be read first. Parsed request topics are
 memoised too (a device uses the same few topics for a whole download). The blocks are handed to
 ``reply`` back to back without awaiting in between: the gateway queues them on the connection
-and writes asynchronously.
+and writes asynchronously. Data messages come from ``streams_blocks.ServedFile``, encoded once
+per block and block size (only the client token differs between devices).
+
+The hot path (``_one_block``): the request a device sends per block -- one block of a file
+whose bytes are cached, in either format -- is read with ``one_block_request`` (no request
+object), checked against the stream's current revision, and answered with the block's
+pre-encoded message. Whatever it does not take (other shapes, any doubt, any error but the
+stream's own) goes the general way below, the one place requests are fully validated and
+rejected; the unit tests check that both answer every request byte for byte alike.
 Spec: https://docs.aws.amazon.com/iot/latest/developerguide/mqtt-based-file-delivery-in-devices.html
 """
 
@@ -39,6 +47,7 @@ import cbor2
 from ota_deploy.local.contracts import AwsError, BlobReader, IotService, Reply
 from ota_deploy.local.reserved import streams_codec as codec
 from ota_deploy.local.reserved import streams_protocol as proto
+from ota_deploy.local.reserved.streams_blocks import ServedFile
 from ota_deploy.local.reserved.streams_codec import Format
 from ota_deploy.local.reserved.streams_protocol import StreamError, StreamsOp
 
@@ -49,7 +58,30 @@ log = logging.getLogger(__name__)
 # creation time and S3 location are part of the key too.
 FileKey = tuple[str, int, int, Any, str, str, Any]
 
-_MAX_TOPICS = 16_384  # memoised request topics; the memo is simply emptied when full
+# memoised request topics and streams; a memo is simply emptied when full (a device uses two
+# request topics: 65,536 hold 30,000 devices' downloads; ~40 MB at most)
+_MAX_TOPICS = 65_536
+
+
+class _Stream:
+    """A stream as DescribeStream answered it (``info``, shared: never mutated), with what
+    every GetStream needs from it worked out once: its version and each file's cache key
+    (a ``StreamError`` for a file without an S3 location)."""
+
+    __slots__ = ("info", "keys", "version")
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self.info = info
+        self.version = int(info.get("streamVersion", 1))
+        self.keys: dict[int, FileKey | StreamError] = {}
+        for entry in info.get("files", []):
+            file_id = int(entry.get("fileId", -1))
+            if file_id in self.keys:
+                continue  # the first entry of an id is the one served (_file_entry)
+            try:
+                self.keys[file_id] = _file_key(info, entry)
+            except StreamError as err:
+                self.keys[file_id] = err
 
 
 class _StreamCache:
@@ -68,10 +100,15 @@ class _StreamCache:
         self._revision: Callable[[str], int | None] | None = getattr(
             service, "stream_revision", None
         )
-        self._cached: dict[str, tuple[int, dict[str, Any]]] = {}
+        self._cached: dict[str, tuple[int, _Stream]] = {}
 
     def info(self, stream_id: str) -> dict[str, Any]:
         """The stream's ``streamInfo`` as DescribeStream gives it now."""
+        return self.stream(stream_id).info
+
+    def stream(self, stream_id: str) -> _Stream:
+        """The stream as DescribeStream gives it now; ``StreamError`` ResourceNotFound when
+        there is none."""
         revision = self._revision(stream_id) if self._revision is not None else None
         hit = self._cached.get(stream_id)
         if revision is not None and hit is not None and hit[0] == revision:
@@ -83,25 +120,31 @@ class _StreamCache:
             if err.code == "ResourceNotFoundException":
                 raise StreamError("ResourceNotFound", f"Stream {stream_id} not found") from err
             raise
-        info: dict[str, Any] = result["streamInfo"]
+        stream = _Stream(result["streamInfo"])
         if revision is not None:
             if len(self._cached) >= _MAX_TOPICS:
                 self._cached.clear()
-            self._cached[stream_id] = (revision, info)
-        return info
+            self._cached[stream_id] = (revision, stream)
+        return stream
 
 
 class StreamsMqttHandler:
     """Serves DescribeStream and GetStream over MQTT from the service's streams and S3."""
 
     def __init__(
-        self, service: IotService, read_blob: BlobReader, *, cache_files: int = 32
+        self,
+        service: IotService,
+        read_blob: BlobReader,
+        *,
+        cache_files: int = 32,
+        hot_path: bool = True,
     ) -> None:
         self._service = service
         self._read_blob = read_blob
-        self._cache: OrderedDict[FileKey, bytes] = OrderedDict()
+        self._cache: OrderedDict[FileKey, ServedFile] = OrderedDict()
         self._cache_files = cache_files
-        self._loading: dict[FileKey, asyncio.Future[bytes]] = {}
+        self._hot_path = hot_path  # False: every request the general way (tests compare)
+        self._loading: dict[FileKey, asyncio.Future[ServedFile]] = {}
         self._topics: dict[str, proto.StreamsTopic | None] = {}
         self._streams = _StreamCache(service)
         self.blob_reads = 0  # S3 reads made (the cache's effect is visible in tests/benchmarks)
@@ -129,8 +172,8 @@ class StreamsMqttHandler:
         spares the gateway a task per block request; otherwise a coroutine that reads S3 first.
         """
         parsed = self._topic(topic) or proto.parse_streams_topic(topic)
-        plain = parsed.op is StreamsOp.GET and parsed.fmt is Format.CBOR
-        if plain and self._plain_get(parsed, payload, reply):
+        hot = parsed.op is StreamsOp.GET and self._hot_path
+        if hot and self._one_block(parsed, payload, reply):
             return None
         token: str | None = None
         try:
@@ -164,28 +207,42 @@ class StreamsMqttHandler:
             self._reject(parsed, token, exc, reply)
         return None
 
-    def _plain_get(self, parsed: proto.StreamsTopic, payload: bytes, reply: Reply) -> bool:
-        """The hot path: a plain CBOR GetStream request for a file already in the cache is
-        answered here, in fewer steps than the general path below; False (nothing done) for
-        anything else, which the general path then decodes, checks and answers."""
+    def _one_block(self, parsed: proto.StreamsTopic, payload: bytes, reply: Reply) -> bool:
+        """The hot path (see the module docstring): True when the request was answered here,
+        False (nothing sent) for the general path to decode, check and answer."""
+        fmt = parsed.fmt
         try:
-            doc = cbor2.loads(payload)
-        except Exception:  # the general path reports it (InvalidCbor)
+            if fmt is Format.CBOR:  # codec.decode's first step, with its depth cap (what it
+                # checks after that, one_block_request checks too)
+                doc = cbor2.loads(payload, max_depth=codec.MAX_CBOR_DEPTH - 1)
+            else:
+                doc = codec.decode(fmt, payload)
+        except Exception:  # the general path reports it (InvalidCbor, InvalidJson, ...)
             return False
         if type(doc) is not dict:
             return False
-        request = proto.plain_get_stream(doc)
+        request = proto.one_block_request(doc)
         if request is None:
             return False
-        token = request.client_token
+        token, file_id, block_size, index, version = request
         try:
-            info = self._streams.info(parsed.stream_id)
-            data = self._cached(info, self._file_entry(info, request))
-            if data is None:
-                return False  # first requests of a download: the general path reads S3
-            self._send_blocks(parsed, request, token, data, reply)
+            stream = self._streams.stream(parsed.stream_id)
         except Exception as exc:  # as the general path: AWS's code, else InternalError
             self._reject(parsed, token, exc, reply)
+            return True
+        if version is not None and version != stream.version:
+            return False  # VersionMismatch
+        key = stream.keys.get(file_id)
+        served = self._cache.get(key) if isinstance(key, tuple) else None
+        if served is None or index * block_size >= len(served.data):
+            return False  # no such file, not read yet (S3), or no such block
+        self._cache.move_to_end(key)  # type: ignore[arg-type]  # (a tuple: a FileKey)
+        try:
+            message = served.message(fmt, block_size, index, token)
+        except Exception as exc:  # as the general path: InternalError
+            self._reject(parsed, token, exc, reply)
+            return True
+        reply(parsed.data_topic, message)
         return True
 
     async def _answer_after_load(
@@ -209,7 +266,7 @@ class StreamsMqttHandler:
         request: proto.GetStreamRequest | None,
         token: str | None,
         info: dict[str, Any],
-        files: list[bytes],
+        files: list[ServedFile],
         reply: Reply,
     ) -> None:
         version = int(info.get("streamVersion", 1))
@@ -228,17 +285,15 @@ class StreamsMqttHandler:
         parsed: proto.StreamsTopic,
         request: proto.GetStreamRequest,
         token: str | None,
-        data: bytes,
+        served: ServedFile,
         reply: Reply,
     ) -> None:
-        """One data message per selected block of ``data``, handed to ``reply`` in order."""
+        """One data message per selected block of the file, handed to ``reply`` in order."""
         size = request.block_size
-        blocks = proto.select_blocks(request, len(data))  # may reject: before any block goes
-        topic, fmt, file_id = parsed.data_topic, parsed.fmt, request.file_id
+        blocks = proto.select_blocks(request, len(served))  # may reject: before any block goes
+        topic, fmt = parsed.data_topic, parsed.fmt
         for i in blocks:
-            start = i * size
-            message = proto.data_message(token, file_id, i, data[start : start + size])
-            reply(topic, codec.encode(fmt, message))
+            reply(topic, served.message(fmt, size, i, token))
 
     def _reject(
         self, parsed: proto.StreamsTopic, token: str | None, exc: Exception, reply: Reply
@@ -271,32 +326,16 @@ class StreamsMqttHandler:
             "ResourceNotFound", f"File {req.file_id} not found in stream {info.get('streamId')}"
         )
 
-    @staticmethod
-    def _file_key(info: dict[str, Any], entry: dict[str, Any]) -> FileKey:
-        location = entry.get("s3Location") or {}
-        bucket, obj_key = location.get("bucket"), location.get("key")
-        if not bucket or not obj_key:
-            raise StreamError("ResourceNotFound", f"File {entry.get('fileId')} has no S3 location")
-        return (
-            str(info.get("streamId")),
-            int(info.get("streamVersion", 1)),
-            int(entry["fileId"]),
-            info.get("createdAt"),
-            bucket,
-            obj_key,
-            location.get("version"),
-        )
-
-    def _cached(self, info: dict[str, Any], entry: dict[str, Any]) -> bytes | None:
-        key = self._file_key(info, entry)
+    def _cached(self, info: dict[str, Any], entry: dict[str, Any]) -> ServedFile | None:
+        key = _file_key(info, entry)
         data = self._cache.get(key)
         if data is not None:
             self._cache.move_to_end(key)
         return data
 
-    async def _file_bytes(self, info: dict[str, Any], entry: dict[str, Any]) -> bytes:
+    async def _file_bytes(self, info: dict[str, Any], entry: dict[str, Any]) -> ServedFile:
         """The file's bytes: from the cache, from a read already under way, or from S3."""
-        key = self._file_key(info, entry)
+        key = _file_key(info, entry)
         _, _, file_id, _, bucket, obj_key, obj_version = key
         cached = self._cache.get(key)
         if cached is not None:
@@ -305,7 +344,7 @@ class StreamsMqttHandler:
         pending = self._loading.get(key)
         if pending is not None:
             return await asyncio.shield(pending)
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[ServedFile] = asyncio.get_running_loop().create_future()
         self._loading[key] = future
         try:
             try:
@@ -315,11 +354,11 @@ class StreamsMqttHandler:
                 raise StreamError(
                     "ResourceNotFound", f"s3://{bucket}/{obj_key} of file {file_id} does not exist"
                 ) from err
-            self._cache[key] = data
+            served = self._cache[key] = ServedFile(file_id, data)
             while len(self._cache) > self._cache_files:
                 self._cache.popitem(last=False)
-            future.set_result(data)
-            return data
+            future.set_result(served)
+            return served
         except asyncio.CancelledError:
             future.cancel()
             raise
@@ -329,3 +368,19 @@ class StreamsMqttHandler:
             raise
         finally:
             del self._loading[key]
+
+
+def _file_key(info: dict[str, Any], entry: dict[str, Any]) -> FileKey:
+    location = entry.get("s3Location") or {}
+    bucket, obj_key = location.get("bucket"), location.get("key")
+    if not bucket or not obj_key:
+        raise StreamError("ResourceNotFound", f"File {entry.get('fileId')} has no S3 location")
+    return (
+        str(info.get("streamId")),
+        int(info.get("streamVersion", 1)),
+        int(entry["fileId"]),
+        info.get("createdAt"),
+        bucket,
+        obj_key,
+        location.get("version"),
+    )

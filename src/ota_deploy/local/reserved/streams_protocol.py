@@ -195,11 +195,13 @@ def parse_get_stream(doc: dict[str, Any]) -> GetStreamRequest:
 _GET_KEYS = frozenset("csflonb")
 
 
-def plain_get_stream(doc: dict[Any, Any]) -> GetStreamRequest | None:
-    """``parse_get_stream`` for the plain request a device sends per block (only known keys,
-    binary ``b``, every member of the right type and within AWS's limits); None for anything
-    else, which the caller hands to ``parse_get_stream`` (the one place errors come from).
-    Whenever it returns a request, it is the one ``parse_get_stream`` would return."""
+# The members of a plain request: c, f, l, o, n, b, s (None where absent)
+_Plain = tuple[str | None, int, int, int | None, int | None, bytes | None, int | None]
+
+
+def _plain_members(doc: dict[Any, Any]) -> _Plain | None:
+    """The members of a plain request (only known keys, binary ``b``, every member of the
+    right type and within AWS's limits), else None."""
     if not doc.keys() <= _GET_KEYS:
         return None
     get = doc.get
@@ -213,10 +215,25 @@ def plain_get_stream(doc: dict[Any, Any]) -> GetStreamRequest | None:
         and MIN_BLOCK_SIZE <= size <= MAX_BLOCK_SIZE
         and (offset is None or (type(offset) is int and 0 <= offset <= MAX_OFFSET))
         and (count is None or (type(count) is int and 0 <= count <= MAX_BLOCK_COUNT))
-        and (bitmap is None or (type(bitmap) is bytes and len(bitmap) <= MAX_BITMAP_BYTES))
         and (version is None or type(version) is int)
     ):
         return None
+    if bitmap is None:
+        if "b" in doc:  # b: null is no bitmap to the decoder (streams_codec.decode rejects it)
+            return None
+    elif type(bitmap) is not bytes or len(bitmap) > MAX_BITMAP_BYTES:
+        return None
+    return token, file_id, size, offset, count, bitmap, version
+
+
+def plain_get_stream(doc: dict[Any, Any]) -> GetStreamRequest | None:
+    """``parse_get_stream`` for the plain request a device sends per block; None for anything
+    else, which the caller hands to ``parse_get_stream`` (the one place errors come from).
+    Whenever it returns a request, it is the one ``parse_get_stream`` would return."""
+    members = _plain_members(doc)
+    if members is None:
+        return None
+    token, file_id, size, offset, count, bitmap, version = members
     return GetStreamRequest(
         file_id=file_id,
         block_size=size,
@@ -226,6 +243,26 @@ def plain_get_stream(doc: dict[Any, Any]) -> GetStreamRequest | None:
         stream_version=version,
         client_token=token,
     )
+
+
+# (client token, file id, block size, block index, stream version)
+OneBlock = tuple[str | None, int, int, int, int | None]
+
+
+def one_block_request(doc: dict[Any, Any]) -> OneBlock | None:
+    """The request a device sends per block, read without building a ``GetStreamRequest``:
+    a plain request for exactly one block, ``o`` -- with the bitmap ``b`` = 0x01, or with no
+    bitmap and ``n`` = 1. None for anything else (the caller then takes ``plain_get_stream``
+    or ``parse_get_stream``). Whenever it answers, ``plain_get_stream(doc)`` is the same
+    request and ``select_blocks`` selects ``[o]`` if block ``o`` exists (else it rejects the
+    request: the caller checks ``o`` first)."""
+    members = _plain_members(doc)
+    if members is None:
+        return None
+    token, file_id, size, offset, count, bitmap, version = members
+    if bitmap != b"\x01" and (bitmap or count != 1):
+        return None
+    return token, file_id, size, offset or 0, version
 
 
 def block_count(file_size: int, block_size: int) -> int:
