@@ -2,11 +2,12 @@
 
 Start order (``LocalAwsIot.start``)::
 
-    LocalS3 (moto, own thread)  -> BlobReader + Presigner
+    LocalS3.start on a worker thread, meanwhile:  (moto's import and bind, the slowest part)
     MqttGateway.start()         -> MQTT port (handlers are added once the service exists)
     gateway_identity(...)       -> the local CA and the gateway's TLS certificate
     LocalIotService(clock, publish=gateway.publish, read_blob, presign,
-                    mqtt_endpoint="host:port", ca=...)  (+ load_state from --state-dir)
+                    mqtt_endpoint="host:port", ca=...)
+    LocalS3 started (moto, own thread) -> BlobReader + Presigner; load_state from --state-dir
     gateway.add_handler(JobsMqttHandler(service, clock)); add_handler(StreamsMqttHandler(...))
     gateway.start_tls(MutualTls(identity, trusted=...), service.device_authority)
                                 -> MQTT over mutual TLS port (``mqtts_port``; None: no TLS)
@@ -112,9 +113,9 @@ class LocalAwsIot:
         from ota_deploy.local.reserved.streams_mqtt import StreamsMqttHandler
 
         loop = asyncio.get_running_loop()
+        # S3 (moto's import and bind, the slowest part) starts on a worker thread meanwhile.
+        s3_start = loop.run_in_executor(None, self.s3.start)
         try:
-            s3_url = await loop.run_in_executor(None, self.s3.start)
-            self._s3_started = True
             self.gateway = MqttGateway(host=self.host, port=self.mqtt_port, faults=self.faults)
             mqtt_port = await self.gateway.start()
             saved = self.state.read() if self.state is not None else None
@@ -134,6 +135,8 @@ class LocalAwsIot:
                 mqtt_endpoint=f"{self.host}:{mqtt_port}",
                 ca=identity.ca,
             )
+            s3_url = await s3_start
+            self._s3_started = True
             if self.state is not None and saved is not None:
                 self.state.restore(saved, self.service, self.s3)
             self._may_save = True  # never overwrite a state that failed to load
@@ -150,6 +153,10 @@ class LocalAwsIot:
             urls = await self.http.start()
             self.service.set_endpoint("iot:Jobs", urls["iot-jobs-data"].split("://", 1)[-1])
         except BaseException:
+            if not self._s3_started:  # let a start under way finish, so stop() can stop it
+                with contextlib.suppress(Exception):
+                    await s3_start
+                    self._s3_started = True
             await self.stop()
             raise
         self._tasks.append(asyncio.create_task(self._tick_loop(), name="local-iot-tick"))

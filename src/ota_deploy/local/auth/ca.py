@@ -177,7 +177,7 @@ class LocalCa:
         for path in (cert_path, key_path):
             if not path.exists():
                 raise InputError("is missing while its pair exists; remove both", file=str(path))
-        cert, key = read_certificate(cert_path), read_private_key(key_path)
+        cert, key = read_certificate(cert_path), read_private_key(key_path, ours=True)
         if not same_public_key(key, cert):
             raise InputError(f"does not match the key in {key_path}", file=str(cert_path))
         return cls(key, cert, root)

@@ -75,10 +75,16 @@ def read_certificate(path: Path) -> x509.Certificate:
     return certs[0]
 
 
-def read_private_key(path: Path) -> PrivateKey:
-    """The unencrypted RSA or EC private key in ``path``; ``InputError`` otherwise."""
+def read_private_key(path: Path, *, ours: bool = False) -> PrivateKey:
+    """The unencrypted RSA or EC private key in ``path``; ``InputError`` otherwise.
+
+    ``ours``: a key this tool generated and stored itself (the local CA's, the gateway's);
+    its RSA parameters are not re-validated (OpenSSL's check costs ~0.03-0.1 s per key at
+    every start; cryptography's ``unsafe_skip_rsa_key_validation`` is meant for trusted keys)."""
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        key = serialization.load_pem_private_key(
+            path.read_bytes(), password=None, unsafe_skip_rsa_key_validation=ours
+        )
     except (OSError, ValueError, TypeError) as exc:
         raise InputError(
             f"not a readable unencrypted PEM private key ({exc})", file=str(path)

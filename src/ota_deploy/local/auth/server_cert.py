@@ -157,7 +157,7 @@ def server_identity(
     root = Path(directory)
     cert_path, key_path = root / SERVER_FILE, root / SERVER_KEY_FILE
     if cert_path.exists() and key_path.exists():
-        cert, key = read_certificate(cert_path), read_private_key(key_path)
+        cert, key = read_certificate(cert_path), read_private_key(key_path, ours=True)
         if same_public_key(key, cert) and _reusable(ca, cert, entries, when):
             return ServerIdentity(info_of(cert), key_pem(key), ca.ca_pem, cert_path, key_path)
     cert, key_text = _issue(ca, entries, when)
