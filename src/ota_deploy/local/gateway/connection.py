@@ -53,11 +53,12 @@ from ota_deploy.local.gateway.aws_rules import (
     effective_keepalive,
 )
 from ota_deploy.local.gateway.backlog import Backlog
-from ota_deploy.local.gateway.broker import Broker
+from ota_deploy.local.gateway.broker import TOPIC_FILTER_INVALID, Broker
 from ota_deploy.local.gateway.fair_share import FairShare
 from ota_deploy.local.gateway.mqtt_faults import SERVICE
 from ota_deploy.local.gateway.preconnect import PreConnectBudget
 from ota_deploy.local.gateway.refusals import Refusals
+from ota_deploy.local.reserved.subscribe_rules import client_may_subscribe
 from ota_deploy.mqtt.codec import UnsupportedProtocol, encode
 from ota_deploy.mqtt.errors import ConnectTimeout, KeepAliveTimeout, ProtocolError
 from ota_deploy.mqtt.packets import (
@@ -405,6 +406,15 @@ class GatewayConnection(Refusals, Backlog, asyncio.Protocol):
         elif isinstance(packet, Pingreq):
             self.write(self.conn.send(Pingresp()))
         elif isinstance(packet, Subscribe):
+            refused = [f for f, _ in packet.subscriptions if not client_may_subscribe(f)]
+            if refused:
+                # A publish-only reserved request topic: the connection is closed, as for a
+                # PUBLISH to a subscribe-only one (reserved-topics.html: "Unsupported publish
+                # or subscribe operations to reserved topics can result in a terminated
+                # connection"; local/reserved/subscribe_rules.py). MQTT 5: DISCONNECT 0x8F.
+                log.debug("closing %s: SUBSCRIBE to request topic %s", self.client_id, refused[0])
+                self.close(TOPIC_FILTER_INVALID)
+                return
             guard = self.guard
             granted = self.broker.subscribe(
                 self, packet.subscriptions, None if guard is None else guard.can_subscribe

@@ -16,12 +16,6 @@ from ota_deploy.mqtt.errors import MqttError
 
 WAIT = 10.0
 
-# The gateway (P1's local/gateway/connection.py) does not ask subscribe_rules yet: strict, so
-# this test fails as soon as it does, and the marker goes.
-pytestmark = pytest.mark.xfail(
-    strict=True, reason="gateway/connection.py does not apply subscribe_rules yet"
-)
-
 
 @pytest.mark.parametrize("protocol", [4, 5])
 @pytest.mark.parametrize(
