@@ -55,7 +55,7 @@ class FairShare:
         self._scheduled = False  # a _turn is on the loop's ready queue
         self._ends = 0.0
         self._waiting: deque[Waiter] = deque()
-        self.deferred = 0  # reads kept back for a later iteration (stats, tests)
+        self.deferred = 0  # times a connection was queued for a later turn (stats, tests)
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """From now on, slice the work on ``loop`` (the gateway's)."""

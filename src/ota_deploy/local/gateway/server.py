@@ -196,7 +196,7 @@ class MqttGateway:
             "accepted": sum(lst.accepted for lst in self._listeners),
             "pre_connect_refused": self.pre_connect.refused,
             "tls_refused": sum(lst.refused for lst in self._listeners),
-            "reads_deferred": self.turns.deferred,
+            "turns_waited": self.turns.deferred,  # connections queued behind a used-up slice
         }
 
     def call_on_loop(self, fn: Callable[[], None]) -> None:
