@@ -4,8 +4,9 @@ The connection (:mod:`.connection`) and the server (:mod:`.server`) ask these fu
 rule cites the AWS page it comes from.
 
 - ``effective_keepalive``: the keep-alive AWS applies to what a CONNECT asked for.
-- ``client_may_publish``: topics only the service publishes to (the Jobs ``notify`` topics
-  and every Jobs ``accepted`` / ``rejected`` reply).
+- ``client_may_publish``: topics only the service publishes to (the Jobs ``notify`` topics,
+  every Jobs ``accepted`` / ``rejected`` reply, and MQTT file delivery's ``data``,
+  ``description`` and ``rejected`` topics).
 - ``requester_only``: replies that reach only the client that made the request.
 - The reason codes and lifecycle ``disconnectReason`` the gateway answers denials with.
 """
@@ -68,13 +69,47 @@ def is_jobs_reply(topic: str) -> bool:
     return tail is not None and tail.endswith(_REPLY_SUFFIXES)
 
 
+# -- reserved MQTT-based file delivery topics ----------------------------------------------------
+# https://docs.aws.amazon.com/iot/latest/developerguide/reserved-topics.html, "MQTT-based file
+# delivery topics": "$aws/things/ThingName/streams/StreamId/data/payload-format",
+# ".../description/payload-format" and ".../rejected/payload-format" -- client operations
+# allowed: "Subscribe" (payload-format: "json" or "cbor"); only ".../get/payload-format" and
+# ".../describe/payload-format" are "Publish". A client publishing to another device's data
+# topic would feed it blocks AWS never sent, so such a PUBLISH closes the connection like one
+# to a subscribe-only Jobs topic (the page's introduction, quoted above).
+_STREAMS = "/streams/"
+_STREAM_REPLIES = frozenset({"data", "description", "rejected"})
+_FORMATS = frozenset({"json", "cbor"})
+
+
+def _is_stream_reply(topic: str, thing_end: int) -> bool:
+    """``$aws/things/<thing>/streams/<id>/{data,description,rejected}/{json,cbor}``, given the
+    index of the ``/`` that ends the thing name."""
+    if not topic.startswith(_STREAMS, thing_end):
+        return False
+    levels = topic[thing_end + len(_STREAMS) :].split("/")
+    return (
+        len(levels) == 3
+        and bool(levels[0])
+        and levels[1] in _STREAM_REPLIES
+        and levels[2] in _FORMATS
+    )
+
+
 def client_may_publish(topic: str) -> bool:
     """False for the topics only AWS IoT publishes to: the Jobs ``notify`` and ``notify-next``
-    topics and the Jobs replies (``.../accepted``, ``.../rejected``)."""
-    tail = _jobs_tail(topic)
-    if tail is None:
+    topics, the Jobs replies (``.../accepted``, ``.../rejected``) and MQTT file delivery's
+    ``data``, ``description`` and ``rejected`` topics. Cheap for every other topic: a
+    device's block requests (``.../streams/<id>/get/<fmt>``) pass through here too."""
+    if not topic.startswith(_THINGS):
         return True
-    return not (tail in _NOTIFY_SUFFIXES or tail.endswith(_REPLY_SUFFIXES))
+    slash = topic.find("/", len(_THINGS))
+    if slash < 0:
+        return True
+    if topic.startswith(_JOBS, slash):
+        tail = topic[slash:]
+        return not (tail in _NOTIFY_SUFFIXES or tail.endswith(_REPLY_SUFFIXES))
+    return not _is_stream_reply(topic, slash)
 
 
 def requester_only(request_topic: str) -> bool:

@@ -378,11 +378,7 @@ class GatewayConnection(Refusals, Backlog, asyncio.Protocol):
                 self.close(0x95)
                 return
             topic = packet.topic
-            if (
-                topic.startswith("$aws/things/")
-                and "/jobs/" in topic
-                and not client_may_publish(topic)
-            ):
+            if topic.startswith("$aws/things/") and not client_may_publish(topic):
                 # A service-only reserved topic (aws_rules.py, reserved-topics.html).
                 log.debug("closing %s: PUBLISH to service-only topic %s", self.client_id, topic)
                 self.close(TOPIC_NAME_INVALID)
