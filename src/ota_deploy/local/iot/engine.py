@@ -409,7 +409,10 @@ class JobsEngine:
 
     # ---- notifications ----------
     def flush(self) -> None:
-        """Send notify / notify-next for every thing whose pending list or head changed."""
+        """Send notify / notify-next for every thing whose pending list or head changed (after
+        every operation, reads included: nothing to do, and nothing done, when none did)."""
+        if not self.index.has_dirty():
+            return
         for thing in sorted(self.index.take_dirty()):
             self._announcer.announce(thing, self.index.pending_of(thing))
 

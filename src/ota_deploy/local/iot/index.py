@@ -97,6 +97,9 @@ class ExecutionIndex:
         """Every thing that sees at least one execution."""
         return list(self._pending)
 
+    def has_dirty(self) -> bool:
+        return bool(self._dirty)
+
     def take_dirty(self) -> set[str]:
         """The things whose pending list may have changed since the last call."""
         dirty, self._dirty = self._dirty, set()

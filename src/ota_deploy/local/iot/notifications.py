@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 # A ListNotification (notify) "can display up to 10 pending job executions" without a
 # scheduling configuration (https://docs.aws.amazon.com/iot/latest/developerguide/job-limits.html).
 NOTIFY_LIMIT = documented("pending_executions_max")
+# The bytes of json.dumps(body, separators=(",", ":")), without building an encoder per message.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 def summary(e: Execution) -> dict[str, Any]:
@@ -72,7 +74,7 @@ class Notifier:
 
     def _send(self, topic: str, body: dict[str, Any]) -> None:
         try:
-            self._publish(topic, json.dumps(body, separators=(",", ":")).encode())
+            self._publish(topic, _COMPACT.encode(body).encode())
         except Exception:  # a broken subscriber must not break the service
             log.exception("publishing %s failed", topic)
 

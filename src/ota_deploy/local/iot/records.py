@@ -303,13 +303,16 @@ class TrackedTable(dict[str, Any]):
         if changes is not None:
             changes.tables.setdefault(self.name, set()).update(keys)
 
+    # The two lookups every request makes: nothing noted (and nothing built) outside tracking.
     def __getitem__(self, key: str) -> Any:
-        self._note((key,))
-        return super().__getitem__(key)
+        if _CURRENT.get() is not None:
+            self._note((key,))
+        return dict.__getitem__(self, key)
 
     def get(self, key: str, default: Any = None) -> Any:
-        self._note((key,))
-        return super().get(key, default)
+        if _CURRENT.get() is not None:
+            self._note((key,))
+        return dict.get(self, key, default)
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._note((key,))

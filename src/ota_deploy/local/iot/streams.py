@@ -7,6 +7,7 @@ https://docs.aws.amazon.com/iot/latest/developerguide/mqtt-based-file-delivery.h
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -106,7 +107,7 @@ class Streams:
         s = self.get(p["streamId"])
         info: dict[str, Any] = {
             **self._ref(s),
-            "files": [dict(f) for f in s.files],
+            "files": copy.deepcopy(s.files),  # s3Location too: callers never alias the record
             "createdAt": dt(s.created),
             "lastUpdatedAt": dt(s.updated),
         }

@@ -2,9 +2,11 @@
 
 A device publishes to ``$aws/things/{thing}/jobs/{get|start-next|<jobId>/get|<jobId>/update}``;
 this handler parses the topic and JSON request (``jobs_protocol``), checks that the thing named
-in the topic exists, calls the transport-free service (``IotService.call("iot-jobs-data", ...)``)
-and answers on ``<request topic>/accepted`` or ``<request topic>/rejected`` through ``reply``
-(which reaches the requester without a subscription, as AWS IoT's reserved topics do).
+in the topic exists (DescribeThing's ResourceNotFound, without DescribeThing's answer where the
+service offers ``require_thing``), calls the transport-free service
+(``IotService.call("iot-jobs-data", ...)``) and answers on ``<request topic>/accepted`` or
+``<request topic>/rejected`` through ``reply`` (which reaches the requester without a
+subscription, as AWS IoT's reserved topics do).
 
 Everything runs synchronously on the gateway's event loop: the service is in-memory, so there
 is nothing to await. Spec: https://docs.aws.amazon.com/iot/latest/developerguide/jobs-mqtt-api.html
@@ -13,6 +15,7 @@ is nothing to await. Spec: https://docs.aws.amazon.com/iot/latest/developerguide
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from ota_deploy.core.clock import Clock
@@ -31,6 +34,12 @@ class JobsMqttHandler:
     def __init__(self, service: IotService, clock: Clock) -> None:
         self._service = service
         self._clock = clock
+        # The ``IotService`` contract has only ``call``; ``LocalIotService`` also offers
+        # ``require_thing``, DescribeThing's not-found check without building, copying and
+        # flushing around its answer. A service without it gets a DescribeThing per request.
+        self._require_thing: Callable[[str], None] = getattr(
+            service, "require_thing", self._describe_thing
+        )
 
     def handles(self, topic: str) -> bool:
         return proto.is_jobs_topic(topic)
@@ -61,7 +70,7 @@ class JobsMqttHandler:
             )
 
     def _call(self, parsed: proto.JobsTopic, params: dict[str, Any]) -> dict[str, Any]:
-        self._require_thing(parsed.thing_name)
+        self._check_thing(parsed.thing_name)
         try:
             return self._service.call(JOBS_DATA, parsed.operation, params)
         except AwsError as err:
@@ -74,8 +83,11 @@ class JobsMqttHandler:
                 return {}
             raise proto.map_aws_error(err) from err
 
-    def _require_thing(self, thing_name: str) -> None:
+    def _check_thing(self, thing_name: str) -> None:
         try:
-            self._service.call("iot", "DescribeThing", {"thingName": thing_name})
+            self._require_thing(thing_name)
         except AwsError as err:
             raise proto.map_aws_error(err) from err
+
+    def _describe_thing(self, thing_name: str) -> None:
+        self._service.call("iot", "DescribeThing", {"thingName": thing_name})

@@ -52,12 +52,15 @@ class JobsTopic:
 
     @property
     def operation(self) -> str:
-        return {
-            JobsOp.GET_PENDING: OP_GET_PENDING,
-            JobsOp.START_NEXT: OP_START_NEXT,
-            JobsOp.DESCRIBE: OP_DESCRIBE,
-            JobsOp.UPDATE: OP_UPDATE,
-        }[self.op]
+        return _OPERATIONS[self.op]
+
+
+_OPERATIONS = {
+    JobsOp.GET_PENDING: OP_GET_PENDING,
+    JobsOp.START_NEXT: OP_START_NEXT,
+    JobsOp.DESCRIBE: OP_DESCRIBE,
+    JobsOp.UPDATE: OP_UPDATE,
+}
 
 
 class MqttJobsError(Exception):
@@ -317,5 +320,10 @@ def map_aws_error(err: AwsError) -> MqttJobsError:
     return MqttJobsError(code, err.message, state)
 
 
+# json.dumps(body, separators=(",", ":")) builds an encoder per call; one made once gives the
+# same bytes.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def encode(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+    return _COMPACT.encode(body).encode("utf-8")

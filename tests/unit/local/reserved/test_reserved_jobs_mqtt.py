@@ -218,6 +218,19 @@ def test_unknown_thing_is_resource_not_found(handler, iot) -> None:
     assert not [c for c in iot.calls if c[0] == "iot-jobs-data"]
 
 
+def test_thing_check_without_describe_thing_answers_as_describe_thing(iot, clock) -> None:
+    """The real service's ``require_thing`` (no DescribeThing answer built per request) and a
+    service with only ``call`` (a DescribeThing per request) reject and accept alike."""
+    iot.add_thing(T)
+    fast = JobsMqttHandler(iot.svc, clock)  # LocalIotService: require_thing
+    plain = JobsMqttHandler(iot, clock)  # the recording stand-in: call only
+    assert not hasattr(iot, "require_thing")
+    for topic in ("$aws/things/ghost/jobs/get", f"{BASE}/get", "$aws/things/ghost/jobs/j/update"):
+        body = {"clientToken": "c", "status": "IN_PROGRESS"}
+        assert ask(fast, topic, body) == ask(plain, topic, body)
+    assert iot.count("DescribeThing") == 3  # the stand-in's way, once per request
+
+
 @pytest.mark.parametrize(
     ("aws_code", "mqtt_code"),
     [
