@@ -52,6 +52,7 @@ from ota_deploy.core.observed import (
     seen_job_status,
 )
 from ota_deploy.core.status import ExecutionStatus, parse_execution_status
+from ota_deploy.monitor.board import Draft, ThingBoard
 from ota_deploy.monitor.snapshot import JobSnapshot, ThingState
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,8 @@ class JobPoller:
         self.last: JobSnapshot | None = None
         self._expected: list[str] = list(expected_things or [])
         self._listed: dict[ExecutionStatus, int] = {}  # status -> members in its last listing
-        self._things: dict[str, ThingState] = {}
+        self._board = ThingBoard()  # every thing's state, changed copy-on-write (board.py)
+        self._expected_on_board = False  # every expected thing has a state on the board
         self._details_pending: set[str] = set()
         self._backoff_until = 0.0
         self._backoff = 0.0
@@ -154,6 +156,7 @@ class JobPoller:
     def set_expected_things(self, names: Iterable[str]) -> None:
         """Things shown as ``NONE`` until an execution exists (the thing list changed)."""
         self._expected = list(names)
+        self._expected_on_board = False
 
     @property
     def backing_off(self) -> bool:
@@ -225,7 +228,8 @@ class JobPoller:
         except Exception as err:
             if error_code(err) in NOT_FOUND_CODES:
                 self._listed.clear()
-                self._things.clear()
+                self._board.clear()
+                self._expected_on_board = False
                 return self._placeholder(now, JobUnseen.NOT_FOUND, 0)
             raise
         details = dict(job.get("jobProcessDetails") or {})
@@ -233,8 +237,9 @@ class JobPoller:
         for key, status in PROCESS_DETAIL_KEYS.items():
             counts[status] = int(details.get(key) or 0)
 
-        # Work on copies; commit only when the whole poll succeeded (throttling aborts it).
-        things = {n: replace(t) for n, t in self._things.items()}
+        # Work on a draft (copies of the states this poll changes, board.py); commit only when
+        # the whole poll succeeded (throttling aborts it, leaving the board as it was).
+        things = self._board.draft()
         listed = dict(self._listed)
         changed = {s for s in ExecutionStatus if counts[s] != listed.get(s, 0)}
         to_list: set[ExecutionStatus] = set(changed)
@@ -257,9 +262,7 @@ class JobPoller:
                     seen.add(name)
                     if self._merge(things, name, status, summary):
                         touched.add(name)
-                for name, state in things.items():
-                    if state.status == status and name not in members:
-                        unresolved.add(name)
+                unresolved.update(n for n in things.names_with(status) if n not in members)
             done |= to_list
             unresolved -= seen
             # Where did they go? List every other status that may hold them.
@@ -269,16 +272,19 @@ class JobPoller:
                 else set()
             )
         for name in unresolved:  # execution gone (job deleting, or thing left the group)
-            things[name].status = NoExecution.NONE
+            things.edit(name).status = NoExecution.NONE
             touched.add(name)
 
-        for name in self._expected:
-            things.setdefault(name, ThingState(thing_name=name, status=NoExecution.NONE))
-        counts = _consistent_counts(counts, things)
+        if not self._expected_on_board:
+            for name in self._expected:
+                if name not in things:
+                    things.edit(name)  # NONE until an execution exists
+        counts = _consistent_counts(counts, things.tally())
 
         pending = self._fetch_details(things, self._details_pending | touched)
 
-        self._things = things
+        self._board.commit(things)
+        self._expected_on_board = True
         self._listed = listed
         self._details_pending = pending
         return JobSnapshot(
@@ -286,9 +292,7 @@ class JobPoller:
             job_status=seen_job_status(job.get("status")),
             taken_at=now,
             counts=counts,
-            things={
-                n: replace(t, status_details=dict(t.status_details)) for n, t in things.items()
-            },
+            things=self._board.states(),
             target_selection=job.get("targetSelection"),
             created_at=to_epoch(job.get("createdAt")),
             completed_at=to_epoch(job.get("completedAt")),
@@ -316,24 +320,32 @@ class JobPoller:
                 return members
 
     @staticmethod
-    def _merge(
-        things: dict[str, ThingState],
-        name: str,
-        status: ExecutionStatus,
-        summary: dict[str, Any],
-    ) -> bool:
-        """Fold one listing row into ``things``; True when status or lastUpdatedAt moved."""
+    def _merge(things: Draft, name: str, status: ExecutionStatus, summary: dict[str, Any]) -> bool:
+        """Fold one listing row into ``things``; True when status or lastUpdatedAt moved.
+
+        A row with the state's status, executionNumber and lastUpdatedAt is the state's own
+        (an execution's lastUpdatedAt moves with every change to it, API_JobExecutionSummary):
+        nothing is converted or copied. Otherwise the state is copied into the draft once."""
         listed_status = parse_execution_status(summary.get("status")) or status
         updated = to_epoch(summary.get("lastUpdatedAt"))
+        raw_number = summary.get("executionNumber")
+        number = int(raw_number) if raw_number is not None else None
         state = things.get(name)
-        if state is None:
-            state = ThingState(thing_name=name, status=NoExecution.NONE)
-            things[name] = state
-        moved = state.status != listed_status or state.last_updated_at != updated
-        number = summary.get("executionNumber")
-        if state.status != listed_status or (
-            number is not None and state.execution_number not in (None, int(number))
+        if (
+            state is not None
+            and state.status == listed_status
+            and state.last_updated_at == updated
+            and state.execution_number == number
         ):
+            return False
+        if state is None:
+            state = things.edit(name)  # NONE: new to this poller
+        moved = state.status != listed_status or state.last_updated_at != updated
+        new_run = state.status != listed_status or (
+            number is not None and state.execution_number not in (None, number)
+        )
+        state = things.edit(name)
+        if new_run:
             # A new status (or a retry): the old details (e.g. IN_PROGRESS "progress=50%" on a
             # thing now SUCCEEDED) no longer apply; the new ones are fetched within the budget.
             state.status_details = {}
@@ -341,26 +353,28 @@ class JobPoller:
         state.queued_at = to_epoch(summary.get("queuedAt"))
         state.started_at = to_epoch(summary.get("startedAt"))
         state.last_updated_at = updated
-        state.execution_number = int(number) if number is not None else None
+        state.execution_number = number
         return moved
 
     def _details_outstanding(self) -> bool:
         """A thing whose statusDetails are worth a call (``DETAIL_PRIORITY``) was not fetched."""
-        return any(
-            n in self._things and self._things[n].status in DETAIL_PRIORITY
-            for n in self._details_pending
-        )
+        for name in self._details_pending:
+            state = self._board.get(name)
+            if state is not None and state.status in DETAIL_PRIORITY:
+                return True
+        return False
 
-    def _fetch_details(self, things: dict[str, ThingState], pending: set[str]) -> set[str]:
+    def _fetch_details(self, things: Draft, pending: set[str]) -> set[str]:
         """Spend the details budget on ``pending`` things; return those still pending."""
         if not pending:
             return set()
         if self.details_budget <= 0:  # remembered for poll_final
             return {n for n in pending if n in things}
         rank: dict[ThingStatus, int] = {s: i for i, s in enumerate(DETAIL_PRIORITY)}
+        status = {n: state.status for n in pending if (state := things.get(n)) is not None}
         order = sorted(
-            (n for n in pending if n in things and things[n].status in rank),
-            key=lambda n: (rank.get(things[n].status, len(rank)), n),
+            (n for n, s in status.items() if s in rank),
+            key=lambda n: (rank[status[n]], n),
         )
         budget = self.details_budget
         left: set[str] = set()
@@ -380,22 +394,18 @@ class JobPoller:
                     continue
                 raise
             detail_map = (execution.get("statusDetails") or {}).get("detailsMap") or {}
-            things[name].status_details = {str(k): str(v) for k, v in detail_map.items()}
+            things.edit(name).status_details = {str(k): str(v) for k, v in detail_map.items()}
         return left
 
 
 def _consistent_counts(
-    counts: dict[ExecutionStatus, int], things: dict[str, ThingState]
+    counts: dict[ExecutionStatus, int], seen: dict[ExecutionStatus, int]
 ) -> dict[ExecutionStatus, int]:
     """DescribeJob's counts are read before the listings, and devices move in between (on AWS
-    ``jobProcessDetails`` also lags). When the listings account for every execution the counts
-    report, they are the later observation: a snapshot's counts then agree with its things, so
-    a round is never reported SUCCEEDED with executions still IN_PROGRESS."""
-    seen: dict[ExecutionStatus, int] = dict.fromkeys(ExecutionStatus, 0)
-    for state in things.values():
-        if isinstance(state.status, ExecutionStatus):
-            seen[state.status] += 1
+    ``jobProcessDetails`` also lags). ``seen``: how many things the poll's listings put in each
+    status. When the listings account for every execution the counts report, they are the
+    later observation: a snapshot's counts then agree with its things, so a round is never
+    reported SUCCEEDED with executions still IN_PROGRESS."""
     if sum(seen.values()) == sum(counts.values()):
         return seen
     return counts
-

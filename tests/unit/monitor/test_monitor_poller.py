@@ -436,3 +436,44 @@ def test_counts_agree_with_things_listed_after_a_device_moved(iot: Jobs, clock: 
     snap = poller.poll()
     assert {n: t.status for n, t in snap.things.items()} == {"a": "SUCCEEDED", "b": "SUCCEEDED"}
     assert {s: n for s, n in snap.counts.items() if n} == {"SUCCEEDED": 2}
+
+
+def test_a_poll_copies_only_what_changed_and_never_changes_an_earlier_snapshot(
+    pair: AwsPair, iot: Jobs, clock: FakeClock
+) -> None:
+    """Copy-on-write (monitor/board.py): an unchanged thing's state is shared with the previous
+    snapshot, a moved thing's is a new one, and no snapshot changes after it was returned --
+    not by a later poll, not by a throttled one that was abandoned half-way."""
+    iot.job(["a", "b", "c"])
+    poller = JobPoller(iot.client, "J-1", clock=clock, details_budget=5, backoff_initial_sec=1)
+    first = poller.poll()
+    iot.move("a", "IN_PROGRESS", {"progress": "10%"})
+    clock.advance(1)
+    second = poller.poll()
+    assert second.things["b"] is first.things["b"] and second.things["c"] is first.things["c"]
+    assert second.things["a"] is not first.things["a"]
+    assert first.things["a"].status == "QUEUED" and first.things["a"].status_details == {}
+    assert second.things["a"].status_details == {"progress": "10%"}
+    iot.move("a", "SUCCEEDED", {"done": "yes"})
+    iot.move("b", "IN_PROGRESS")
+    clock.advance(1)
+    with throttled(pair, "DescribeJobExecution"):  # listings merged, then the poll is dropped
+        dropped = poller.poll()
+    assert dropped.things == second.things
+    assert second.things["a"].status == "IN_PROGRESS" and second.things["b"].status == "QUEUED"
+    assert second.things["a"].status_details == {"progress": "10%"}
+    clock.advance(2)
+    third = poller.poll()
+    assert {n: t.status for n, t in third.things.items()} == {
+        "a": "SUCCEEDED",
+        "b": "IN_PROGRESS",
+        "c": "QUEUED",
+    }
+    # a new status drops the old details; SUCCEEDED's are not worth a call (DETAIL_PRIORITY)
+    assert third.things["a"].status_details == {}
+    assert {s: n for s, n in third.counts.items() if n} == {
+        "SUCCEEDED": 1,
+        "IN_PROGRESS": 1,
+        "QUEUED": 1,
+    }
+    assert second.things["a"].status == "IN_PROGRESS"  # still what the second poll saw
