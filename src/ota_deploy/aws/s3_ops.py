@@ -14,7 +14,6 @@ waits on the injected ``TimeSource`` (the wall clock, ``SystemClock``, without o
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
 from collections.abc import Callable
@@ -78,12 +77,19 @@ class S3Ops:
         params: dict[str, Any] = {"Bucket": bucket}
         if self.region and self.region != "us-east-1":
             params["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
-        with contextlib.suppress(ClientError):
+        try:
             self._call(
                 lambda: self.client.create_bucket(**params),
                 "CreateBucket",
                 passthrough=frozenset({"BucketAlreadyOwnedByYou"}),
             )
+        except ClientError:  # only the passthrough code comes back as a ClientError
+            log.info(
+                "S3 bucket %s in %s is already ours (an earlier attempt made it)",
+                bucket,
+                self.region,
+            )
+            return
         log.info("created S3 bucket %s in %s", bucket, self.region)
 
     def keys(self, bucket: str, *, limit: int = 1000) -> list[str] | None:

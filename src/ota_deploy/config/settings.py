@@ -4,7 +4,7 @@ This module holds only the shapes; ``config.loader`` reads an ini file into them
 every value against AWS's limits, raising ``core.errors.InputError`` naming file/section/key.
 A section is represented only when its ``use*`` flag is true (otherwise the field is None).
 Paths are already resolved relative to the dev.ini's folder. The job configuration sections
-are ``core.jobconfig``'s records, so the plan (``core.plan``) reads a ``Settings`` without
+are ``core.job_config``'s records, so the plan (``core.plan``) reads a ``Settings`` without
 importing ``config``.
 """
 
