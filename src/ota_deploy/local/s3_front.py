@@ -37,6 +37,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ota_deploy.local.faults import FaultInjector
+from ota_deploy.runtime.failure_log import describe
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +217,10 @@ class S3Front:
                 status, code, message = _FAULTS[str(decision.action)]
                 return self._error(start_response, request, status, code, message)
             lose_reply = decision.action == "lose_reply"
-        result = self._app(environ, start_response)
+        try:
+            result = self._app(environ, start_response)
+        except Exception as err:  # moto's S3 failed: one line and S3's answer, no traceback
+            return self._failed(start_response, request, err)
         on_change = self.on_change
         if request.writes and on_change is not None:
             try:
@@ -236,6 +240,36 @@ class S3Front:
             _close(result)
             _shut(environ)
         return result
+
+    def _failed(
+        self, start_response: Callable[..., Any], request: S3Request, err: Exception
+    ) -> list[bytes]:
+        """moto's app raised instead of answering. The one case a client meets in practice:
+        a part still on its way after AbortMultipartUpload (a Ctrl-C'd upload being cleaned
+        up) -- moto looks the upload id up and raises KeyError. S3 answers 404 NoSuchUpload
+        there (https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPart.html), and so
+        does this, quietly. Anything else: one warning line and 500 InternalError, so a
+        request never prints werkzeug's traceback on the terminal."""
+        if isinstance(err, KeyError) and "uploadId" in request.query:
+            log.debug("the local S3: %s %s to an upload that is gone", request.method, request.key)
+            return self._error(
+                start_response,
+                request,
+                "404 Not Found",
+                "NoSuchUpload",
+                "The specified upload does not exist. The upload ID may be invalid, or the "
+                "upload may have been aborted or completed.",
+            )
+        log.warning(
+            "the local S3 failed on %s %s: %s", request.method, request.key, describe(err)
+        )
+        return self._error(
+            start_response,
+            request,
+            "500 Internal Server Error",
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        )
 
     @staticmethod
     def _error(

@@ -401,6 +401,28 @@ def test_every_s3_change_is_saved_before_its_reply(tmp_path: Path) -> None:
         assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["fw-bucket"]
 
 
+def test_a_part_after_the_upload_was_aborted_is_no_such_upload_without_a_traceback(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A Ctrl-C'd upload is aborted by cleanup while s3transfer still sends a part: moto
+    raises KeyError there; the client gets S3's 404 NoSuchUpload and the terminal no
+    werkzeug traceback."""
+    with LocalAwsIotThread() as ep:
+        s3 = _client("s3", ep.s3, attempts=1)
+        s3.create_bucket(Bucket="fw-bucket")
+        upload = s3.create_multipart_upload(Bucket="fw-bucket", Key="big.bin")["UploadId"]
+        s3.abort_multipart_upload(Bucket="fw-bucket", Key="big.bin", UploadId=upload)
+        with pytest.raises(ClientError) as caught:
+            s3.upload_part(
+                Bucket="fw-bucket", Key="big.bin", UploadId=upload, PartNumber=1, Body=b"late"
+            )
+        assert caught.value.response["Error"]["Code"] == "NoSuchUpload"
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+        s3.put_object(Bucket="fw-bucket", Key="after.bin", Body=b"ok")  # still serving
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err and "Error on request" not in out + err
+
+
 def test_a_folder_of_the_earlier_format_is_imported_once(tmp_path: Path) -> None:
     with LocalAwsIotThread() as ep:
         iot = _client("iot", ep.iot)
