@@ -178,12 +178,16 @@ def _setup(clients: AwsClients, n: int, image: bytes, block: int) -> tuple[list[
 class Profiler:
     """py-spy (``pip install py-spy``) sampling both processes during the OTA phase."""
 
-    def __init__(self, out_dir: Path | None, server_pid: int) -> None:
+    def __init__(self, out_dir: Path | None, server_pid: int, rate: int = 250) -> None:
         self.out_dir = out_dir
         self.pids = {"server": server_pid, "fleet": os.getpid()}
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.rate = rate
+        self.phase = "ota"
 
-    def start(self) -> None:
+    def start(self, phase: str = "ota") -> None:
+        self.phase = phase
+        self.procs = []
         if self.out_dir is None:
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -197,11 +201,11 @@ class Profiler:
                         "--format",
                         "raw",
                         "--rate",
-                        "250",
+                        str(self.rate),
                         "-p",
                         str(pid),
                         "-o",
-                        str(self.out_dir / f"{name}.txt"),
+                        str(self.out_dir / f"{self.phase}-{name}.txt"),
                     ],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
@@ -218,8 +222,9 @@ class Profiler:
                 proc.kill()
         if self.out_dir is not None:
             for name in self.pids:
-                print(f"  profile: {self.out_dir / f'{name}.txt'}")
-                for line in top_frames(self.out_dir / f"{name}.txt", 12):
+                path = self.out_dir / f"{self.phase}-{name}.txt"
+                print(f"  profile: {path}")
+                for line in top_frames(path, 12):
                     print(f"    {line}")
 
 
@@ -333,6 +338,7 @@ async def _raw(
     size: int,
     window: int,
     server_cpu: CpuProbe,
+    profiler: Profiler,
 ) -> dict[str, float]:
     clients = [MqttClient(f"raw-{i}", host=ep["mqtt_host"], port=ep["mqtt_port"]) for i in range(n)]
     sem = asyncio.Semaphore(64)
@@ -358,11 +364,13 @@ async def _raw(
                 await c.publish(topic, payload)
                 sent += 1
 
+    profiler.start("raw")
     cpu0 = (_own_cpu_s(), server_cpu())
     t0 = time.perf_counter()
     await asyncio.gather(*(pump(c) for c in clients))
     wall = time.perf_counter() - t0
     cpu = _cpu_since(cpu0, server_cpu)
+    profiler.stop()
     await asyncio.gather(*(c.disconnect() for c in clients))
     return {"wall_s": wall, **cpu}
 
@@ -378,7 +386,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--tls", action="store_true", help="devices connect over mutual TLS (a certificate each)"
     )
-    ap.add_argument("--profile", type=Path, help="py-spy both processes into this directory")
+    ap.add_argument(
+        "--profile", type=Path, help="py-spy both processes (OTA and raw phase) into this folder"
+    )
+    ap.add_argument("--profile-rate", type=int, default=250, help="py-spy samples per second")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--time-scale", type=float, default=1.0, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -409,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
             tls = _device_certificates(clients, things, ep)
             print(f"  (--tls: {len(things)} device certificates registered in "
                   f"{time.perf_counter() - t:.1f} s)")  # fmt: skip
-        profiler = Profiler(args.profile, ep["pid"])
+        profiler = Profiler(args.profile, ep["pid"], args.profile_rate)
         ota = asyncio.run(
             _ota(
                 ep, clients, things, group, image, options, profiler, server.cpu_s,
@@ -427,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.block_size,
                     args.blocks_per_request,
                     server.cpu_s,
+                    profiler,
                 )
             )
         server_rss = server.peak_rss_mb()

@@ -129,6 +129,8 @@ class DeviceAgent:
         return out
 
     def _on_message(self, topic: str, payload: bytes) -> None:
+        if self._download.on_data(topic, payload):  # a block of the download: its hot path
+            return
         info = proto.classify_topic(self.thing, topic)
         if info is None:
             return

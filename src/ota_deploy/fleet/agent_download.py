@@ -29,6 +29,7 @@ from ota_deploy.fleet.agent_state import (
     JobRun,
 )
 from ota_deploy.fleet.behaviour import Fault
+from ota_deploy.fleet.block_messages import StreamWire
 from ota_deploy.fleet.blocks import BlockAssembler, BlockError
 from ota_deploy.fleet.events import DropConnection, HttpCompleted, HttpGet
 from ota_deploy.fleet.phase import STREAMING, Phase
@@ -60,6 +61,15 @@ class DownloadHost(AgentServices, Protocol):
 class DownloadFlow:
     """Getting the image and checking it."""
 
+    __slots__ = (
+        "_block_size",
+        "_host",
+        "_options",
+        "_request_timeout",
+        "_slow_link_bps",
+        "_window_blocks",
+    )
+
     def __init__(self, host: DownloadHost) -> None:
         self._host = host
         options = host.options
@@ -68,6 +78,8 @@ class DownloadFlow:
         self._window_blocks = max(
             1, min(options.blocks_per_request, proto.MAX_BYTES_PER_REQUEST // options.block_size)
         )
+        self._request_timeout = options.request_timeout_sec
+        self._slow_link_bps = options.slow_link_bps
 
     # ------------------------------------------------------------------ driven by the agent
 
@@ -144,31 +156,37 @@ class DownloadFlow:
         host.extend(STREAM_TIMER, self._options.request_timeout_sec)
 
     def _request_window(self, job: JobRun) -> None:
-        assert job.assembler is not None and job.spec is not None
+        assembler, wire = job.assembler, job.wire
+        assert assembler is not None and wire is not None
         host = self._host
-        if not host.connected or job.spec.stream_id is None:
+        if not host.connected:
             return
-        nxt = job.assembler.next_window(self._window_blocks)
+        nxt = assembler.next_window(self._window_blocks)
         if nxt is None:
             return
         offset, count, bitmap = nxt
         job.window = (offset, count)
-        job.stream_token = host.token()
+        job.stream_token = token = host.token()
         job.requests += 1
-        host.publish(
-            proto.stream_topic(host.thing, job.spec.stream_id, "get", host.protocol),
-            proto.encode_get_stream(
-                client_token=job.stream_token,
-                stream_version=job.stream_version,
-                file_id=job.spec.file_id,
-                block_size=self._block_size,
-                offset=offset,
-                count=count,
-                bitmap=bitmap,
-                protocol=host.protocol,
-            ),
-        )
-        host.extend(STREAM_TIMER, self._options.request_timeout_sec)
+        host.publish(wire.get_topic, wire.encode(token, offset, count, bitmap))
+        host.extend(STREAM_TIMER, self._request_timeout)
+
+    def on_data(self, topic: str, payload: bytes) -> bool:
+        """The hot path: a block of the current download, in the common shape
+        (``block_messages``), handled as ``on_stream_message`` would handle it. False, having
+        done nothing, for any other message: the general path takes it."""
+        job = self._host.job
+        if job is None:
+            return False
+        wire = job.wire
+        if wire is None or topic != wire.data_topic or job.phase is not Phase.DOWNLOADING:
+            return False
+        block = wire.read(payload)
+        if block is None:
+            return False
+        assert job.assembler is not None  # set with the wire
+        self._add_block(job, job.assembler, *block)
+        return True
 
     def on_stream_message(self, info: proto.TopicInfo, payload: bytes) -> None:
         job = self._host.job
@@ -218,6 +236,15 @@ class DownloadFlow:
         job.assembler = BlockAssembler(
             size, self._block_size, want_sha256=spec.signature is not None
         )
+        assert spec.stream_id is not None  # a description answers a DescribeStream
+        job.wire = StreamWire(
+            host.thing,
+            spec.stream_id,
+            file_id=spec.file_id,
+            block_size=self._block_size,
+            stream_version=job.stream_version,
+            protocol=host.protocol,
+        )
         total = job.assembler.total_blocks
         job.drop_after = job.behaviour.disconnect_block(total)
         job.corrupt_index = job.behaviour.corrupt_block(total)
@@ -252,41 +279,47 @@ class DownloadFlow:
         index, data = msg.get("i"), msg.get("p")
         if not isinstance(index, int) or not isinstance(data, bytes | bytearray):
             return
+        self._add_block(job, assembler, index, bytes(data))
+
+    def _add_block(self, job: JobRun, assembler: BlockAssembler, index: int, data: bytes) -> None:
+        """Block ``index`` of this download's file arrived (once per block: kept lean)."""
         host = self._host
         if index == job.corrupt_index and not assembler.has(index) and data:
             job.corrupt_index = None
             data = _flip_one_byte(data)
         try:
-            if not assembler.add(index, bytes(data)):
+            if not assembler.add(index, data):
                 return  # duplicate
         except BlockError as err:
             host.finish(FAILED, f"bad block from GetStream: {err}", {})
             return
         job.retries = 0
         job.bytes_received = assembler.received_bytes
-        if assembler.complete:
+        received, total = assembler.received_blocks, assembler.total_blocks
+        if received == total:
             host.disarm(STREAM_TIMER)
             job.window = None
             self._complete_after_link_delay(job)
             return
-        pct = assembler.received_blocks * 100 // assembler.total_blocks
+        pct = received * 100 // total
         if pct >= job.next_progress:
             every = self._options.progress_every_pct
             job.next_progress = (pct // every + 1) * every
             host.report_progress({"state": "downloading", "progress": f"{pct}%"})
-        if job.drop_after is not None and assembler.received_blocks >= job.drop_after:
+        if job.drop_after is not None and received >= job.drop_after:
             job.drop_after = None
             host.emit(DropConnection(RECONNECT_AFTER_DROP))
             return
-        if job.window is not None and assembler.window_done(*job.window):
+        window = job.window
+        if window is not None and assembler.window_done(*window):
             job.window = None
             self._next_window_or_pace(job)  # the next request moves the timer on (or pacing)
         elif host.connected:
-            host.extend(STREAM_TIMER, self._options.request_timeout_sec)  # the link is alive
+            host.extend(STREAM_TIMER, self._request_timeout)  # the link is alive
 
     def _next_window_or_pace(self, job: JobRun) -> None:
         assert job.assembler is not None
-        bps = self._options.slow_link_bps
+        bps = self._slow_link_bps
         if bps:
             due = job.download_started + job.assembler.received_bytes / bps
             wait = due - self._host.clock.now()

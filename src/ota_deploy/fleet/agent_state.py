@@ -18,6 +18,7 @@ from ota_deploy.core.clock import Clock
 from ota_deploy.core.status import ExecutionStatus
 from ota_deploy.fleet import protocol as proto
 from ota_deploy.fleet.behaviour import Behaviour
+from ota_deploy.fleet.block_messages import StreamWire
 from ota_deploy.fleet.blocks import BlockAssembler
 from ota_deploy.fleet.events import Action, JobResult
 from ota_deploy.fleet.options import FleetOptions
@@ -33,7 +34,7 @@ JOBS_REQUEST_PREFIX = "jobs:"
 MAX_DETAIL = 1000  # statusDetails values are at most 1024 characters
 
 
-@dataclass
+@dataclass(slots=True)
 class Update:
     """One UpdateJobExecution request: sent (``token`` set) or waiting its turn."""
 
@@ -44,9 +45,9 @@ class Update:
     attempts: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class JobRun:
-    """One job execution being worked on."""
+    """One job execution being worked on (slots: its fields are read once per block)."""
 
     job_id: str
     execution_number: int | None
@@ -57,6 +58,7 @@ class JobRun:
     spec: FirmwareSpec | None = None
     transport: str | None = None
     assembler: BlockAssembler | None = None
+    wire: StreamWire | None = None  # set with the assembler of an MQTT download
     stream_version: int | None = None
     window: tuple[int, int] | None = None
     stream_token: str | None = None

@@ -23,6 +23,20 @@ class BlockError(ValueError):
 class BlockAssembler:
     """Tracks received blocks of a file of ``size`` bytes in ``block_size`` blocks."""
 
+    __slots__ = (
+        "_first_missing",
+        "_have",
+        "_md5",
+        "_next_hash",
+        "_pending",
+        "_sha256",
+        "block_size",
+        "received_blocks",
+        "received_bytes",
+        "size",
+        "total_blocks",
+    )
+
     def __init__(self, size: int, block_size: int, *, want_sha256: bool = False) -> None:
         if size < 0 or block_size <= 0:
             raise ValueError("size must be >= 0 and block_size > 0")
@@ -51,25 +65,36 @@ class BlockAssembler:
         return self.received_blocks == self.total_blocks
 
     def add(self, index: int, data: bytes) -> bool:
-        """Store block ``index``; False if it was already held. Raises ``BlockError``."""
-        if not 0 <= index < self.total_blocks:
-            raise BlockError(f"block {index} is outside 0..{self.total_blocks - 1}")
-        if self._have[index]:
+        """Store block ``index``; False if it was already held. Raises ``BlockError``.
+
+        Called once per block of every download: the digests are fed straight from ``data``
+        when it is the next block in order (the usual case), without a copy."""
+        total = self.total_blocks
+        if not 0 <= index < total:
+            raise BlockError(f"block {index} is outside 0..{total - 1}")
+        have = self._have
+        if have[index]:
             return False
-        want = self.expected_length(index)
-        if len(data) != want:
-            raise BlockError(f"block {index} has {len(data)} bytes, expected {want}")
-        self._have[index] = 1
+        size = len(data)
+        if size != (self.block_size if index != total - 1 else self.expected_length(index)):
+            raise BlockError(
+                f"block {index} has {size} bytes, expected {self.expected_length(index)}"
+            )
+        have[index] = 1
         self.received_blocks += 1
-        self.received_bytes += len(data)
+        self.received_bytes += size
         if index == self._next_hash:
             self._feed(data)
-            while self._next_hash in self._pending:
-                self._feed(self._pending.pop(self._next_hash))
+            pending = self._pending
+            while pending and self._next_hash in pending:
+                self._feed(pending.pop(self._next_hash))
         else:
             self._pending[index] = data
-        while self._first_missing < self.total_blocks and self._have[self._first_missing]:
-            self._first_missing += 1
+        if index == self._first_missing:  # else the first missing block is still missing
+            first = index + 1
+            while first < total and have[first]:
+                first += 1
+            self._first_missing = first
         return True
 
     def _feed(self, data: bytes) -> None:

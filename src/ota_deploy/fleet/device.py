@@ -82,6 +82,24 @@ class _Actions:
 class Device:
     """Drives one agent with one MQTT client."""
 
+    __slots__ = (
+        "_busy",
+        "_closing",
+        "_reconnect",
+        "_watch",
+        "agent",
+        "client",
+        "counters",
+        "ctx",
+        "failures",
+        "queue",
+        "ready",
+        "task",
+        "thing",
+        "timers",
+        "up",
+    )
+
     def __init__(self, ctx: DeviceContext, thing: str) -> None:
         self.ctx = ctx
         self.thing = thing

@@ -77,6 +77,8 @@ class Message(NamedTuple):
 
 
 class _Protocol(asyncio.Protocol):
+    __slots__ = ("can_write", "client", "transport")
+
     def __init__(self, client: MqttClient) -> None:
         self.client = client
         self.transport: asyncio.Transport | None = None
@@ -101,6 +103,30 @@ class _Protocol(asyncio.Protocol):
 
 
 class MqttClient:
+    __slots__ = (
+        "_conn",
+        "_proto",
+        "_timer",
+        "_waiters",
+        "clean_session",
+        "client_id",
+        "clock",
+        "closed",
+        "connect_timeout",
+        "host",
+        "keepalive",
+        "messages",
+        "on_message",
+        "password",
+        "port",
+        "protocol",
+        "server_hostname",
+        "session_expiry",
+        "session_present",
+        "ssl",
+        "username",
+    )
+
     def __init__(
         self,
         client_id: str,
@@ -332,7 +358,10 @@ class MqttClient:
     def _on_data(self, proto: _Protocol, data: bytes) -> None:
         if proto is not self._proto:
             return
-        self._received = True
+        message = self._conn.receive_publish(data)  # one QoS 0 PUBLISH: the usual delivery
+        if message is not None:
+            self._deliver(Message(message[0], message[1], 0, False))
+            return
         try:
             packets = self._conn.receive(data)
         except ProtocolError:
@@ -341,16 +370,18 @@ class MqttClient:
         for packet in packets:
             self._handle(packet)
 
+    def _deliver(self, msg: Message) -> None:
+        if self.on_message is None:
+            self.messages.put_nowait(msg)
+            return
+        try:
+            self.on_message(msg)
+        except Exception:  # never let a consumer's bug kill the connection
+            log.exception("on_message callback failed on %s", msg.topic)
+
     def _handle(self, packet: Packet) -> None:
         if type(packet) is Publish:
-            msg = Message(packet.topic, packet.payload, packet.qos, packet.retain)
-            if self.on_message is None:
-                self.messages.put_nowait(msg)
-            else:
-                try:
-                    self.on_message(msg)
-                except Exception:  # never let a consumer's bug kill the connection
-                    log.exception("on_message callback failed on %s", packet.topic)
+            self._deliver(Message(packet.topic, packet.payload, packet.qos, packet.retain))
             if packet.qos == 1 and packet.packet_id is not None:
                 self._write(self._conn.puback_bytes(packet.packet_id))
             elif packet.qos == 2 and packet.packet_id is not None:

@@ -8,6 +8,10 @@ which is the common case for small request/response traffic.
 
 ``version`` (protocol level) is needed to decode MQTT 5 fields; on the server side the parser
 starts at 4 and the session switches it once the CONNECT is decoded (``parser.version = 5``).
+
+``whole_publish(data)`` is a client's hot path: a received chunk that is exactly one QoS 0
+PUBLISH (the usual delivery: one message per read) gives its topic and payload without a
+packet object; anything else gives None and goes through ``feed``.
 """
 
 from __future__ import annotations
@@ -33,6 +37,43 @@ class StreamParser:
     def clear(self) -> None:
         """Drop what is buffered (the connection is being closed): its memory goes back now."""
         self._buf = bytearray()
+
+    def whole_publish(self, data: bytes) -> tuple[str, bytes] | None:
+        """``(topic, payload)`` when nothing is buffered and ``data`` is exactly one complete
+        QoS 0 PUBLISH with neither DUP nor RETAIN set, before MQTT 5 (no properties), under
+        the size limit, whose topic is non-empty UTF-8: what ``feed`` would give as a
+        ``Publish`` for it. None for anything else, with nothing consumed: ``feed`` it.
+        (A topic's wildcards are the session's to check, as with ``feed``.)"""
+        if self._buf or self.version >= 5 or type(data) is not bytes:
+            return None
+        n = len(data)
+        if n < 5 or data[0] != 0x30 or n > self.max_packet_size:
+            return None
+        length = data[1]
+        i = 2
+        if length & 0x80:  # multi-byte remaining length (at most 4 bytes)
+            length &= 0x7F
+            shift = 7
+            while True:
+                if i >= n or shift > 21:
+                    return None
+                b = data[i]
+                i += 1
+                length |= (b & 0x7F) << shift
+                if not b & 0x80:
+                    break
+                shift += 7
+        if i + length != n or length < 3:  # 3: a topic's length and at least one byte of it
+            return None
+        start = i + 2
+        end = start + ((data[i] << 8) | data[i + 1])
+        if end > n or end == start:
+            return None
+        try:
+            topic = data[start:end].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return topic, data[end:]
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Packet]:
         if self._buf:

@@ -302,6 +302,17 @@ class ClientConnection(_Connection):
     def release(self, packet_id: int) -> None:
         self.in_use.discard(packet_id)
 
+    def receive_publish(self, data: bytes) -> tuple[str, bytes] | None:
+        """``receive``'s hot path for the usual delivery, ``data`` being exactly one QoS 0
+        PUBLISH (``StreamParser.whole_publish``): its ``(topic, payload)``, as ``receive``
+        would give it. None, with nothing consumed, for anything else: then ``receive`` it."""
+        if self.state is not State.CONNECTED:
+            return None
+        message = self.parser.whole_publish(data)
+        if message is not None:
+            self._received = True
+        return message
+
     def receive(self, data: bytes | bytearray | memoryview) -> list[Packet]:
         if self.state is State.CLOSED:
             return []
