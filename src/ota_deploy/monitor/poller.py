@@ -6,23 +6,27 @@ Data flow of one ``poll()``::
     for each status whose count changed (and QUEUED/IN_PROGRESS whenever anything moved):
         ListJobExecutionsForJob(jobId, status, maxResults=250, nextToken...)
                                                -> which thing is in that status now
+        (or, for a terminal status that only grew, DescribeJobExecution of its newcomers)
     (optional) DescribeJobExecution(thing)     -> statusDetails, only for things whose
                                                   status / lastUpdatedAt changed, within a budget
     -> JobSnapshot (monitor/snapshot.py)
 
 Why this is cheap: the per-status listings are only repeated when ``jobProcessDetails`` says
 that status gained or lost members, so a quiet job costs one call per poll and a 1,000-thing
-job costs ``1 + ceil(n_status / 250)`` calls per changed status; never one call per device.
+job costs ``1 + ceil(n_status / 250)`` calls per changed status; never one call per device. A
+big terminal status that only grew is learnt from its newcomers instead (found leaving QUEUED
+and IN_PROGRESS, one DescribeJobExecution each) when that takes fewer calls, so a finishing
+10,000-thing job costs calls in proportion to what moved (``monitor/sweep.py``, "Newcomers").
+The poll's bookkeeping is proportional to what moved too: states are copied only when they
+change (``monitor/board.py``).
 
-Hidden moves: a thing going QUEUED -> IN_PROGRESS while another goes IN_PROGRESS -> SUCCEEDED
-leaves the IN_PROGRESS count unchanged. The QUEUED listing (its count changed) then misses the
-first thing; a thing that left a listed status and was found in no listed one triggers a listing
-of the remaining non-empty statuses, so its new status is always found. QUEUED is also listed
-when the total changed (new executions start QUEUED). Terminal statuses only grow (except
-retries and removal), so an unchanged terminal count means unchanged members. The one move this
-misses until the next change is a closed cycle within one poll interval that leaves every count
-equal (e.g. with retries: QUEUED -> IN_PROGRESS, IN_PROGRESS -> FAILED, FAILED -> QUEUED);
-``watch_in_progress`` narrows even that.
+Hidden moves (``monitor/sweep.py``): a thing that left a listed status and was found in no
+listed one triggers a listing of the remaining non-empty statuses, so its new status is always
+found. QUEUED is also listed when the total changed (new executions start QUEUED). Terminal
+statuses only grow (except retries and removal), so an unchanged terminal count means unchanged
+members. The one move this misses until the next change is a closed cycle within one poll
+interval that leaves every count equal (e.g. with retries: QUEUED -> IN_PROGRESS,
+IN_PROGRESS -> FAILED, FAILED -> QUEUED); ``watch_in_progress`` narrows even that.
 
 ``jobProcessDetails`` is eventually consistent with the listings; the poller remembers the
 number of members it *listed* per status, so a disagreement is re-listed on the next poll.
@@ -40,7 +44,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 from ota_deploy.core.clock import Clock
@@ -51,9 +54,10 @@ from ota_deploy.core.observed import (
     ThingStatus,
     seen_job_status,
 )
-from ota_deploy.core.status import ExecutionStatus, parse_execution_status
+from ota_deploy.core.status import ExecutionStatus
 from ota_deploy.monitor.board import Draft, ThingBoard
 from ota_deploy.monitor.snapshot import JobSnapshot, ThingState
+from ota_deploy.monitor.sweep import Sweep, sources, to_epoch
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +94,6 @@ def error_code(err: BaseException) -> str | None:
         code = response.get("Error", {}).get("Code")
         return str(code) if code is not None else None
     return None
-
-
-def to_epoch(value: Any) -> float | None:
-    """boto3 returns timestamps as aware datetimes; epoch numbers are taken as they are."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.timestamp()
-    return float(value)
 
 
 def thing_name_from_arn(arn: str) -> str:
@@ -250,27 +245,28 @@ class JobPoller:
         if self.watch_in_progress and counts[ExecutionStatus.IN_PROGRESS]:
             to_list.add(ExecutionStatus.IN_PROGRESS)
 
-        touched: set[str] = set()  # things whose status / lastUpdatedAt changed
-        done: set[ExecutionStatus] = set()
-        unresolved: set[str] = set()  # left a listed status, not yet found in another
-        while to_list:
-            seen: set[str] = set()
-            for status in [s for s in ExecutionStatus if s in to_list]:
-                members = self._list_status(status)
-                listed[status] = len(members)
-                for name, summary in members.items():
-                    seen.add(name)
-                    if self._merge(things, name, status, summary):
-                        touched.add(name)
-                unresolved.update(n for n in things.names_with(status) if n not in members)
-            done |= to_list
-            unresolved -= seen
-            # Where did they go? List every other status that may hold them.
-            to_list = (
-                {s for s in ExecutionStatus if s not in done and (counts[s] or listed.get(s))}
-                if unresolved
-                else set()
-            )
+        sweep = Sweep(
+            things,
+            counts,
+            listed,
+            list_status=self._list_status,
+            describe=self._describe,
+            page_size=self.page_size,
+        )
+        deferred = sweep.deferrable(to_list, self._listed)
+        if deferred:  # learnt from their newcomers, found leaving the statuses they came from
+            sweep.search((to_list - deferred) | sources(counts, listed), expand=False)
+            short = sweep.describe_newcomers(deferred)  # statuses still to be listed
+            sweep.search(short | (sweep.others() if sweep.unresolved else set()))
+        else:
+            sweep.search(to_list)
+        described: set[str] = set()  # fresh statusDetails, as _fetch_details would keep them
+        for name, found in sweep.details.items():
+            state = things.get(name)
+            if state is not None and state.status in DETAIL_PRIORITY:
+                things.edit(name).status_details = found
+                described.add(name)
+        touched, unresolved = sweep.touched, sweep.unresolved
         for name in unresolved:  # execution gone (job deleting, or thing left the group)
             things.edit(name).status = NoExecution.NONE
             touched.add(name)
@@ -281,7 +277,7 @@ class JobPoller:
                     things.edit(name)  # NONE until an execution exists
         counts = _consistent_counts(counts, things.tally())
 
-        pending = self._fetch_details(things, self._details_pending | touched)
+        pending = self._fetch_details(things, (self._details_pending | touched) - described)
 
         self._board.commit(things)
         self._expected_on_board = True
@@ -298,6 +294,19 @@ class JobPoller:
             completed_at=to_epoch(job.get("completedAt")),
             process_details=details,
         )
+
+    def _describe(self, name: str) -> dict[str, Any] | None:
+        """The thing's current execution (DescribeJobExecution), None when it has none."""
+        try:
+            execution = self._call("describe_job_execution", jobId=self.job_id, thingName=name)
+        except _Throttled:
+            raise
+        except Exception as err:
+            if error_code(err) in NOT_FOUND_CODES:
+                return None
+            raise
+        found = execution.get("execution")
+        return found if isinstance(found, dict) else None
 
     def _list_status(self, status: ExecutionStatus) -> dict[str, dict[str, Any]]:
         """All executions of the job in ``status``: thing name -> jobExecutionSummary."""
@@ -318,43 +327,6 @@ class JobPoller:
             token = page.get("nextToken")
             if not token:
                 return members
-
-    @staticmethod
-    def _merge(things: Draft, name: str, status: ExecutionStatus, summary: dict[str, Any]) -> bool:
-        """Fold one listing row into ``things``; True when status or lastUpdatedAt moved.
-
-        A row with the state's status, executionNumber and lastUpdatedAt is the state's own
-        (an execution's lastUpdatedAt moves with every change to it, API_JobExecutionSummary):
-        nothing is converted or copied. Otherwise the state is copied into the draft once."""
-        listed_status = parse_execution_status(summary.get("status")) or status
-        updated = to_epoch(summary.get("lastUpdatedAt"))
-        raw_number = summary.get("executionNumber")
-        number = int(raw_number) if raw_number is not None else None
-        state = things.get(name)
-        if (
-            state is not None
-            and state.status == listed_status
-            and state.last_updated_at == updated
-            and state.execution_number == number
-        ):
-            return False
-        if state is None:
-            state = things.edit(name)  # NONE: new to this poller
-        moved = state.status != listed_status or state.last_updated_at != updated
-        new_run = state.status != listed_status or (
-            number is not None and state.execution_number not in (None, number)
-        )
-        state = things.edit(name)
-        if new_run:
-            # A new status (or a retry): the old details (e.g. IN_PROGRESS "progress=50%" on a
-            # thing now SUCCEEDED) no longer apply; the new ones are fetched within the budget.
-            state.status_details = {}
-        state.status = listed_status
-        state.queued_at = to_epoch(summary.get("queuedAt"))
-        state.started_at = to_epoch(summary.get("startedAt"))
-        state.last_updated_at = updated
-        state.execution_number = number
-        return moved
 
     def _details_outstanding(self) -> bool:
         """A thing whose statusDetails are worth a call (``DETAIL_PRIORITY``) was not fetched."""

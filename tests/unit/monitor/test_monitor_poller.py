@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.support.aws_pair import AwsPair
 
 from ota_deploy.core.clock import FakeClock
@@ -477,3 +479,146 @@ def test_a_poll_copies_only_what_changed_and_never_changes_an_earlier_snapshot(
         "QUEUED": 1,
     }
     assert second.things["a"].status == "IN_PROGRESS"  # still what the second poll saw
+
+
+# ---- newcomers to a big terminal status (monitor/sweep.py) -----------------------------------
+# With page_size 2, a 9-member SUCCEEDED takes 5 listing calls: describing one newcomer (and
+# listing QUEUED and IN_PROGRESS, where it came from) is cheaper.
+
+TWELVE = [f"t{i:02d}" for i in range(12)]
+
+
+def _mid_run(iot: Jobs, succeeded: int = 8, running: int = 2) -> None:
+    """By default t00-t07 SUCCEEDED, t08 and t09 IN_PROGRESS, t10 and t11 QUEUED."""
+    iot.job(TWELVE)
+    for name in TWELVE[: succeeded + running]:
+        iot.move(name, "IN_PROGRESS")
+    for name in TWELVE[:succeeded]:
+        iot.move(name, "SUCCEEDED")
+
+
+def _truth(pair: AwsPair) -> dict[str, str]:
+    job = pair.svc.engine.jobs["J-1"]
+    out: dict[str, str] = {}
+    for name in TWELVE:
+        current = job.current(name)
+        out[name] = current.status.value if current is not None else "NONE"
+    return out
+
+
+def _listed_statuses(iot: Jobs) -> list[str]:
+    """The statuses listed since the last ``ops()``, each once, in order."""
+    return list(
+        dict.fromkeys(p["status"] for op, p in iot.calls if op == "ListJobExecutionsForJob")
+    )
+
+
+def test_newcomers_to_a_big_terminal_status_are_described_not_listed(
+    pair: AwsPair, iot: Jobs, clock: FakeClock
+) -> None:
+    _mid_run(iot)
+    poller = JobPoller(iot.client, "J-1", clock=clock, page_size=2)
+    poller.poll()
+    iot.ops()
+    clock.advance(1)
+    iot.move("t08", "SUCCEEDED")
+    snap = poller.poll()
+    assert _listed_statuses(iot) == ["QUEUED", "IN_PROGRESS"]  # not SUCCEEDED's 5 pages
+    ops = iot.ops()
+    assert ops == ["DescribeJob", *["ListJobExecutionsForJob"] * 2, "DescribeJobExecution"]
+    assert snap.api_calls == 4
+    assert {n: t.status for n, t in snap.things.items()} == _truth(pair)
+    assert {s: n for s, n in snap.counts.items() if n} == {
+        "SUCCEEDED": 9,
+        "IN_PROGRESS": 1,
+        "QUEUED": 2,
+    }
+    # what a listing would have said, field by field
+    fresh = JobPoller(iot.client, "J-1", clock=clock).poll()
+    assert snap.things == fresh.things
+    # and the next poll knows SUCCEEDED's 9 members: nothing moved, one call
+    iot.ops()
+    assert poller.poll().api_calls == 1
+
+
+def test_hidden_swap_with_a_described_newcomer(pair: AwsPair, iot: Jobs, clock: FakeClock) -> None:
+    """t10 starts while t09 finishes: IN_PROGRESS's count is unchanged; t10 is found in the
+    IN_PROGRESS listing, t09 (gone from it) is described."""
+    _mid_run(iot)
+    poller = JobPoller(iot.client, "J-1", clock=clock, page_size=2)
+    poller.poll()
+    iot.ops()
+    iot.move("t10", "IN_PROGRESS")
+    iot.move("t09", "SUCCEEDED")
+    snap = poller.poll()
+    assert _listed_statuses(iot) == ["QUEUED", "IN_PROGRESS"]
+    assert iot.ops().count("DescribeJobExecution") == 1
+    assert {n: t.status for n, t in snap.things.items()} == _truth(pair)
+    assert snap.counts["IN_PROGRESS"] == 2 and snap.counts["SUCCEEDED"] == 9
+
+
+def test_newcomers_that_do_not_add_up_fall_back_to_the_listing(
+    pair: AwsPair, iot: Jobs, clock: FakeClock
+) -> None:
+    """t00's SUCCEEDED execution is deleted while t08 and t09 finish: SUCCEEDED grew by one,
+    two newcomers were described, so the count does not add up: SUCCEEDED is listed, and t00
+    (in no listing) has no execution any more."""
+    _mid_run(iot)
+    poller = JobPoller(iot.client, "J-1", clock=clock, page_size=2)
+    poller.poll()
+    iot.ops()
+    pair.call("iot", "DeleteJobExecution", jobId="J-1", thingName="t00", executionNumber=1)
+    iot.move("t08", "SUCCEEDED")
+    iot.move("t09", "SUCCEEDED")
+    snap = poller.poll()
+    assert _listed_statuses(iot) == ["QUEUED", "IN_PROGRESS", "SUCCEEDED"]
+    assert iot.ops().count("DescribeJobExecution") == 2
+    truth = _truth(pair)
+    assert truth["t00"] == "NONE"
+    assert {n: t.status for n, t in snap.things.items()} == truth
+    assert sum(snap.counts.values()) == 11
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.tuples(
+                st.sampled_from(TWELVE),
+                st.sampled_from(["SUCCEEDED", "SUCCEEDED", "FAILED", "REJECTED", "DELETE"]),
+            ),
+            min_size=1,
+            max_size=8,
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_every_poll_sees_what_the_service_holds(steps: list[list[tuple[str, str]]]) -> None:
+    """Random moves between polls (a QUEUED thing starts, a running one ends as chosen, an
+    ended one may lose its execution): each snapshot says what the service holds, with counts
+    that agree, whether statuses were listed or their newcomers described (one execution a
+    page: describing newcomers is the cheaper way as soon as a status has a few members)."""
+    pair = AwsPair()
+    iot = Jobs(pair)
+    _mid_run(iot, succeeded=4, running=6)
+    poller = JobPoller(iot.client, "J-1", clock=pair.clock, page_size=1)
+    poller.poll()
+    for moves in steps:
+        for name, end in moves:
+            state = _truth(pair)[name]
+            if state == "QUEUED":
+                iot.move(name, "IN_PROGRESS")
+            elif state == "IN_PROGRESS" and end != "DELETE":
+                iot.move(name, end)
+            elif state in ("SUCCEEDED", "FAILED", "REJECTED") and end == "DELETE":
+                number = pair.svc.engine.jobs["J-1"].current(name).execution_number  # type: ignore[union-attr]
+                pair.call(
+                    "iot", "DeleteJobExecution", jobId="J-1", thingName=name, executionNumber=number
+                )
+        pair.clock.advance(1)
+        snap = poller.poll()
+        truth = _truth(pair)
+        assert {n: t.status for n, t in snap.things.items()} == truth
+        held = {s: list(truth.values()).count(s) for s in set(truth.values()) - {"NONE"}}
+        assert {s: n for s, n in snap.counts.items() if n} == held
