@@ -5,7 +5,8 @@ Flow::
 
     --local --out --profile --region --fail-rate --reject-rate --hang-rate --seed
     --time-scale --live/--no-live --html/--no-html --keep-going
-        -> run_flags(...) -> RunFlags (FleetOptions checked, --time-scale positive)
+        -> run_flags(...) -> RunFlags (FleetOptions checked, --time-scale positive, and no
+           --local-only option without --local: exit 2 naming it, for every command here)
     run_rounds(flags, dev.ini | prepared=)
         -> deploy.entry.RunRequest -> wiring.run.execute (the run's time source; for --local the
            local AWS IoT + simulated fleet) -> "results: DIR", the error line, exit code
@@ -47,7 +48,6 @@ class RunFlags:
     time_scale: float
     live: bool | None
     html: bool
-    local_only_set: bool  # a --local-only flag (fleet behaviour, time scale) was given
     fleet_workers: int | None = None  # --local: fleet worker processes (None: by the cores)
     tls: bool = False  # --local: the devices connect over mutual TLS
     keep_going: bool = False  # go on after a failed round, count the failures
@@ -97,6 +97,22 @@ def run_flags(
     fleet = fleet_options_from_flags(
         fail_rate=fail_rate, reject_rate=reject_rate, hang_rate=hang_rate, seed=seed
     )
+    if not local:
+        given = {
+            "--fail-rate": fail_rate != 0.0,
+            "--reject-rate": reject_rate != 0.0,
+            "--hang-rate": hang_rate != 0.0,
+            "--seed": seed != 0,
+            "--time-scale": time_scale != 1.0,
+            "--fleet-workers": fleet_workers is not None,
+            "--tls": tls,
+        }
+        for option, set_ in given.items():
+            if set_:
+                raise InputError(
+                    "applies only with --local (the simulated fleet and the embedded AWS IoT)",
+                    key=option,
+                )
     if time_scale <= 0:
         raise InputError("must be positive", key="--time-scale")
     if fleet_workers is not None and fleet_workers < 0:
@@ -120,7 +136,6 @@ def run_flags(
         time_scale=time_scale,
         live=live,
         html=html,
-        local_only_set=bool(fail_rate or reject_rate or hang_rate or time_scale != 1.0),
         keep_going=keep_going,
         fleet_workers=fleet_workers,
         tls=tls,

@@ -15,7 +15,6 @@ import typer
 
 from ota_deploy.cli.options import option_group
 from ota_deploy.cli.rounds import RunFlags, run_flags, run_rounds
-from ota_deploy.core.errors import InputError
 
 
 def register(app: typer.Typer) -> None:
@@ -32,9 +31,4 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Deploy the dev.ini's OTA job for `rounds` rounds; stop at the first failed round
         (--keep-going: run them all and count the failures)."""
-        if not flags.local and flags.local_only_set:
-            raise InputError(
-                "--fail-rate, --reject-rate, --hang-rate and --time-scale apply only with --local",
-                key="--local",
-            )
         run_rounds(flags, config, dry_run=dry_run)

@@ -4,7 +4,10 @@
 2 bad input (config, arguments, files) detected before any AWS call; 3 an AWS or
 infrastructure error. The CLI catches ``OtaDeployError`` and prints ``str(err)`` without a
 traceback. Whatever of the user's input a message quotes goes through ``excerpt`` first, so
-a huge value (a 10 MB thing-list line) is echoed as a readable excerpt, never whole.
+a huge value (a 10 MB thing-list line) is echoed as a readable excerpt, never whole; and every
+``OtaDeployError`` bounds its whole message itself (``MESSAGE_CHARS``), so a path that quotes
+a value without ``excerpt`` (a ``ValueError`` passed on, an AWS message) is bounded too. The
+bound is well above what a message built of excerpts reaches, so those are never cut twice.
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ EXIT_AWS_ERROR = 3
 
 
 class OtaDeployError(Exception):
-    """Base of errors the CLI reports as one clear message."""
+    """Base of errors the CLI reports as one clear message (at most ``MESSAGE_CHARS``)."""
 
     exit_code = EXIT_AWS_ERROR
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(bounded(str(message)))
 
 
 class InputError(OtaDeployError):
@@ -48,7 +54,7 @@ class InputError(OtaDeployError):
             where.append(excerpt(key))
         prefix = " ".join(where)
         super().__init__(f"{prefix}: {message}" if prefix else message)
-        self.detail = message
+        self.detail = bounded(message)
 
 
 class AwsServiceError(OtaDeployError):
@@ -63,6 +69,9 @@ class AwsServiceError(OtaDeployError):
 
 
 EXCERPT_CHARS = 200  # the longest legitimate value echoed (a thing ARN: at most ~180) fits
+# A whole error message: room for several excerpts (a section, a key, two values) and the prose.
+MESSAGE_CHARS = 1500
+_NOTE_ROOM = 48  # "...<N characters omitted>..." with N up to 10**15
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -75,3 +84,12 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     tail = max(0, limit - head)
     omitted = len(text) - head - tail
     return f"{text[:head]}...<{omitted:,} characters omitted>...{text[len(text) - tail :]}"
+
+
+def bounded(message: str) -> str:
+    """``message`` whole when at most ``MESSAGE_CHARS`` characters, else excerpted to at most
+    that (so bounding it again changes nothing: an error re-raised or sent across a process
+    boundary keeps its text)."""
+    if len(message) <= MESSAGE_CHARS:
+        return message
+    return excerpt(message, MESSAGE_CHARS - _NOTE_ROOM)

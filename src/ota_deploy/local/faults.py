@@ -77,10 +77,10 @@ import random
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Literal
 
 FaultAction = Literal["throttle", "error500", "error503", "drop", "lose_reply"]
-FAULT_ACTIONS: tuple[FaultAction, ...] = ("throttle", "error500", "error503", "drop", "lose_reply")
 
 CONTROL_PLANE = frozenset({"iot", "iot-jobs-data"})
 SERVICES = frozenset({"iot", "iot-jobs-data", "s3", "mqtt"})
@@ -106,8 +106,12 @@ class FaultRates:
         if self.latency_ms < 0:
             raise ValueError("latency_ms must not be negative")
 
-    @property
+    @cached_property
     def active(self) -> bool:
+        """Whether any fault may be drawn (once: asked per MQTT packet and HTTP request)."""
+        return self._rates_active()
+
+    def _rates_active(self) -> bool:
         return bool(
             self.throttle_rate
             or self.error_rate
@@ -154,9 +158,10 @@ class FaultConfig(FaultRates):
                     f"with a service of {sorted(SERVICES)}"
                 )
 
-    @property
+    @cached_property
     def active(self) -> bool:
-        return super().active or any(e.active for e in self.per_operation.values())
+        """Whether any rate, global or per operation, is set (once, as for ``FaultRates``)."""
+        return self._rates_active() or any(e.active for e in self.per_operation.values())
 
 
 def per_operation_from_json(text: str) -> dict[str, OperationFaults]:

@@ -12,7 +12,11 @@ Start order (``LocalAwsIot.start``)::
     gateway.start_tls(MutualTls(identity, trusted=...), service.device_authority)
                                 -> MQTT over mutual TLS port (``mqtts_port``; None: no TLS)
     ControlPlaneServer.start()  -> iot and iot-jobs-data URLs
-    tasks: service.tick() every 50 ms; state dump every 10 s when --state-dir is set
+    tasks: service.tick() every 50 ms; the virtual time saved every 10 s when --state-dir is set
+
+Failures that repeat (a tick failing every 50 ms, a handler failing on every request) go to one
+``runtime.failure_log.FailureLog`` shared with the HTTP control plane and the gateway: one line
+per condition, then counts (the tick reports what is due; ``stop`` flushes the rest).
 
 Mutual TLS: the CA lives under ``<state_dir>/tls`` (persisted) or in memory with its PEM in a
 private temporary directory for the server's lifetime (``gateway/tls_identity.py``);
@@ -52,12 +56,13 @@ from ota_deploy.local.faults import FaultConfig, FaultInjector, injector_for
 from ota_deploy.local.http.app import ControlPlaneServer
 from ota_deploy.local.s3 import LocalS3
 from ota_deploy.local.state_dir import StateDir, resumed_clock
+from ota_deploy.runtime.failure_log import FailureLog
 from ota_deploy.runtime.loop_thread import LoopThread
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.05
-DUMP_SECONDS = 10.0
+CLOCK_SAVE_SECONDS = 10.0
 
 T = TypeVar("T")
 
@@ -91,9 +96,15 @@ class LocalAwsIot:
         self.state = StateDir(self.state_dir) if self.state_dir is not None else None
         self.clock: TimeSource = clock or SystemClock()
         self.faults = injector_for(faults)  # one seeded injector for the control plane and S3
+        self.failures = FailureLog(log)  # repeated failures of the tick, HTTP and the gateway
         self.s3 = LocalS3(host=host, port=s3_port, region=region, faults=self.faults)
         self.http = ControlPlaneServer(
-            None, host=host, iot_port=iot_port, jobs_data_port=jobs_data_port, faults=self.faults
+            None,
+            host=host,
+            iot_port=iot_port,
+            jobs_data_port=jobs_data_port,
+            faults=self.faults,
+            failures=self.failures,
         )
         self.service: Any = None
         self.gateway: Any = None
@@ -116,7 +127,9 @@ class LocalAwsIot:
         # S3 (moto's import and bind, the slowest part) starts on a worker thread meanwhile.
         s3_start = loop.run_in_executor(None, self.s3.start)
         try:
-            self.gateway = MqttGateway(host=self.host, port=self.mqtt_port, faults=self.faults)
+            self.gateway = MqttGateway(
+                host=self.host, port=self.mqtt_port, faults=self.faults, failures=self.failures
+            )
             mqtt_port = await self.gateway.start()
             saved = self.state.read() if self.state is not None else None
             if saved is not None:
@@ -161,7 +174,7 @@ class LocalAwsIot:
             raise
         self._tasks.append(asyncio.create_task(self._tick_loop(), name="local-iot-tick"))
         if self.state_dir is not None:
-            self._tasks.append(asyncio.create_task(self._dump_loop(), name="local-iot-dump"))
+            self._tasks.append(asyncio.create_task(self._clock_loop(), name="local-iot-clock"))
         self.endpoints = LocalEndpoints(
             iot=urls["iot"],
             jobs_data=urls["iot-jobs-data"],
@@ -176,7 +189,7 @@ class LocalAwsIot:
         return self.endpoints
 
     async def stop(self) -> None:
-        """Stop serving; dump the state first when a state directory is set."""
+        """Stop serving; with a state directory, record the virtual time before closing it."""
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -195,35 +208,42 @@ class LocalAwsIot:
             self._tls_identity = None
         if self.state_dir is not None and self.service is not None:
             try:
-                self.dump_state()
-            except Exception:
-                log.exception("saving the local AWS IoT state failed")
+                self.save_clock()
+            except Exception as err:
+                self.failures.failed("saving the local AWS IoT's virtual time", err)
         if self._s3_started:
             await asyncio.get_running_loop().run_in_executor(None, self.s3.stop)
             self._s3_started = False
         if self.state is not None:
             self.state.close()  # after S3 stopped: no request is saving any more
+        self.failures.flush()
 
     async def _tick_loop(self) -> None:
         while True:
             await asyncio.sleep(TICK_SECONDS)
-            try:
-                self.service.tick()
-            except Exception:
-                log.exception("local AWS IoT tick failed")
+            self.tick()
 
-    async def _dump_loop(self) -> None:
+    def tick(self) -> None:
+        """One turn of the service's timers; a failure is logged once per condition."""
+        try:
+            self.service.tick()
+        except Exception as err:
+            self.failures.failed("the local AWS IoT's tick", err)
+        self.failures.report_due()
+
+    async def _clock_loop(self) -> None:
         while True:
-            await asyncio.sleep(DUMP_SECONDS)
+            await asyncio.sleep(CLOCK_SAVE_SECONDS)
             try:
-                self.dump_state()
-            except Exception:
-                log.exception("saving the local AWS IoT state failed")
+                self.save_clock()
+            except Exception as err:
+                self.failures.failed("saving the local AWS IoT's virtual time", err)
 
-    def dump_state(self) -> None:
-        """Write the service state and every S3 object under ``state_dir`` (if set)."""
+    def save_clock(self) -> None:
+        """Record the virtual time under ``state_dir`` (if set): the records and S3 objects
+        need nothing here, each change was written through when it was made."""
         if self.state is not None and self.service is not None and self._may_save:
-            self.state.save(self.clock.now(), self.service, self.s3)
+            self.state.save(self.clock.now())
 
 
 class LocalAwsIotThread:

@@ -87,7 +87,7 @@ class StateDir:
         store = self._s3
         s3.on_change = lambda bucket, key: store.sync(s3, bucket, key)
 
-    def save(self, virtual_now: float, service: Any, s3: LocalS3) -> None:
+    def save(self, virtual_now: float) -> None:
         """Record the virtual time (every change itself was written when it was made)."""
         if self._iot is not None:
             self._iot.save_clock(virtual_now)

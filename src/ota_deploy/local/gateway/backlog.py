@@ -17,11 +17,9 @@ kernel's buffers and the client's flow control hold the rest).
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from ota_deploy.local.gateway.fair_share import FairShare
-
-log = logging.getLogger(__name__)
+from ota_deploy.runtime.failure_log import FailureLog
 
 BACKLOG_PAUSE = 256 * 1024  # bytes kept for a later turn before reading stops until then
 
@@ -34,6 +32,7 @@ class Backlog:
     client_id: str
     disconnect_reason: str | None
     _turns: FairShare
+    _failures: FailureLog
     _backlog: list[bytes] | None  # received, kept for a later turn
     _backlog_bytes: int
     _reading_paused: bool
@@ -85,7 +84,8 @@ class Backlog:
         try:
             self._receive(backlog[0] if len(backlog) == 1 else b"".join(backlog))
         except Exception as exc:  # as asyncio treats a failing data_received: close the link
-            log.error("closing %s: handling its data failed", self.client_id, exc_info=exc)
+            what = "handling a client's data (the connection is closed)"
+            self._failures.failed(what, exc, detail=self.client_id)
             self.abort("SERVER_ERROR")
 
     def _drop_backlog(self) -> list[bytes]:
@@ -104,8 +104,8 @@ class Backlog:
         real, self.transport = self.transport, _Gone(self.transport)
         try:
             self._receive(b"".join(backlog))
-        except Exception:
-            log.exception("handling the last data of %s failed", self.client_id)
+        except Exception as exc:
+            self._failures.failed("handling a lost client's last data", exc, detail=self.client_id)
         finally:
             self.transport = real
 

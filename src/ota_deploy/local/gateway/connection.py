@@ -1,22 +1,23 @@
 """One client connection of the gateway: the thin socket layer over ``ServerConnection``.
 
 asyncio calls ``data_received`` with raw bytes; the sans-I/O ``ServerConnection`` turns them
-into packets (checking order and validity); this class maps each packet to a broker action or
-a call on its :class:`ConnectionHost` and writes the answers with ``transport.write`` (no
-per-message drain: asyncio buffers, and the client's request/response pacing bounds the
-buffer). What is written to this connection while its own received bytes are being dispatched
-(a GetStream request's several data blocks, acknowledgements) is gathered and written once at
-the end: one ``send`` instead of one per message; it is flushed before any close, so nothing
-is lost or reordered.
+into packets (checking order and validity); ``PacketActions._act`` (``packet_actions.py``) maps
+each packet to a broker action or a call on its :class:`ConnectionHost`, and this class writes
+the answers with ``transport.write`` (no per-message drain: asyncio buffers, and the client's
+request/response pacing bounds the buffer). What is written to this connection while its own
+received bytes are being dispatched (a GetStream request's several data blocks,
+acknowledgements) is gathered and written once at the end: one ``send`` instead of one per
+message; it is flushed before any close, so nothing is lost or reordered.
 
 Sharing the loop: once the gateway has used up this loop iteration's slice of work
 (``fair_share.py``), a connected client's bytes are kept until its turn (``backlog.py``), in
 order; the HTTP control plane and the timers on the same loop run in between.
 
 What a connection needs from the server that accepted it is :class:`ConnectionHost`: the
-broker, the clock, the limits, the loop's slices, and five calls (link opened/closed, client
-connected/disconnected, a PUBLISH from the client). ``MqttGateway`` implements it; this module
-does not import the server, and neither side touches the other's private members.
+broker, the clock, the limits, the loop's slices, the log of repeated failures, and five calls
+(link opened/closed, client connected/disconnected, a PUBLISH from the client). ``MqttGateway``
+implements it; this module does not import the server, and neither side touches the other's
+private members.
 
 Timers are the session's: no CONNECT within the connect timeout, or a client silent for 1.5x
 its keep-alive (MQTT 3.1.1 section 3.1.2.10), and the link is dropped. The keep-alive is the one
@@ -29,7 +30,8 @@ the reason).
 Mutual TLS: a connection accepted on the TLS listener carries a ``DeviceGuard``
 (``authorization.py``): admission after the handshake, iot:Connect at CONNECT, iot:Subscribe
 per topic filter, iot:Publish (and iot:RetainPublish) per PUBLISH, iot:Receive per delivery
-(in the broker). AWS IoT's reactions to a denial are applied here, each with its page.
+(in the broker). AWS IoT's reactions to a denial are applied by ``Refusals``
+(``refusals.py``), each with its page.
 Connections of the plain listener have no guard: anyone may do anything there.
 """
 
@@ -38,7 +40,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,53 +47,21 @@ from ota_deploy.core.clock import TimeSource
 from ota_deploy.local.auth import peer_certificate_der
 from ota_deploy.local.faults import FaultInjector
 from ota_deploy.local.gateway.authorization import DeviceGuard
-from ota_deploy.local.gateway.aws_rules import (
-    AUTH_ERROR,
-    TOPIC_NAME_INVALID,
-    client_may_publish,
-    effective_keepalive,
-)
+from ota_deploy.local.gateway.aws_rules import AUTH_ERROR, effective_keepalive
 from ota_deploy.local.gateway.backlog import Backlog
-from ota_deploy.local.gateway.broker import TOPIC_FILTER_INVALID, Broker
+from ota_deploy.local.gateway.broker import Broker
 from ota_deploy.local.gateway.fair_share import FairShare
-from ota_deploy.local.gateway.mqtt_faults import SERVICE
+from ota_deploy.local.gateway.packet_actions import PacketActions
 from ota_deploy.local.gateway.preconnect import PreConnectBudget
-from ota_deploy.local.gateway.refusals import Refusals
-from ota_deploy.local.reserved.subscribe_rules import client_may_subscribe
 from ota_deploy.mqtt.codec import UnsupportedProtocol, encode
 from ota_deploy.mqtt.errors import ConnectTimeout, KeepAliveTimeout, ProtocolError
-from ota_deploy.mqtt.packets import (
-    CONNACK_ACCEPTED,
-    CONNACK_BAD_PROTOCOL,
-    CONNACK_IDENTIFIER_REJECTED,
-    Connack,
-    Connect,
-    Disconnect,
-    Packet,
-    Pingreq,
-    Pingresp,
-    Properties,
-    Puback,
-    Publish,
-    Suback,
-    Subscribe,
-    Unsuback,
-    Unsubscribe,
-)
-from ota_deploy.mqtt.properties import (
-    ASSIGNED_CLIENT_IDENTIFIER,
-    MAXIMUM_QOS,
-    RETAIN_AVAILABLE,
-    SERVER_KEEP_ALIVE,
-    SHARED_SUBSCRIPTION_AVAILABLE,
-    SUBSCRIPTION_IDENTIFIER_AVAILABLE,
-)
+from ota_deploy.mqtt.packets import CONNACK_BAD_PROTOCOL, Connack, Disconnect, Packet, Properties
 from ota_deploy.mqtt.session import ServerConnection, State
 from ota_deploy.mqtt.transport import call_at_deadline, stream_transport
+from ota_deploy.runtime.failure_log import FailureLog
 
 log = logging.getLogger(__name__)
 
-MAX_CLIENT_ID = 128  # AWS IoT limit on client id length
 AWS_MAX_PAYLOAD = 128 * 1024  # https://docs.aws.amazon.com/general/latest/gr/iot-core.html
 
 # MQTT 5 reason code of a server-side close -> AWS lifecycle disconnectReason
@@ -147,6 +116,11 @@ class ConnectionHost(Protocol):
         """The gateway's slices of loop time, shared by its connections (``fair_share.py``)."""
         ...
 
+    @property
+    def failures(self) -> FailureLog:
+        """Where a failure that may repeat per connection is logged once per condition."""
+        ...
+
     def link_opened(self, link: GatewayConnection) -> None:
         """A socket was accepted (the server drops the open links when it stops)."""
 
@@ -174,7 +148,9 @@ class ConnectionHost(Protocol):
         """A PUBLISH from the client (or its will): a reserved topic's handler, or routing."""
 
 
-class GatewayConnection(Refusals, Backlog, asyncio.Protocol):
+class GatewayConnection(PacketActions, Backlog, asyncio.Protocol):
+    host: ConnectionHost
+
     def __init__(self, host: ConnectionHost, guard: DeviceGuard | None = None) -> None:
         self.host = host
         self.guard = guard  # mutual-TLS connections only
@@ -187,6 +163,7 @@ class GatewayConnection(Refusals, Backlog, asyncio.Protocol):
         self._claimed = 0  # bytes of the pre-CONNECT budget this connection holds
         self._faults = host.faults
         self._turns = host.turns
+        self._failures = host.failures
         self._backlog: list[bytes] | None = None  # received, kept for a later turn
         self._backlog_bytes = 0
         self._reading_paused = False
@@ -353,125 +330,6 @@ class GatewayConnection(Refusals, Backlog, asyncio.Protocol):
         corked, self._corked = self._corked, None
         if corked:
             self.write(corked[0] if len(corked) == 1 else b"".join(corked))
-
-    # -- packets -----------------------------------------------------------------------------
-
-    def _dispatch(self, packet: Packet) -> None:
-        """``_act`` under fault injection (``mqtt_faults.py``): ask first, then act or not."""
-        if self._faults is not None and isinstance(
-            packet, Publish | Subscribe | Unsubscribe | Connect
-        ):
-            action = self._faults.decide(SERVICE, type(packet).__name__.upper()).action
-            if action is not None and action != "lose_reply":
-                self._refuse_by_fault(packet, action)
-                return
-            self._act(packet)
-            if action == "lose_reply":
-                self.fault_close()  # acted on; its acknowledgement never goes out
-            return
-        self._act(packet)
-
-    def _act(self, packet: Packet) -> None:
-        if isinstance(packet, Publish):
-            if len(packet.payload) > self._max_payload:
-                # AWS IoT: publishes over 128 KB are rejected and the client disconnected.
-                self.close(0x95)
-                return
-            topic = packet.topic
-            if topic.startswith("$aws/things/") and not client_may_publish(topic):
-                # A service-only reserved topic (aws_rules.py, reserved-topics.html).
-                log.debug("closing %s: PUBLISH to service-only topic %s", self.client_id, topic)
-                self.close(TOPIC_NAME_INVALID)
-                return
-            guard = self.guard
-            if guard is not None and not guard.can_publish(topic, packet.retain):
-                self._deny_publish(packet)
-                return
-            self.host.client_published(
-                self.client_id,
-                packet.topic,
-                packet.payload,
-                packet.qos,
-                packet.retain,
-                packet.properties,
-            )
-            if packet.qos == 1 and packet.packet_id is not None:
-                self.write(self.conn.puback_bytes(packet.packet_id))
-        elif isinstance(packet, Puback):
-            self.broker.acknowledge(self, packet.packet_id)
-        elif isinstance(packet, Pingreq):
-            self.write(self.conn.send(Pingresp()))
-        elif isinstance(packet, Subscribe):
-            refused = [f for f, _ in packet.subscriptions if not client_may_subscribe(f)]
-            if refused:
-                # A publish-only reserved request topic: the connection is closed, as for a
-                # PUBLISH to a subscribe-only one (reserved-topics.html: "Unsupported publish
-                # or subscribe operations to reserved topics can result in a terminated
-                # connection"; local/reserved/subscribe_rules.py). MQTT 5: DISCONNECT 0x8F.
-                log.debug("closing %s: SUBSCRIBE to request topic %s", self.client_id, refused[0])
-                self.close(TOPIC_FILTER_INVALID)
-                return
-            guard = self.guard
-            granted = self.broker.subscribe(
-                self, packet.subscriptions, None if guard is None else guard.can_subscribe
-            )
-            self.write(self.conn.send(Suback(packet.packet_id, granted)))
-            if self.broker.retained:
-                accepted = [
-                    (f, g)
-                    for (f, _), g in zip(packet.subscriptions, granted, strict=True)
-                    if g < 0x80
-                ]
-                self.broker.send_retained(self, accepted)
-        elif isinstance(packet, Unsubscribe):
-            codes = self.broker.unsubscribe(self, packet.topics)
-            self.write(self.conn.send(Unsuback(packet.packet_id, codes)))
-        elif isinstance(packet, Connect):
-            self._on_connect(packet)
-        elif isinstance(packet, Disconnect):
-            self.graceful = packet.reason_code != 0x04  # 0x04: disconnect with will message
-            self.set_reason("CLIENT_INITIATED_DISCONNECT")
-            self._uncork()
-            if self.transport is not None:
-                self.transport.close()
-        else:  # PUBREC/PUBREL/PUBCOMP (we never use QoS 2) and AUTH (no enhanced auth)
-            self.close(0x82)
-
-    def _on_connect(self, connect: Connect) -> None:
-        v5 = connect.protocol_level >= 5
-        client_id = connect.client_id
-        props: dict[int, object] = {}
-        if not client_id:
-            if not connect.clean_session and not v5:
-                self._refuse(CONNACK_IDENTIFIER_REJECTED)
-                return
-            client_id = f"auto-{uuid.uuid4().hex}"
-            props[ASSIGNED_CLIENT_IDENTIFIER] = client_id
-        if len(client_id) > MAX_CLIENT_ID:
-            self._refuse(0x85 if v5 else CONNACK_IDENTIFIER_REJECTED)  # 0x85: id not valid
-            return
-        self.client_id = client_id
-        guard = self.guard
-        if guard is not None and not guard.bind(client_id):
-            self._deny_connect(v5)
-            return
-        present = self.broker.attach(self, connect, None if guard is None else guard.can_receive)
-        self.attached = True
-        if v5:
-            props[MAXIMUM_QOS] = 1
-            props[RETAIN_AVAILABLE] = 1
-            props[SHARED_SUBSCRIPTION_AVAILABLE] = 0
-            props[SUBSCRIPTION_IDENTIFIER_AVAILABLE] = 0
-            if self.conn.keepalive != connect.keepalive:
-                props[SERVER_KEEP_ALIVE] = self.conn.keepalive  # aws_rules.effective_keepalive
-        self.write(self.conn.send(Connack(present, CONNACK_ACCEPTED, props if v5 else {})))
-        self.session_id = uuid.uuid4().hex
-        peer = self.transport.get_extra_info("peername") if self.transport is not None else None
-        self.version_number = self.host.client_connected(
-            client_id, self.session_id, str(peer[0]) if peer else None
-        )
-        self.broker.resume(self)
-        self._arm_timer()  # from the connect timeout to the keep-alive (none for 0)
 
     # -- timers ------------------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ which reaches the requesting client even without a subscription: the Jobs replie
 alone, other replies (MQTT file delivery) also every other subscriber of the topic
 (``aws_rules.requester_only``; ``Broker.reply``). A handler may
 return an awaitable; it then runs as a task so the connection keeps reading, and its errors
-are logged, never fatal to the connection.
+are counted (``handler_errors``) and logged once per condition (``runtime.failure_log``), never
+fatal to the connection.
 
 The service side publishes with :meth:`MqttGateway.publish` (the ``Publisher`` contract);
 everything runs on the gateway's event loop.
@@ -64,6 +65,7 @@ from ota_deploy.local.gateway.preconnect import PreConnectBudget
 from ota_deploy.local.gateway.presence import Presence
 from ota_deploy.local.gateway.tls_front import TlsFront
 from ota_deploy.mqtt.packets import Properties
+from ota_deploy.runtime.failure_log import FailureLog
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,7 @@ class MqttGateway:
         clock: TimeSource | None = None,
         event_clock: Clock | None = None,
         faults: FaultInjector | None = None,
+        failures: FailureLog | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -103,6 +106,8 @@ class MqttGateway:
         self._links: set[GatewayConnection] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.handler_errors = 0
+        # repeated failures: one line per condition (shared with the rest of LocalAwsIot)
+        self.failures = failures if failures is not None else FailureLog(log)
 
     async def start(self) -> int:
         """Listen on plain TCP; returns the bound port."""
@@ -142,6 +147,7 @@ class MqttGateway:
         while True:
             await asyncio.sleep(self.sweep_interval)
             self.broker.expire_sessions()
+            self.failures.report_due()
 
     async def stop(self) -> None:
         if self._sweeper is not None:
@@ -156,6 +162,7 @@ class MqttGateway:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.failures.flush()
 
     def disconnect_client(self, client_id: str) -> bool:
         """Drop a client's connection (fault injection, tests); False if not connected."""
@@ -237,35 +244,16 @@ class MqttGateway:
         retain: bool,
         properties: Properties | None = None,
     ) -> None:
-        """``$aws/...`` topics go to the first handler that takes them; the rest are routed."""
+        """``$aws/...`` topics go to the first handler that takes them (faults first, when
+        one is aimed at the request); the rest are routed."""
         if topic.startswith("$aws/"):
             for handler in self.handlers:
                 if handler.handles(topic):
-                    self._call_handler(handler, client_id, topic, payload)
+                    if self.faults is None or not self._aimed(handler, client_id, topic, payload):
+                        reply = self._reply_to(client_id, topic)
+                        self._run_handler(handler, client_id, topic, payload, reply)
                     return
         self.broker.publish(topic, payload, qos, retain, properties)
-
-    def _call_handler(
-        self, handler: ReservedTopicHandler, client_id: str, topic: str, payload: bytes
-    ) -> None:
-        """Run ``handler`` on one request (the hot path of a download: one call per block
-        request, so the usual case is written out here); faults first when aimed."""
-        if self.faults is not None and self._aimed(handler, client_id, topic, payload):
-            return
-        broker = self.broker
-        alone = "/jobs/" in topic and requester_only(topic)
-
-        def reply(reply_topic: str, reply_payload: bytes) -> None:
-            broker.reply(reply_topic, reply_payload, client_id, alone)
-
-        try:
-            result = handler.handle(client_id, topic, payload, reply)
-        except Exception:
-            self.handler_errors += 1
-            log.exception("reserved-topic handler failed on %s", topic)
-            return
-        if result is not None and inspect.isawaitable(result):
-            self._spawn(self._guard(result, topic))
 
     def _aimed(
         self, handler: ReservedTopicHandler, client_id: str, topic: str, payload: bytes
@@ -281,7 +269,7 @@ class MqttGateway:
                 decision.latency_s,
                 lambda: self._request_fault(handler, client_id, topic, payload, action),
             )
-            self._spawn(self._guard(delayed, topic))
+            self._spawn(self._guard(delayed, handler, topic))
             return True
         if action is None:
             return False
@@ -336,14 +324,18 @@ class MqttGateway:
         """Run the handler; ``then`` once it is done (at once, or when its awaitable is)."""
         try:
             result = handler.handle(client_id, topic, payload, reply)
-        except Exception:
-            self.handler_errors += 1
-            log.exception("reserved-topic handler failed on %s", topic)
+        except Exception as err:
+            self._handler_failed(handler, topic, err)
             result = None
         if result is not None and inspect.isawaitable(result):
-            self._spawn(self._guard(result, topic, then))
+            self._spawn(self._guard(result, handler, topic, then))
         elif then is not None:
             then()
+
+    def _handler_failed(self, handler: object, topic: str, err: Exception) -> None:
+        self.handler_errors += 1
+        what = f"reserved-topic handler {type(handler).__name__}"
+        self.failures.failed(what, err, detail=f"on {topic}")
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -356,15 +348,18 @@ class MqttGateway:
         fn()
 
     async def _guard(
-        self, awaitable: Awaitable[None], topic: str, then: Callable[[], None] | None = None
+        self,
+        awaitable: Awaitable[None],
+        handler: object,
+        topic: str,
+        then: Callable[[], None] | None = None,
     ) -> None:
         try:
             await awaitable
         except asyncio.CancelledError:
             raise
-        except Exception:
-            self.handler_errors += 1
-            log.exception("reserved-topic handler failed on %s", topic)
+        except Exception as err:
+            self._handler_failed(handler, topic, err)
         if then is not None:
             then()
 

@@ -4,7 +4,7 @@ One aiohttp low-level server per botocore service, each on its own port, because
 services share paths (``GET /things/{thingName}/jobs/{jobId}`` is DescribeJobExecution in
 both). Per request::
 
-    aiohttp request --Router.match--> OperationModel + path labels
+    aiohttp request --Router.match--> OperationModel + path labels (once per request)
         --FaultInjector.decide--> (latency, throttle / 5xx / drop)?
         --service.supports?--> 501 NotImplementedException when not
         --parse_request--> params --validate_input--> InvalidRequestException?
@@ -16,13 +16,15 @@ Everything runs on the event loop that owns the service (the service is not thre
 publishes MQTT through the gateway on the same loop). A route that no operation has answers
 404 ``UnknownOperationException``, as AWS's front end does; an operation the local service does
 not implement answers 501 ``NotImplementedException`` (botocore does not retry 501), never a
-silent 200.
+silent 200. An operation that fails unexpectedly answers 500 and is logged once per condition
+(``runtime.failure_log``), not with a traceback per request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,9 +38,10 @@ from ota_deploy.local.contracts import AwsError
 from ota_deploy.local.faults import FaultConfig, FaultInjector, injector_for
 from ota_deploy.local.http.limits import HttpLimits
 from ota_deploy.local.http.parse import parse_request
-from ota_deploy.local.http.routes import Router
+from ota_deploy.local.http.routes import RouteMatch, Router
 from ota_deploy.local.http.serialize import new_request_id, serialize_error, serialize_result
 from ota_deploy.local.http.validate import validate_input
+from ota_deploy.runtime.failure_log import FailureLog
 
 log = logging.getLogger(__name__)
 
@@ -46,18 +49,25 @@ log = logging.getLogger(__name__)
 class _WireLog(logging.Logger):
     """aiohttp's per-connection log. A client's malformed request (bad request line, headers
     too long or too many, a bad Content-Length) or its hang-up is the client's doing: one
-    DEBUG line, not an ERROR with a traceback per event. Anything else keeps its traceback."""
+    DEBUG line, not an ERROR with a traceback per event. Anything else is ours: logged once
+    per condition (``failures``), then counted."""
+
+    def __init__(self, failures: FailureLog) -> None:
+        super().__init__(f"{__name__}.wire")
+        self.parent = log
+        self.failures = failures
 
     def exception(self, msg: object, *args: object, exc_info: Any = True, **kw: Any) -> None:
-        if isinstance(exc_info, HttpProcessingError | ConnectionError):
-            first = str(exc_info).strip().splitlines() or [type(exc_info).__name__]
+        err = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1]
+        if isinstance(err, HttpProcessingError | ConnectionError):
+            first = str(err).strip().splitlines() or [type(err).__name__]
             self.debug("client error: %s", first[0])
             return
-        super().exception(msg, *args, exc_info=exc_info, **kw)
+        if err is None:
+            super().exception(msg, *args, exc_info=exc_info, **kw)
+            return
+        self.failures.failed("the control plane's HTTP server", err, detail=str(msg))
 
-
-_WIRE_LOG = _WireLog(f"{__name__}.wire")
-_WIRE_LOG.parent = log
 
 _ROUTERS: dict[str, Router] = {}
 
@@ -78,13 +88,19 @@ class HttpReply:
 class RestJsonFrontEnd:
     """Request bytes in, response bytes out, for one service; no sockets (testable alone)."""
 
-    def __init__(self, service_name: str, service: Any) -> None:
+    def __init__(self, service_name: str, service: Any, failures: FailureLog | None = None) -> None:
         self.name = service_name
         self.model = service_model(service_name)
         self.router = router_for(service_name)
         self.service = service
+        self.failures = failures if failures is not None else FailureLog(log)
+
+    def match(self, method: str, raw_path: str, query: dict[str, str]) -> RouteMatch | None:
+        """The operation a request addresses (None: no route), to ``answer`` it with."""
+        return self.router.match(method, raw_path, query)
 
     def route(self, method: str, raw_path: str, query: dict[str, str]) -> str | None:
+        """The name of the operation a request addresses (None: no route)."""
         match = self.router.match(method, raw_path, query)
         return match.operation.name if match else None
 
@@ -97,6 +113,18 @@ class RestJsonFrontEnd:
         body: bytes,
     ) -> HttpReply:
         match = self.router.match(method, raw_path, dict(query))
+        return self.answer(match, method, raw_path, query, headers, body)
+
+    def answer(
+        self,
+        match: RouteMatch | None,
+        method: str,
+        raw_path: str,
+        query: list[tuple[str, str]],
+        headers: dict[str, str],
+        body: bytes,
+    ) -> HttpReply:
+        """The reply to a request already routed to ``match`` (``match``'s result)."""
         if match is None:
             return self.error_reply(
                 AwsError(
@@ -122,8 +150,8 @@ class RestJsonFrontEnd:
             return HttpReply(status, out_headers, out_body)
         except AwsError as err:
             return self.error_reply(err)
-        except Exception:
-            log.exception("local %s %s failed", self.name, op.name)
+        except Exception as err:
+            self.failures.failed(f"the local {self.name} {op.name}", err)
             return self.error_reply(
                 AwsError("InternalFailureException", "An unexpected error occurred", 500)
             )
@@ -146,10 +174,15 @@ class ControlPlaneServer:
         jobs_data_port: int = 0,
         faults: FaultConfig | FaultInjector | None = None,
         limits: HttpLimits | None = None,
+        failures: FailureLog | None = None,
     ) -> None:
         self.host = host
         self._ports = {"iot": iot_port, "iot-jobs-data": jobs_data_port}
-        self.front_ends = {name: RestJsonFrontEnd(name, service) for name in SERVICES}
+        # repeated failures: one line per condition (shared with the rest of LocalAwsIot)
+        self.failures = failures if failures is not None else FailureLog(log)
+        self.front_ends = {
+            name: RestJsonFrontEnd(name, service, self.failures) for name in SERVICES
+        }
         self.faults = injector_for(faults)  # shared with S3 and MQTT when given
         self.limits = limits or HttpLimits()
         self._runners: list[web.ServerRunner] = []
@@ -165,7 +198,7 @@ class ControlPlaneServer:
             server = web.Server(
                 self._handler_for(self.front_ends[name]),
                 access_log=None,
-                logger=_WIRE_LOG,
+                logger=_WireLog(self.failures),
                 **self.limits.aiohttp_options(),
             )
             runner = web.ServerRunner(
@@ -183,6 +216,7 @@ class ControlPlaneServer:
         for runner in self._runners:
             await runner.cleanup()
         self._runners.clear()
+        self.failures.flush()
 
     def _handler_for(self, fe: RestJsonFrontEnd) -> Callable[[web.BaseRequest], Any]:
         faults = self.faults
@@ -204,10 +238,9 @@ class ControlPlaneServer:
                 return response
             query = list(request.rel_url.query.items())
             lose_reply = False
-            active = faults.config.active
-            operation = fe.route(request.method, request.raw_path, dict(query)) if active else None
-            if operation is not None:  # faults are aimed at operations; an unknown route is a 404
-                decision = faults.decide(fe.name, operation)
+            match = fe.match(request.method, request.raw_path, dict(query))
+            if match is not None and faults.config.active:  # aimed at operations; no route: 404
+                decision = faults.decide(fe.name, match.operation.name)
                 if decision.latency_s:
                     await asyncio.sleep(decision.latency_s)
                 lose_reply = decision.action == "lose_reply"
@@ -217,7 +250,9 @@ class ControlPlaneServer:
                         return web.Response(status=500)
                     fault.headers["x-amzn-RequestId"] = request_id
                     return web.Response(status=fault.status, headers=fault.headers, body=fault.body)
-            reply = fe.handle(request.method, request.raw_path, query, dict(request.headers), body)
+            reply = fe.answer(
+                match, request.method, request.raw_path, query, dict(request.headers), body
+            )
             if lose_reply:  # the operation ran and its effect stays; the answer never leaves
                 _abort(request)
                 return web.Response(status=500)
