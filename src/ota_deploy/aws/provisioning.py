@@ -21,9 +21,8 @@ already gone are skipped. AWS applies DetachThingPrincipal eventually
 (https://docs.aws.amazon.com/iot/latest/apireference/API_DetachThingPrincipal.html), so
 DeleteCertificate is retried a few times on DeleteConflictException.
 
-Policy variables: https://docs.aws.amazon.com/iot/latest/developerguide/thing-policy-variables.html
-(``${iot:Connection.Thing.ThingName}`` resolves to the thing attached to the certificate when
-the client id equals the thing name, which is what the fleet uses).
+The policy (``core.device_policy.policy_document``, re-exported here) is the same document the
+``--tls`` devices of a local run get.
 
 Every wait (throttling backoff, the DeleteCertificate retries) is the injected ``TimeSource``'s
 ``sleep`` (the wall clock, ``SystemClock``, without one).
@@ -53,6 +52,7 @@ from ota_deploy.aws.fleet_manifest import (
 from ota_deploy.aws.retry import call_aws, error_code
 from ota_deploy.aws.session import AwsClients
 from ota_deploy.core.clock import SystemClock, TimeSource
+from ota_deploy.core.device_policy import policy_document
 from ota_deploy.core.errors import AwsServiceError, InputError
 
 __all__ = [
@@ -66,37 +66,7 @@ __all__ = [
     "provision",
 ]
 
-THING_VAR = "${iot:Connection.Thing.ThingName}"
 GONE = frozenset({"ResourceNotFoundException"})
-
-
-def policy_document(region: str, account: str) -> dict[str, Any]:
-    """Least privilege for an OTA device: connect as itself; jobs and streams of itself only."""
-    base = f"arn:aws:iot:{region}:{account}"
-    own = f"$aws/things/{THING_VAR}"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": "iot:Connect",
-                "Resource": f"{base}:client/{THING_VAR}",
-            },
-            {
-                "Effect": "Allow",
-                "Action": ["iot:Publish", "iot:Receive"],
-                "Resource": [f"{base}:topic/{own}/jobs/*", f"{base}:topic/{own}/streams/*"],
-            },
-            {
-                "Effect": "Allow",
-                "Action": "iot:Subscribe",
-                "Resource": [
-                    f"{base}:topicfilter/{own}/jobs/*",
-                    f"{base}:topicfilter/{own}/streams/*",
-                ],
-            },
-        ],
-    }
 
 
 class _Caller:

@@ -40,9 +40,10 @@ from ota_deploy.aws.iot_ops import IotOps
 from ota_deploy.aws.retry import open_clients
 from ota_deploy.aws.s3_ops import S3Ops
 from ota_deploy.aws.session import AwsClients, AwsTarget
+from ota_deploy.core.clock import SystemClock, TimeSource
 from ota_deploy.core.errors import AwsServiceError, InputError
 from ota_deploy.deploy.journal import Journal
-from ota_deploy.deploy.journal_records import JournalData, Resource
+from ota_deploy.deploy.journal_records import HELD_STATES, JournalData, Resource, unique
 from ota_deploy.deploy.targets import is_marked
 
 log = logging.getLogger(__name__)
@@ -87,10 +88,13 @@ def clean_from_journal(
     region: str | None = None,
     clients: AwsClients | None = None,
     groups: bool = False,
+    clock: TimeSource | None = None,
 ) -> CleanupSummary:
-    """``ota-deploy cleanup``: every run recorded in the journal at ``path``."""
+    """``ota-deploy cleanup``: every run recorded in the journal at ``path``. ``clock``: the
+    command's time source (the wall clock without one): its waits and the journal's times."""
+    clock = clock or SystemClock()
     try:
-        journal = Journal.load(path)
+        journal = Journal.load(path, clock=clock)
     except (OSError, ValueError, TypeError, KeyError) as err:
         raise InputError(f"cannot read the run journal: {err}", file=str(path)) from None
     summary = CleanupSummary(journal=path)
@@ -108,8 +112,8 @@ def clean_from_journal(
                 continue
             target = AwsTarget(region=region or section.region, profile=profile or section.profile)
             section_clients = open_clients(target)
-        iot = IotOps(section_clients.iot)
-        s3 = S3Ops(section_clients.s3, region or section.region)
+        iot = IotOps(section_clients.iot, clock=clock)
+        s3 = S3Ops(section_clients.s3, region or section.region, clock=clock)
         clean_journal(journal, iot, s3, groups=groups, section=section, summary=summary)
     journal.flush()
     return summary
@@ -259,14 +263,8 @@ def _label(res: Resource) -> str:
 
 
 def _latest_first(data: JournalData) -> list[Resource]:
-    states = {"intended", "created", "kept"}
-    seen: set[tuple[str, str]] = set()
-    out: list[Resource] = []
-    for res in reversed(data.resources):
-        if res.state in states and (res.kind, res.id) not in seen:
-            seen.add((res.kind, res.id))
-            out.append(res)
-    return out
+    """The latest record of each resource that may exist (open or kept), newest first."""
+    return list(unique(data, HELD_STATES))
 
 
 def _has_work(data: JournalData, groups: bool) -> bool:

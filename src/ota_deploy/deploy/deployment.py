@@ -81,7 +81,7 @@ class Deployment:
         self.prepared = prepared
         self.settings = prepared.settings
         self.clients = clients
-        self.journal = journal or Journal.in_memory(region=prepared.settings.region)
+        self.journal = journal or Journal.in_memory(clock=clock, region=prepared.settings.region)
         self.clock = clock
         self.sleep = sleep or clock.sleep
         self.on_snapshot = on_snapshot
@@ -123,14 +123,14 @@ class Deployment:
             self.group_arn = TargetGroup(self.iot, self.journal).prepare(
                 self.prepared.target_group, self.prepared.things.thing_arns
             )
-        expected = list(self.prepared.thing_names)
+        expected = dict.fromkeys(self.prepared.thing_names)  # in order, each once
         listed = [*self.prepared.things.group_arns]
         if self.prepared.target_group_arn is not None:
             listed.append(self.prepared.target_group_arn)
         for group_arn in listed:
             members = self.iot.list_things_in_group(group_arn.rsplit("/", 1)[1])
             log.info("group %s: %d member(s)", group_arn, len(members))
-            expected.extend(m for m in members if m not in expected)
+            expected.update(dict.fromkeys(members))
         targets = self.prepared.targets(self.group_arn)
 
         def plan_for(n: int) -> RoundCalls:
@@ -151,8 +151,8 @@ class Deployment:
         self.runner = RoundRunner(
             self.iot,
             cfg,
-            poller_factory=self._poller_factory(expected),
-            expected_things=expected,
+            poller_factory=self._poller_factory(list(expected)),
+            expected_things=list(expected),
             clock=self.clock,
             sleep=self.sleep,
             journal=self.journal,
@@ -229,7 +229,7 @@ class Deployment:
         """A missing bucket is made, journaled first: the run's to remove (when empty)."""
         if self.s3.bucket_exists(bucket):
             return
-        self.journal.intend("s3_bucket", bucket, now=self.clock.now())
+        self.journal.intend("s3_bucket", bucket)
         self.s3.create_bucket(bucket)
         self.journal.created("s3_bucket", bucket)
 
@@ -241,7 +241,7 @@ class Deployment:
             return
         log.info("uploading %s to s3://%s/%s", firmware.path.name, bucket, key)
         ident = f"{bucket}/{key}"
-        self.journal.intend("s3_object", ident, bucket=bucket, key=key, now=self.clock.now())
+        self.journal.intend("s3_object", ident, bucket=bucket, key=key)
         self.s3.upload_file(firmware.path, bucket, key, progress=self.upload_progress)
         self.journal.created("s3_object", ident, bucket=bucket, key=key)
 

@@ -174,6 +174,7 @@ def execute_prepared(
             with _target(prepared, req, stack_factory, clock) as target:
                 journal = Journal.start(
                     out_dir,
+                    clock=clock,
                     mode=report.mode,
                     region=target.region,
                     profile=target.profile,

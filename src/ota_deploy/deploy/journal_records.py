@@ -1,10 +1,11 @@
 """The journal's vocabulary: what a record says, shared by the log writer and the log reader.
 
 Data flow: ``deploy.journal.Journal`` (writing) and ``deploy.journal_replay`` (reading back)
-both build and resolve ``Resource`` records inside a run's ``JournalData`` section, and turn
-them into log lines with ``header`` / ``event``; ``settle_all`` and ``unique`` are the one
-place where a record becomes resolved and where "the latest record of each resource" is
-chosen, so a run that is writing and a ``cleanup`` that is reading agree on what is open.
+both build and resolve ``Resource`` records inside a run's ``JournalData`` section with the
+same rules (``apply_intent``, ``apply_created``, ``apply_kept``, ``settle_all``), and turn them
+into log lines with ``header`` / ``event``; ``unique`` is the one place where "the latest record
+of each resource" is chosen, so a run that is writing and a ``cleanup`` that is reading agree
+on what is open.
 
 Why its own module: the writer (``journal``), the reader (``journal_replay``) and the summary
 (``journal_summary``) each need these and none of the others' machinery.
@@ -22,12 +23,12 @@ from typing import Any, Literal
 Kind = Literal["s3_object", "s3_bucket", "stream", "job", "thing_group", "thing"]
 State = Literal["intended", "created", "kept", "removed", "absent"]
 OPEN_STATES: frozenset[str] = frozenset({"intended", "created"})
+HELD_STATES: frozenset[str] = OPEN_STATES | {"kept"}  # may exist: open, or left on purpose
 
 LOG_NAME = "journal.jsonl"
 JOURNAL_NAME = "journal.json"  # the readable summary (and the whole journal of older runs)
 FORMAT = 2
 RESOLVED_KEPT = 100  # resolved resources kept in memory and in the summary (the log has all)
-FINAL_STATES: frozenset[str] = frozenset({"removed", "absent"})
 
 
 @dataclass
@@ -78,9 +79,10 @@ class JournalData:
             del self.resolved[: len(self.resolved) - RESOLVED_KEPT]
 
 
-def new_marker() -> str:
-    """A run's marker: unique per run, short enough to read in a log."""
-    return f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+def new_marker(now: float) -> str:
+    """A run's marker: unique per run, short enough to read in a log (``now``: the run's
+    time when it starts)."""
+    return f"{time.strftime('%Y%m%dT%H%M%S', time.localtime(now))}-{uuid.uuid4().hex[:8]}"
 
 
 def run_fields(data: JournalData) -> dict[str, Any]:
@@ -109,6 +111,69 @@ def event(op: str, res: Resource, at: float, *, adopted: bool = False) -> dict[s
     if adopted:
         record["adopted"] = True
     return record
+
+
+def latest(data: JournalData, kind: Kind, ident: str, states: frozenset[str]) -> Resource | None:
+    """The latest record of ``kind`` ``ident`` in ``data`` whose state is in ``states``."""
+    for res in reversed(data.resources):
+        if res.kind == kind and res.id == ident and res.state in states:
+            return res
+    return None
+
+
+def apply_intent(
+    data: JournalData,
+    kind: Kind,
+    ident: str,
+    at: float,
+    *,
+    bucket: str | None = None,
+    key: str | None = None,
+) -> Resource:
+    """The run is about to create ``kind`` ``ident``: a new open intent."""
+    res = Resource(kind, ident, at, bucket=bucket, key=key, state="intended", run=data.run)
+    data.resources.append(res)
+    return res
+
+
+def apply_created(
+    data: JournalData,
+    kind: Kind,
+    ident: str,
+    at: float,
+    *,
+    bucket: str | None = None,
+    key: str | None = None,
+    adopted: bool = False,
+) -> Resource:
+    """It exists: the latest open intent for it becomes created; without one (or when the
+    latest open record is already created: made again) a new created record."""
+    res = latest(data, kind, ident, OPEN_STATES)
+    if res is None or res.state != "intended":
+        res = Resource(kind, ident, at, bucket=bucket, key=key, run=data.run)
+        data.resources.append(res)
+    res.state = "created"
+    res.adopted = adopted
+    return res
+
+
+def apply_kept(
+    data: JournalData,
+    kind: Kind,
+    ident: str,
+    at: float,
+    *,
+    bucket: str | None = None,
+    key: str | None = None,
+) -> Resource:
+    """It exists and stays on purpose: its latest open or kept record becomes kept; without
+    one, a new kept record."""
+    res = latest(data, kind, ident, HELD_STATES)
+    if res is None:
+        res = Resource(kind, ident, at, bucket=bucket, key=key, run=data.run)
+        data.resources.append(res)
+    res.state = "kept"
+    return res
 
 
 def settle_all(

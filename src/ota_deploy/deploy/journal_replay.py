@@ -19,9 +19,12 @@ from typing import Any
 from ota_deploy.core.json_lines import records
 from ota_deploy.deploy.journal_records import (
     FORMAT,
-    OPEN_STATES,
     JournalData,
+    Kind,
     Resource,
+    apply_created,
+    apply_intent,
+    apply_kept,
     new_marker,
     settle_all,
 )
@@ -54,48 +57,27 @@ def replay(path: Path) -> list[JournalData]:
 
 
 def _apply(section: JournalData, sections: list[JournalData], record: dict[str, Any]) -> None:
+    """One event line, applied by the writer's own rules (``journal_records``)."""
     op, kind, ident = record.get("op"), record.get("kind"), record.get("id")
     at = float(record.get("at", 0.0))
     if not isinstance(kind, str) or not isinstance(ident, str):
         return
+    where = {"bucket": record.get("bucket"), "key": record.get("key")}
+    k: Kind = kind  # type: ignore[assignment]  # written by the Journal: a Kind
     if op == "intent":
-        section.resources.append(
-            Resource(
-                kind=kind,  # type: ignore[arg-type]  # written by intend(): a Kind
-                id=ident,
-                created=at,
-                bucket=record.get("bucket"),
-                key=record.get("key"),
-                state="intended",
-                run=section.run,
-            )
-        )
-    elif op in ("created", "kept"):
-        states = OPEN_STATES if op == "created" else OPEN_STATES | {"kept"}
-        target = None
-        for res in reversed(section.resources):
-            if res.kind == kind and res.id == ident and res.state in states:
-                target = res
-                break
-        if target is None or (op == "created" and target.state != "intended"):
-            target = Resource(
-                kind=kind,  # type: ignore[arg-type]  # written by created()/kept(): a Kind
-                id=ident,
-                created=at,
-                bucket=record.get("bucket"),
-                key=record.get("key"),
-                run=section.run,
-            )
-            section.resources.append(target)
-        target.state = "created" if op == "created" else "kept"
-        target.adopted = bool(record.get("adopted"))
+        apply_intent(section, k, ident, at, **where)
+    elif op == "created":
+        apply_created(section, k, ident, at, adopted=bool(record.get("adopted")), **where)
+    elif op == "kept":
+        apply_kept(section, k, ident, at, **where)
     elif op in ("removed", "absent"):
-        settle_all(sections, kind, ident, "removed" if op == "removed" else "absent", at)  # type: ignore[arg-type]
+        settle_all(sections, k, ident, "removed" if op == "removed" else "absent", at)
 
 
-def format1_data(raw: dict[str, Any]) -> tuple[JournalData, list[Resource]]:
-    """The one section of a format-1 ``journal.json`` (``raw``, parsed), under a new marker,
-    the removed resources already settled; and every resource in the file's order."""
+def format1_data(raw: dict[str, Any], now: float) -> tuple[JournalData, list[Resource]]:
+    """The one section of a format-1 ``journal.json`` (``raw``, parsed), under a new marker
+    (made at ``now``), the removed resources already settled; and every resource in the
+    file's order."""
     resources = [
         Resource(
             kind=r["kind"],
@@ -109,7 +91,7 @@ def format1_data(raw: dict[str, Any]) -> tuple[JournalData, list[Resource]]:
         for r in raw.pop("resources", [])
     ]
     known = {"started", "mode", "region", "profile", "endpoints", "config"}
-    data = JournalData(**{k: v for k, v in raw.items() if k in known}, run=new_marker())
+    data = JournalData(**{k: v for k, v in raw.items() if k in known}, run=new_marker(now))
     data.resources = list(resources)
     for res in resources:
         if res.removed is not None:

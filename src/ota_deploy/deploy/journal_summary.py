@@ -4,7 +4,8 @@ Data flow: every change the run records (``deploy.journal.Journal``) calls
 ``SummaryFile.changed``; the file is rewritten from the run's ``JournalData`` (its header, the
 resources still open or kept, the latest resolved ones) at most every ``SUMMARY_EVERY_SEC``,
 with one deferred write armed for the end of that interval, and ``flush`` at the run's end.
-It is written aside and renamed over, so a reader never sees half of it.
+It is written aside and renamed over, so a reader never sees half of it; a write that fails
+(disk full) is one warning, never the run's end (the log is the journal).
 
 Why its own module: the log (``journal.jsonl``) is the journal and what ``cleanup`` reads; this
 file is for people and tools, and its pacing (a timer thread, wall time) has nothing to do with
@@ -13,13 +14,16 @@ the write-ahead log's rules.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from ota_deploy.core.output_error import reason
 from ota_deploy.deploy.journal_records import (
     JOURNAL_NAME,
     LOG_NAME,
@@ -27,6 +31,8 @@ from ota_deploy.deploy.journal_records import (
     Resource,
     run_fields,
 )
+
+log = logging.getLogger("ota_deploy.deploy.journal")
 
 SUMMARY_EVERY_SEC = 0.5  # journal.json lags the log by at most this (wall seconds)
 
@@ -42,6 +48,7 @@ class SummaryFile:
         self._dirty = False
         self._written_at = -SUMMARY_EVERY_SEC
         self._trailing: threading.Timer | None = None  # the deferred write, if armed
+        self._warned = False  # the file could not be written (said once)
 
     def changed(self) -> None:
         """The summary is rewritten at most every ``SUMMARY_EVERY_SEC`` (wall time): a round
@@ -86,8 +93,15 @@ class SummaryFile:
         }
         target = self.log_path.with_name(JOURNAL_NAME)
         tmp = target.with_name(f".{JOURNAL_NAME}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, target)
+        try:
+            tmp.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+            os.replace(tmp, target)
+        except OSError as err:  # a summary for people: never worth ending a run over
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            if not self._warned:
+                self._warned = True
+                log.warning("%s could not be written (%s)", target, reason(err))
         self._dirty = False
         self._written_at = time.monotonic()
 

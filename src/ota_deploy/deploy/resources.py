@@ -1,10 +1,11 @@
 """What one round creates and removes: its stream, oversized job document and job.
 
 Data flow: the round runner (``deploy.runner``) asks ``RoundResources`` to ``create`` a round's
-resources from its ``RoundCalls``, to ``cancel_job`` when the round times out or is
-interrupted, to ``adopt`` what AWS made before an interrupt let us record it, and to ``clean``
-up (force-delete the job and wait until it is gone, delete the stream and the document). The
-runner owns the loop and the polling; this module owns the resources' life.
+resources from its ``RoundCalls`` (a failure or an interrupt midway takes over what AWS made
+before we could record it, see below), to ``cancel_job`` when the round times out or is
+interrupted, and to ``clean`` up (force-delete the job and wait until it is gone, delete the
+stream and the document). The runner owns the loop and the polling; this module owns the
+resources' life.
 
 Write-ahead: before each create call the intent is in the run's ``Journal`` (on disk), then
 the call, then "created". A create that fails or is interrupted leaves an open intent, which is
@@ -48,7 +49,7 @@ class RoundResources:
     def __init__(self, iot: IotOps, *, s3: S3Ops | None, journal: Journal | None) -> None:
         self.iot = iot
         self.s3 = s3
-        self.journal = journal or Journal.in_memory()
+        self.journal = journal or Journal.in_memory(clock=iot.clock)
         self.streams_up: set[str] = set()
         self.jobs_up: list[str] = []
         self.documents_up: set[tuple[str, str]] = set()
@@ -62,7 +63,9 @@ class RoundResources:
     def create(self, calls: RoundCalls) -> None:
         """Create the round's stream (once while it stays), document and job, each recorded
         in the journal before its call. On any failure or interrupt the open intents are
-        resolved by looking them up before the exception goes on."""
+        resolved by looking them up before the exception goes on: what AWS made is taken
+        over (journal, then cancel and cleanup like the rest), what it did not make is
+        forgotten. Only ids with an open intent are looked up: nothing else can be ours."""
         try:
             self._create(calls)
         except BaseException:
@@ -112,19 +115,14 @@ class RoundResources:
                 self.documents_up.discard((bucket, key))
                 self.journal.removed("s3_object", f"{bucket}/{key}")
 
-    def adopt(self, calls: RoundCalls) -> None:
-        """After an interrupt mid-creation: what AWS made before we could record it is taken
-        over (journal, then cancel and cleanup like the rest), what it did not make is
-        forgotten. Only ids with an open intent are looked up: nothing else can be ours."""
-        self._resolve()
-
     # -- the journal ----------------------------------------------------------------------
     def _intend(self, kind: Kind, ident: str, location: tuple[str, str] | None = None) -> float:
-        now = self.iot.clock.now()
+        """The intent, on disk; when it was recorded (a lookup after a lost reply accepts
+        only what was made since)."""
         bucket, key = location if location is not None else (None, None)
-        self.journal.intend(kind, ident, bucket=bucket, key=key, now=now)
+        res = self.journal.intend(kind, ident, bucket=bucket, key=key)
         self.pending[(kind, ident)] = location
-        return now
+        return res.created
 
     def _created(
         self,

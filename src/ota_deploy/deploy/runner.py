@@ -11,7 +11,7 @@ Flow for round k of N (``RoundRunner.run``)::
                           keeps only its digest: memory holds one round's things at a time)
     success: defaultDelay, next round
     failure: stop (the manual's rule), or with ``keep_going`` go on and count it
-    an AWS error (ERROR) or Ctrl-C: stop
+    an AWS error or a journal that cannot record an intent (ERROR), or Ctrl-C: stop
 
 Work is proportional to the rounds that run, not to the rounds planned: round k's requests are
 built when round k starts, and the rounds that never run are not materialised at all; the
@@ -43,8 +43,9 @@ from typing import Protocol
 from ota_deploy.aws.iot_ops import IotOps
 from ota_deploy.aws.s3_ops import S3Ops
 from ota_deploy.core.clock import Clock
-from ota_deploy.core.errors import AwsServiceError
+from ota_deploy.core.errors import AwsServiceError, OtaDeployError
 from ota_deploy.core.observed import JobUnseen, NoExecution
+from ota_deploy.core.output_error import OutputError
 from ota_deploy.core.status import TERMINAL_EXECUTION, ExecutionStatus, RoundStatus, TargetSelection
 from ota_deploy.deploy.journal import Journal
 from ota_deploy.deploy.judge import Verdict, judge
@@ -92,7 +93,7 @@ class RunnerConfig:
 class RunnerResult:
     rounds: list[RoundReport] = field(default_factory=list)  # the rounds that ran, in order
     interrupted: bool = False
-    error: AwsServiceError | None = None
+    error: OtaDeployError | None = None  # an AWS error, or a journal that cannot be written
     stop_reason: str | None = None  # why the rounds after the last one here did not run
 
     @property
@@ -172,6 +173,8 @@ class RoundRunner:
         if report.status == RoundStatus.SUCCEEDED:
             return None
         if report.status == RoundStatus.ERROR:
+            if isinstance(result.error, OutputError):
+                return f"round {n} could not write the run journal"
             return f"round {n} ended with an AWS error"
         if self.cfg.keep_going:
             return None
@@ -191,13 +194,11 @@ class RoundRunner:
         )
         calls_before = self.iot.calls
         poll_calls = 0
-        job_created = False
         try:
             try:
                 if self.cfg.reuse_job_id:
                     self.resources.remove_stale_job(calls.job_id, self.cfg.wait_gone_timeout_sec)
                 self.resources.create(calls)
-                job_created = True
                 deadline = report.start + self.cfg.round_timeout_sec
                 verdict, snap, poll_calls = self._wait(calls, deadline, report)
                 if verdict.status == RoundStatus.TIMED_OUT:
@@ -213,10 +214,9 @@ class RoundRunner:
                 report.status = RoundStatus.INTERRUPTED
                 report.reason = "interrupted (Ctrl-C / SIGTERM)"
                 log.warning("round %d interrupted; cancelling job %s", n, calls.job_id)
-                if not job_created:
-                    self.resources.adopt(calls)
+                # (an interrupt inside ``create`` already took over what AWS made)
                 self.resources.cancel_job(calls.job_id, comment="ota-deploy: interrupted")
-        except AwsServiceError as err:
+        except (AwsServiceError, OutputError) as err:
             report.status = RoundStatus.ERROR
             report.reason = str(err)
             result.error = err

@@ -23,7 +23,7 @@ from typing import Any
 from ota_deploy.aws.session import default_region
 from ota_deploy.config.settings import Settings
 from ota_deploy.core import limits
-from ota_deploy.core.errors import InputError
+from ota_deploy.core.errors import InputError, excerpt
 from ota_deploy.core.firmware import Firmware
 from ota_deploy.core.status import TargetSelection
 from ota_deploy.core.thinglist import read_thing_list
@@ -51,7 +51,7 @@ def strip_file_url(value: str) -> Path:
 
 def _check(value: str, what: str, reason: str | None) -> None:
     if reason:
-        raise InputError(f"{what} {value!r}: {reason}", key=what)
+        raise InputError(f"{what} {excerpt(value)!r}: {reason}", key=what)
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,8 @@ def prepare_stress(
     json_stream_id = str(stream.get("streamId") or stream_id)
     if json_stream_id != stream_id:
         raise InputError(
-            f"streamId {json_stream_id!r} in the file differs from STREAM_ID {stream_id!r}",
+            f"streamId {excerpt(json_stream_id)!r} in the file differs from STREAM_ID "
+            f"{stream_id!r}",
             file=str(stream_path),
             key="streamId",
         )

@@ -96,7 +96,7 @@ class TargetGroup:
             log.info("thing group %s already holds these %d things: reused", name, len(wanted))
             self.journal.kept("thing_group", name)
             return str(found["thingGroupArn"])
-        self.journal.intend("thing_group", name, now=self.iot.clock.now())
+        self.journal.intend("thing_group", name)
         if found is None:
             log.info("%d things > 100 targets: making thing group %s", len(wanted), name)
             arn = self.iot.create_thing_group(name, DESCRIPTION)

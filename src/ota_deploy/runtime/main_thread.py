@@ -7,6 +7,10 @@ a blocking call is interrupted at once (PEP 475 retries them unless the handler 
 the run handles ``err`` like any other error of its kind (a round ends in ERROR, cleanup runs,
 the report and journal are written). Only the first ``fire`` is delivered.
 
+An error fired before the alarm is entered (a child that died while the stack was still
+starting, a fleet that could not connect during its start-up) is raised by ``__enter__``: the
+caller learns of it at once, never only when its run ends.
+
 Outside the main thread (tests that drive a run from a worker thread) nothing is installed and
 ``fire`` only records the error: the caller checks ``pending`` when it ends.
 """
@@ -32,9 +36,18 @@ class MainThreadAlarm:
         self._lock = threading.Lock()
 
     def __enter__(self) -> MainThreadAlarm:
-        if _SIGNAL is not None and threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(_SIGNAL, self._handler)
-            self._armed = True
+        """Arm the alarm; an error fired before now is raised here (and the alarm stays
+        unarmed). Arming and the check share the lock ``fire`` takes, so an error fired around
+        this call is either raised here or delivered by the signal, never lost."""
+        main = threading.current_thread() is threading.main_thread()
+        with self._lock:
+            if _SIGNAL is not None and main:
+                self._previous = signal.signal(_SIGNAL, self._handler)
+                self._armed = True
+            early, self.pending = self.pending, None
+        if early is not None:
+            self.__exit__(None, None, None)
+            raise early
         return self
 
     def __exit__(self, *exc: object) -> None:

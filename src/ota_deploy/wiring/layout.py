@@ -7,22 +7,30 @@ the fleet in this process (``LocalStack``, as the tests use it); None (the defau
 more than one per ``DEVICES_PER_WORKER`` devices (a small fleet gains nothing from more).
 ``--tls``: the devices connect to the local AWS IoT's mutual-TLS listener, each with its own
 registered certificate (``local_tls``).
+
+Flow: ``StackLayout.check(prepared)`` (the open files the layout needs, before anything is
+written or created: ``open_files.check``) -> ``StackLayout.factory()`` -> per run,
+``StackFactory(prepared, request, clock)`` -> a ``ProcessStack`` or a ``LocalStack`` built from
+the same options.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
-from ota_deploy.aws.session import AwsTarget
 from ota_deploy.core.clock import TimeSource
+from ota_deploy.wiring import open_files
+from ota_deploy.wiring.local_things import MEMBERS_PER_GROUP
 
 if TYPE_CHECKING:
     from ota_deploy.deploy.entry import RunRequest
     from ota_deploy.deploy.inputs import PreparedRun
+    from ota_deploy.fleet.options import FleetOptions
+    from ota_deploy.wiring.stack_base import LocalStackBase
 
 DEVICES_PER_WORKER = 500
 
@@ -40,7 +48,7 @@ def default_workers(devices: int) -> int:
     return max(1, min(by_cores, math.ceil(devices / DEVICES_PER_WORKER)))
 
 
-def device_count(prepared: PreparedRun, members_per_group: int) -> int:
+def device_count(prepared: PreparedRun, members_per_group: int = MEMBERS_PER_GROUP) -> int:
     """Simulated devices of a run: its things, and the member things made for each group."""
     things = prepared.things
     return len(things.thing_arns) + len(things.group_arns) * members_per_group
@@ -58,8 +66,25 @@ class StackLayout:
             return default_workers(devices)
         return self.fleet_workers
 
+    def check(self, prepared: PreparedRun) -> None:
+        """The open files this layout needs for ``prepared``'s devices: the soft limit is
+        raised to the hard one; ``InputError`` (exit 2) if even that is too few."""
+        devices = device_count(prepared)
+        open_files.check(devices, self.workers_for(devices))
+
     def factory(self) -> StackFactory:
         return StackFactory(self)
+
+
+class StackOptions(TypedDict):
+    """What both stacks are built from, besides the things and the workers."""
+
+    clock: TimeSource
+    region: str
+    account: str
+    fleet: FleetOptions | None
+    signing_key: Path | None
+    tls: bool
 
 
 class StackFactory:
@@ -70,26 +95,21 @@ class StackFactory:
 
     def __call__(
         self, prepared: PreparedRun, request: RunRequest, clock: TimeSource, /
-    ) -> AbstractContextManager[AwsTarget]:
-        from ota_deploy.wiring.local_stack import MEMBERS_PER_GROUP, stack_for_run
-
-        workers = self.layout.workers_for(device_count(prepared, MEMBERS_PER_GROUP))
-        if workers <= 0:
-            stack = stack_for_run(prepared, request, clock)
-            stack.tls = self.layout.tls
-            return stack
-        from ota_deploy.wiring.process_stack import ProcessStack
-
+    ) -> LocalStackBase:
         things = prepared.things
-        return ProcessStack(
-            things.thing_names,
-            things.group_names,
+        options = StackOptions(
             clock=clock,
-            workers=workers,
             region=prepared.settings.region,
             account=prepared.account,
             fleet=request.fleet,
-            members_per_group=MEMBERS_PER_GROUP,
             signing_key=prepared.settings.signing_key,
             tls=self.layout.tls,
         )
+        workers = self.layout.workers_for(device_count(prepared))
+        if workers <= 0:
+            from ota_deploy.wiring.local_stack import LocalStack
+
+            return LocalStack(things.thing_arns, things.group_arns, **options)
+        from ota_deploy.wiring.process_stack import ProcessStack
+
+        return ProcessStack(things.thing_names, things.group_names, workers=workers, **options)

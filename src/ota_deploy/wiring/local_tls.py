@@ -6,7 +6,7 @@ Flow (``provision_devices``, inside the process that holds the ``LocalIotService
     a fleet CA (EC P-256, this run only) -> GetRegistrationCode + a verification certificate
         (CN = the code, signed by the CA's key) -> RegisterCACertificate (ACTIVE)
     CreatePolicy: the least-privilege OTA device policy of ``fleet provision``
-        (``aws.provisioning.policy_document``: connect as the thing, its jobs and streams only)
+        (``core.device_policy``: connect as the thing, its jobs and streams only)
     per thing: an EC P-256 key and a certificate signed by the fleet CA -> RegisterCertificate
         (ACTIVE) -> AttachPolicy -> AttachThingPrincipal; PEM files under ``directory`` (0600)
     -> {thing: (certificate file, key file)}; the devices trust the listener through the
@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from ota_deploy.aws.provisioning import policy_document
+from ota_deploy.core.device_policy import policy_document
 
 POLICY = "ota-deploy-local-fleet-policy"
 VALID = datetime.timedelta(days=7)

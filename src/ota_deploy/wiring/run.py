@@ -23,7 +23,7 @@ from ota_deploy.deploy.inputs import PreparedRun, prepare_run
 from ota_deploy.wiring import open_files
 from ota_deploy.wiring.clock import time_source
 from ota_deploy.wiring.layout import StackLayout, device_count
-from ota_deploy.wiring.local_stack import MEMBERS_PER_GROUP
+from ota_deploy.wiring.local_things import MEMBERS_PER_GROUP
 
 
 def execute(

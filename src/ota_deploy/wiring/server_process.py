@@ -5,9 +5,8 @@ Parent (``LocalAwsIotProcess``) and child (``server_main``) talk through one pip
 
     ServerSpec (pickled: ClockSpec, region, account, the things and groups to create)
     child: raise the open-file limit -> LocalAwsIot(clock=spec.clock.make(), ...).start()
-           -> CreateThing for each listed thing; for each group CreateThingGroup and
-              ``members_per_group`` member things (AddThingToThingGroup), through the
-              service's own ``call`` (no HTTP: ten thousand things take a second, not a minute)
+           -> the listed things, each group with ``members_per_group`` member things
+              (``local_things.create_things``, through the service's own ``call``)
            -> --tls: a certificate per device (``local_tls.provision_devices``)
            -> ("ready", LocalEndpoints, device names, resident memory KiB, certificate files)
     parent: start() returns them; the run talks to the endpoints over HTTP and MQTT as ever
@@ -28,11 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ota_deploy.core.clock import SystemClock
 from ota_deploy.core.errors import AwsServiceError
 from ota_deploy.runtime.children import Child, ChildGroup, Message, ParentLink
 from ota_deploy.runtime.memory import current_rss_kib, peak_rss_kib
 from ota_deploy.runtime.open_files import raise_to_hard
 from ota_deploy.runtime.shared_clock import ClockSpec
+from ota_deploy.wiring.local_things import MEMBERS_PER_GROUP, create_things
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class ServerSpec:
     account: str
     things: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
-    members_per_group: int = 3
+    members_per_group: int = MEMBERS_PER_GROUP
     server_kwargs: dict[str, Any] = field(default_factory=dict)  # more LocalAwsIot options
     tls_dir: str | None = None  # --tls: each device's certificate and key are written here
 
@@ -55,27 +56,6 @@ def server_main(link: ParentLink, spec: ServerSpec) -> None:
     """The child's entry (``runtime.children.ChildGroup.start``)."""
     raise_to_hard()
     asyncio.run(_serve(link, spec))
-
-
-def create_things(service: Any, spec: ServerSpec) -> list[str]:
-    """The listed things, each group with its member things; the device names, in order."""
-    names: list[str] = []
-    for name in spec.things:
-        service.call("iot", "CreateThing", {"thingName": name})
-        names.append(name)
-    seen = set(names)
-    for group in spec.groups:
-        service.call("iot", "CreateThingGroup", {"thingGroupName": group})
-        for i in range(1, spec.members_per_group + 1):
-            member = f"{group}-member-{i}"[:128]
-            if member not in seen:
-                service.call("iot", "CreateThing", {"thingName": member})
-                names.append(member)
-                seen.add(member)
-            service.call(
-                "iot", "AddThingToThingGroup", {"thingGroupName": group, "thingName": member}
-            )
-    return names
 
 
 async def _serve(link: ParentLink, spec: ServerSpec) -> None:
@@ -89,7 +69,7 @@ async def _serve(link: ParentLink, spec: ServerSpec) -> None:
     )
     endpoints = await local.start()
     try:
-        devices = create_things(local.service, spec)
+        devices = create_things(local.service, spec.things, spec.groups, spec.members_per_group)
         credentials = None
         if spec.tls_dir is not None:
             from ota_deploy.wiring.local_tls import provision_devices
@@ -100,7 +80,7 @@ async def _serve(link: ParentLink, spec: ServerSpec) -> None:
                 region=spec.region,
                 account=spec.account,
                 directory=Path(spec.tls_dir),
-                now=time.time(),
+                now=SystemClock().now(),  # TLS checks validity on the wall clock, never scaled
             )
         link.send("ready", endpoints, devices, current_rss_kib(), credentials)
         await stop.wait()

@@ -8,6 +8,7 @@ from typing import Any
 
 from clihelp_deploy import run_cli
 
+from ota_deploy.core.clock import SystemClock
 from ota_deploy.deploy.cleanup import clean_from_journal
 from ota_deploy.deploy.journal import Journal
 from ota_deploy.local.contracts import LocalEndpoints
@@ -31,13 +32,14 @@ def test_cleanup_from_journal_removes_leftovers(
     boto_iot.create_job(jobId="J-1", targets=[thing_arn], document='{"command":"fota"}')
     boto_iot.create_thing_group(thingGroupName="ota-deploy-J-targets")
     out = tmp_path / "crashed-run"
-    journal = Journal.start(out, mode="aws", region=local_iot.region)
+    journal = Journal.start(out, clock=SystemClock(), mode="aws", region=local_iot.region)
     journal.created(
         "s3_object", "leftover-bucket/fw/test.bin", bucket="leftover-bucket", key="fw/test.bin"
     )
     journal.created("thing_group", "ota-deploy-J-targets")
     journal.created("stream", "S-1")
     journal.created("job", "J-1")
+    journal.flush()  # the "crashed" process writes nothing more (no deferred summary write)
 
     env = {**local_iot.env(), "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
     proc = run_cli(["cleanup", "--out", str(out)], tmp_path, env=env)
@@ -48,7 +50,7 @@ def test_cleanup_from_journal_removes_leftovers(
     assert boto_iot.list_thing_groups()["thingGroups"] == []
     assert boto_s3.list_objects_v2(Bucket="leftover-bucket").get("KeyCount", 0) == 0
     entries = json.loads((out / "journal.json").read_text())["resources"]
-    assert all(e["removed"] for e in entries)
+    assert all(e["removed"] for e in entries), entries
     # Running it again finds nothing left to do.
     again = clean_from_journal(out / "journal.json")
     assert again.ok and again.removed == [] and "nothing left to remove" in again.text()

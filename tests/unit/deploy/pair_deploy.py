@@ -186,7 +186,7 @@ def make_world(
     record_calls(client, ops)
     poll_client = pair.client("iot", max_attempts=1)
     clock = pair.clock
-    journal = Journal.start(tmp_path, mode="aws", region="us-east-1", now=clock.now())
+    journal = Journal.start(tmp_path, mode="aws", region="us-east-1", clock=clock)
     runner = RoundRunner(
         IotOps(client, clock=clock, sleep=sleep),
         RunnerConfig(

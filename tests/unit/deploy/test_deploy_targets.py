@@ -23,6 +23,7 @@ from ota_deploy.aws.fanout import Pacer
 from ota_deploy.aws.group_ops import GroupOps, fill_pacer
 from ota_deploy.aws.iot_ops import IotOps
 from ota_deploy.aws.s3_ops import S3Ops
+from ota_deploy.core.clock import SystemClock
 from ota_deploy.core.errors import AwsServiceError, InputError
 from ota_deploy.deploy.cleanup import RoundIds, clean_journal, remove_leftovers
 from ota_deploy.deploy.journal import LOG_NAME, Journal
@@ -87,7 +88,7 @@ def test_unchanged_list_reuses_the_group_in_one_call_and_a_changed_one_repairs_i
     tmp_path: Path,
 ) -> None:
     pair, arns = pair_with_things(300)
-    journal = Journal.start(tmp_path, mode="aws", region="us-east-1")
+    journal = Journal.start(tmp_path, clock=SystemClock(), mode="aws", region="us-east-1")
     first = target_group(pair, journal).prepare(GROUP, arns)
     assert first.endswith(f":thinggroup/{GROUP}")
     assert calls(pair) == Counter(
@@ -104,7 +105,7 @@ def test_unchanged_list_reuses_the_group_in_one_call_and_a_changed_one_repairs_i
     pair.requests.clear()
     shuffled = list(arns)
     random.Random(7).shuffle(shuffled)
-    again = Journal.start(tmp_path / "run2", mode="aws", region="us-east-1")
+    again = Journal.start(tmp_path / "run2", clock=SystemClock(), mode="aws", region="us-east-1")
     assert target_group(pair, again).prepare(GROUP, shuffled) == first
     assert calls(pair) == Counter({"DescribeThingGroup": 1})
     assert [r.state for r in again.data.resources] == ["kept"]
@@ -115,7 +116,7 @@ def test_unchanged_list_reuses_the_group_in_one_call_and_a_changed_one_repairs_i
         pair.call("iot", "CreateThing", thingName=name)
     changed = arns[10:] + [arn(n) for n in extra]
     pair.requests.clear()
-    assert target_group(pair, Journal.in_memory()).prepare(GROUP, changed) == first
+    assert target_group(pair, Journal.in_memory(clock=pair.clock)).prepare(GROUP, changed) == first
     seen = calls(pair)
     assert seen["AddThingToThingGroup"] == 5 and seen["RemoveThingFromThingGroup"] == 10
     assert seen["CreateThingGroup"] == 0 and seen["UpdateThingGroup"] == 2  # unmark, mark
@@ -125,7 +126,7 @@ def test_unchanged_list_reuses_the_group_in_one_call_and_a_changed_one_repairs_i
 
     # Reused again, then removed only when asked (--groups).
     pair.requests.clear()
-    target_group(pair, Journal.in_memory()).prepare(GROUP, list(reversed(changed)))
+    target_group(pair, Journal.in_memory(clock=pair.clock)).prepare(GROUP, list(reversed(changed)))
     assert calls(pair) == Counter({"DescribeThingGroup": 1})
     plain = clean_journal(again, ticking_iot(pair), S3Ops(None, "us-east-1"))
     assert plain.removed == [] and GROUP in " ".join(plain.kept) and groups_left(pair) == [GROUP]
@@ -137,7 +138,7 @@ def test_a_group_with_our_name_that_we_did_not_make_is_left_alone(tmp_path: Path
     pair, arns = pair_with_things(120)
     pair.call("iot", "CreateThingGroup", thingGroupName=GROUP)  # the user's, no description
     with pytest.raises(AwsServiceError, match="not made by ota-deploy"):
-        target_group(pair, Journal.in_memory()).prepare(GROUP, arns)
+        target_group(pair, Journal.in_memory(clock=pair.clock)).prepare(GROUP, arns)
     assert calls(pair) == Counter({"DescribeThingGroup": 1})
     assert members(pair) == set()
 
@@ -147,7 +148,7 @@ def test_ctrl_c_while_filling_leaves_an_unmarked_group_that_cleanup_removes(
     tmp_path: Path,
 ) -> None:
     pair, arns = pair_with_things(150)
-    journal = Journal.start(tmp_path, mode="aws", region="us-east-1")
+    journal = Journal.start(tmp_path, clock=SystemClock(), mode="aws", region="us-east-1")
     tg = target_group(pair, journal)
     added = [0]
 
@@ -162,12 +163,12 @@ def test_ctrl_c_while_filling_leaves_an_unmarked_group_that_cleanup_removes(
         tg.prepare(GROUP, arns)
     assert len(members(pair)) == 50 and groups_left(pair) == [GROUP]
     # What a crash now leaves on disk is enough: the group's intent and creation.
-    crashed = Journal.load(tmp_path / LOG_NAME)
+    crashed = Journal.load(tmp_path / LOG_NAME, clock=SystemClock())
     assert [(r.kind, r.state) for r in crashed.data.resources] == [("thing_group", "created")]
     summary = clean_journal(crashed, ticking_iot(pair), S3Ops(None, "us-east-1"))
     assert summary.removed == [f"thing_group {GROUP}"] and groups_left(pair) == []
     # ... and the next run with the same list repairs nothing: it makes the group again.
-    assert target_group(pair, Journal.in_memory()).prepare(GROUP, arns)
+    assert target_group(pair, Journal.in_memory(clock=pair.clock)).prepare(GROUP, arns)
     assert len(members(pair)) == 150
 
 
@@ -176,7 +177,7 @@ def test_a_missing_thing_stops_the_fill_names_it_and_cleanup_leaves_nothing(
 ) -> None:
     pair, arns = pair_with_things(130)
     listed = [*arns[:60], arn("not-registered"), *arns[60:]]
-    journal = Journal.start(tmp_path, mode="aws", region="us-east-1")
+    journal = Journal.start(tmp_path, clock=SystemClock(), mode="aws", region="us-east-1")
     with pytest.raises(AwsServiceError, match="'not-registered'") as caught:
         target_group(pair, journal).prepare(GROUP, listed)
     assert caught.value.exit_code == 3
@@ -195,7 +196,7 @@ def test_a_half_filled_group_from_a_dead_run_is_repaired_not_rebuilt(tmp_path: P
     )
     for a in arns[:70]:
         pair.call("iot", "AddThingToThingGroup", thingGroupName=GROUP, thingArn=a)
-    target_group(pair, Journal.in_memory()).prepare(GROUP, arns)
+    target_group(pair, Journal.in_memory(clock=pair.clock)).prepare(GROUP, arns)
     seen = calls(pair)
     assert seen["AddThingToThingGroup"] == 50 and seen["CreateThingGroup"] == 0
     assert seen["UpdateThingGroup"] == 1  # it was not marked: only the final mark
@@ -209,13 +210,15 @@ def test_a_reply_lost_after_commit_while_making_the_group_changes_nothing(
     tmp_path: Path, operation: str
 ) -> None:
     pair, arns = pair_with_things(110, lose_reply_after_commit={operation: 1})
-    journal = Journal.start(tmp_path, mode="aws", region="us-east-1")
+    journal = Journal.start(tmp_path, clock=SystemClock(), mode="aws", region="us-east-1")
     target_group(pair, journal).prepare(GROUP, arns)
     assert pair.lose_reply_after_commit[operation] == 0  # it fired; botocore retried
     assert len(members(pair)) == 110
     assert [(r.kind, r.state) for r in journal.data.resources] == [("thing_group", "kept")]
     pair.requests.clear()
-    assert target_group(pair, Journal.in_memory()).prepare(GROUP, arns)  # and it is reusable
+    assert target_group(pair, Journal.in_memory(clock=pair.clock)).prepare(
+        GROUP, arns
+    )  # and it is reusable
     assert calls(pair) == Counter({"DescribeThingGroup": 1})
 
 
@@ -225,7 +228,7 @@ def test_throttling_while_filling_is_retried(tmp_path: Path) -> None:
         seed=3,
     )
     pair, arns = pair_with_things(150, faults=faults)
-    target_group(pair, Journal.in_memory()).prepare(GROUP, arns)
+    target_group(pair, Journal.in_memory(clock=pair.clock)).prepare(GROUP, arns)
     assert pair.injector.counts.get("throttle") == 40
     assert len(members(pair)) == 150
 

@@ -18,6 +18,7 @@ from tests.support.aws_pair import AwsPair
 
 from ota_deploy.aws.iot_ops import IotOps
 from ota_deploy.aws.s3_ops import S3Ops
+from ota_deploy.core.clock import FakeClock, SystemClock
 from ota_deploy.core.errors import AwsServiceError
 from ota_deploy.deploy.cleanup import clean_journal
 from ota_deploy.deploy.journal import LOG_NAME, Journal
@@ -35,14 +36,22 @@ def intents_on_disk(folder: Path) -> set[tuple[str, str]]:
 
 # -- the log itself --------------------------------------------------------------------------
 def test_log_is_appended_and_read_back_with_every_state(tmp_path: Path) -> None:
-    j = Journal.start(tmp_path, mode="aws", region="eu-west-1", now=1.0)
-    j.intend("job", "J-1", now=2.0)
-    j.created("job", "J-1", now=3.0)
-    j.intend("stream", "S-1", now=4.0)
-    j.absent("stream", "S-1", now=5.0)
-    j.intend("thing_group", "G", now=6.0)
-    j.kept("thing_group", "G", now=7.0)
-    j.intend("s3_object", "b/k", bucket="b", key="k", now=8.0)
+    clock = FakeClock(1.0)
+    j = Journal.start(tmp_path, mode="aws", region="eu-west-1", clock=clock)
+    clock.set(2.0)
+    j.intend("job", "J-1")
+    clock.set(3.0)
+    j.created("job", "J-1")
+    clock.set(4.0)
+    j.intend("stream", "S-1")
+    clock.set(5.0)
+    j.absent("stream", "S-1")
+    clock.set(6.0)
+    j.intend("thing_group", "G")
+    clock.set(7.0)
+    j.kept("thing_group", "G")
+    clock.set(8.0)
+    j.intend("s3_object", "b/k", bucket="b", key="k")
     ops = [(r.get("op"), r.get("id")) for r in log_lines(tmp_path)]
     assert ops[0] == (None, None) and log_lines(tmp_path)[0]["journal"] == 2  # the header
     assert ops[1:] == [
@@ -54,7 +63,7 @@ def test_log_is_appended_and_read_back_with_every_state(tmp_path: Path) -> None:
         ("kept", "G"),
         ("intent", "b/k"),
     ]
-    back = Journal.load(tmp_path / LOG_NAME)
+    back = Journal.load(tmp_path / LOG_NAME, clock=SystemClock())
     assert back.data.run == j.data.run and back.data.region == "eu-west-1"
     states = {(r.kind, r.id): r.state for r in back.data.resources}
     assert states == {
@@ -63,20 +72,20 @@ def test_log_is_appended_and_read_back_with_every_state(tmp_path: Path) -> None:
         ("s3_object", "b/k"): "intended",
     }
     assert [r.id for r in back.present()] == ["b/k", "J-1"]  # open ones, newest first
-    assert [r.id for r in back.kept_resources()] == ["G"]
+    assert [r.id for r in back.data.resources if r.state == "kept"] == ["G"]
     assert [r.id for r in back.data.resolved] == ["S-1"]
 
 
 def test_a_torn_last_line_is_skipped_and_a_second_run_appends_its_own_section(
     tmp_path: Path,
 ) -> None:
-    first = Journal.start(tmp_path, mode="aws", region="us-east-1")
+    first = Journal.start(tmp_path, clock=SystemClock(), mode="aws", region="us-east-1")
     first.intend("job", "J-1")
     with (tmp_path / LOG_NAME).open("a") as fh:
         fh.write('{"op": "created", "kind": "job", "id": "J-')  # a crash mid-write
-    second = Journal.start(tmp_path, mode="aws", region="eu-west-1")
+    second = Journal.start(tmp_path, clock=SystemClock(), mode="aws", region="eu-west-1")
     second.intend("job", "K-1")
-    back = Journal.load(tmp_path / LOG_NAME)
+    back = Journal.load(tmp_path / LOG_NAME, clock=SystemClock())
     assert [s.region for s in back.sections] == ["us-east-1", "eu-west-1"]
     assert [r.id for r in back.earlier[0].resources] == ["J-1"]  # still an open intent
     assert back.earlier[0].resources[0].state == "intended"
@@ -84,7 +93,7 @@ def test_a_torn_last_line_is_skipped_and_a_second_run_appends_its_own_section(
 
 
 def test_summary_stays_the_size_of_what_is_live(tmp_path: Path) -> None:
-    j = Journal.start(tmp_path, mode="aws", region="us-east-1")
+    j = Journal.start(tmp_path, clock=SystemClock(), mode="aws", region="us-east-1")
     for n in range(150):
         j.intend("job", f"J-{n}")
         j.created("job", f"J-{n}")
@@ -127,9 +136,11 @@ def test_a_journal_of_format_1_still_loads_and_cleans(tmp_path: Path) -> None:
         ],
     }
     (tmp_path / "journal.json").write_text(json.dumps(old))
-    back = Journal.load(tmp_path / "journal.json")
+    back = Journal.load(tmp_path / "journal.json", clock=SystemClock())
     assert [r.id for r in back.present()] == ["J-1"]
-    again = Journal.load(tmp_path / LOG_NAME)  # converted: the log is the journal from now on
+    again = Journal.load(
+        tmp_path / LOG_NAME, clock=FakeClock()
+    )  # converted: the log is the journal from now on
     assert [r.id for r in again.present()] == ["J-1"]
 
 
@@ -204,16 +215,20 @@ def test_a_crash_right_after_the_create_leaves_nothing_after_cleanup(
     for lookup in ("DescribeStream", "DescribeJob"):  # the run dies before it can look
         client.meta.events.register(f"before-call.iot.{lookup}", crash)
     iot = IotOps(client, clock=pair.clock)
-    journal = Journal.start(tmp_path, mode="aws", region="us-east-1", now=pair.clock.now())
+    journal = Journal.start(tmp_path, mode="aws", region="us-east-1", clock=pair.clock)
     with pytest.raises(Crash):
         RoundResources(iot, s3=None, journal=journal).create(plan_for(1))
     kind, ident = ("job", "J-1") if operation == "CreateJob" else ("stream", "S-1")
     assert (kind, ident) in intents_on_disk(tmp_path)  # all that is left: the intent
-    summary = clean_journal(Journal.load(tmp_path / LOG_NAME), ticking_iot(pair), _no_s3())
+    summary = clean_journal(
+        Journal.load(tmp_path / LOG_NAME, clock=SystemClock()), ticking_iot(pair), _no_s3()
+    )
     assert summary.ok and f"{kind} {ident}" in summary.removed
     assert pair.call("iot", "ListJobs")["jobs"] == []
     assert pair.call("iot", "ListStreams")["streams"] == []
-    again = clean_journal(Journal.load(tmp_path / LOG_NAME), ticking_iot(pair), _no_s3())
+    again = clean_journal(
+        Journal.load(tmp_path / LOG_NAME, clock=SystemClock()), ticking_iot(pair), _no_s3()
+    )
     assert again.removed == [] and "nothing left to remove" in again.text()
 
 

@@ -105,7 +105,7 @@ def run(
     if setup is not None:
         setup(pair, list(prepared.thing_names))
     clock = PairTime(pair, Devices(pair, list(prepared.thing_names)))
-    journal = Journal.start(tmp_path / "out", mode="aws", region="us-east-1", now=clock.now())
+    journal = Journal.start(tmp_path / "out", mode="aws", region="us-east-1", clock=clock)
     deployment = Deployment(prepared, Clients(pair, client), journal=journal, clock=clock)
     try:
         outcome: Any = deployment.execute()
