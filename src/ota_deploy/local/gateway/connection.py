@@ -51,11 +51,11 @@ from ota_deploy.local.gateway.aws_rules import AUTH_ERROR, effective_keepalive
 from ota_deploy.local.gateway.backlog import Backlog
 from ota_deploy.local.gateway.broker import Broker
 from ota_deploy.local.gateway.fair_share import FairShare
-from ota_deploy.local.gateway.packet_actions import PacketActions
+from ota_deploy.local.gateway.packet_actions import ActionHost, PacketActions
 from ota_deploy.local.gateway.preconnect import PreConnectBudget
 from ota_deploy.mqtt.codec import UnsupportedProtocol, encode
 from ota_deploy.mqtt.errors import ConnectTimeout, KeepAliveTimeout, ProtocolError
-from ota_deploy.mqtt.packets import CONNACK_BAD_PROTOCOL, Connack, Disconnect, Packet, Properties
+from ota_deploy.mqtt.packets import CONNACK_BAD_PROTOCOL, Connack, Disconnect, Packet
 from ota_deploy.mqtt.session import ServerConnection, State
 from ota_deploy.mqtt.transport import call_at_deadline, stream_transport
 from ota_deploy.runtime.failure_log import FailureLog
@@ -89,7 +89,7 @@ class ConnectionLimits:
         return self.max_payload + 65536 + 16
 
 
-class ConnectionHost(Protocol):
+class ConnectionHost(ActionHost, Protocol):
     """What a connection needs from the server that accepted it (``MqttGateway``)."""
 
     @property
@@ -127,25 +127,10 @@ class ConnectionHost(Protocol):
     def link_closed(self, link: GatewayConnection) -> None:
         """The socket is gone."""
 
-    def client_connected(self, client_id: str, session_id: str, ip_address: str | None) -> int:
-        """After the CONNACK: the lifecycle event; returns this connection's versionNumber."""
-        ...
-
     def client_disconnected(
         self, client_id: str, session_id: str, version_number: int, reason: str
     ) -> None:
         """A connected client's link is gone; ``reason`` is AWS's disconnectReason."""
-
-    def client_published(
-        self,
-        client_id: str,
-        topic: str,
-        payload: bytes,
-        qos: int,
-        retain: bool,
-        properties: Properties | None = None,
-    ) -> None:
-        """A PUBLISH from the client (or its will): a reserved topic's handler, or routing."""
 
 
 class GatewayConnection(PacketActions, Backlog, asyncio.Protocol):
