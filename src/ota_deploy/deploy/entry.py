@@ -17,6 +17,14 @@ round); 2 bad input; 3 an AWS or infrastructure error; 130 interrupted (Ctrl-C /
 job is cancelled, cleanup runs as configured and the report of what happened is still written;
 the interrupted round counts as neither failed nor succeeded).
 
+An output folder that cannot be written (``core.output_error.OutputError``, exit 3, one line,
+never a traceback): ``--out`` that cannot be made (or its debug log opened) ends the run before
+anything is made; a journal that cannot record an intent ends the round in ERROR and the run
+(nothing more is created; what was made is still cleaned up); results.csv, report.json, the
+per-round files or report.html that cannot be written at the end are named in the run's error
+after the journal was flushed and cleanup ran (``report.results.write_outputs`` writes every
+other file first).
+
 The report holds the rounds that ran; the planned rounds that did not run are one
 ``NotRun`` entry (first..last, why) and a count in the summary, so a 1,000,000-round run
 stopped after round 2 writes a report of two rounds.
@@ -57,6 +65,7 @@ from ota_deploy.core.errors import (
     AwsServiceError,
     InputError,
 )
+from ota_deploy.core.output_error import OutputError, reason
 from ota_deploy.deploy.deployment import Deployment, Pacing
 from ota_deploy.deploy.inputs import PreparedRun, prepare_run
 from ota_deploy.deploy.journal import Journal
@@ -151,7 +160,12 @@ def execute_prepared(
     """Run a validated ``PreparedRun`` (dev.ini or shell workflow) and write its outputs."""
     prepared = with_user_group(prepared, req.target_group)
     settings = prepared.settings
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(
+            f"cannot make the output folder {out_dir} ({reason(err)}); nothing was created"
+        ) from None
     started = clock.now()
     report = RunReport(
         tool_version=__version__,
@@ -165,7 +179,7 @@ def execute_prepared(
     round_files = RoundFiles(out_dir)
     error: str | None = None
     exit_code = EXIT_OK
-    with LogScope(out_dir, debug=settings.debug) as logs, _sigterm_as_interrupt():
+    with _log_scope(out_dir, settings.debug) as logs, _sigterm_as_interrupt():
         for warning in prepared.warnings:
             log.warning("%s", warning)
         if settings.debug:
@@ -199,7 +213,7 @@ def execute_prepared(
             result.interrupted = True
             result.stop_reason = result.stop_reason or "interrupted (Ctrl-C / SIGTERM)"
             log.warning("interrupted before the rounds finished")
-        except (AwsServiceError, InputError) as err:
+        except (AwsServiceError, InputError, OutputError) as err:
             error = str(err)
             exit_code = err.exit_code
             result.stop_reason = result.stop_reason or "an error ended the run (see the log)"
@@ -217,7 +231,15 @@ def execute_prepared(
             exit_code = EXIT_AWS_ERROR
         elif exit_code == EXIT_OK and not result.all_succeeded:
             exit_code = EXIT_ROUND_FAILED
-        paths = write_outputs(report, out_dir, html=req.html, round_files=round_files)
+        try:
+            paths = write_outputs(report, out_dir, html=req.html, round_files=round_files)
+            wrote = ", ".join(p.name for p in paths)
+        except OutputError as err:  # every other output is written: one line names the rest
+            log.error("%s", err)
+            wrote = "not every output (see the error)"
+            error = str(err) if error is None else f"{error}; and {err}"
+            if exit_code in (EXIT_OK, EXIT_ROUND_FAILED):
+                exit_code = err.exit_code
         s = report.summary
         interrupted = f", {s.interrupted} interrupted" if s.interrupted else ""
         log.info(
@@ -227,7 +249,7 @@ def execute_prepared(
             s.failed,
             interrupted,
             s.skipped,
-            ", ".join(p.name for p in paths),
+            wrote,
         )
     return RunOutcome(report=report, exit_code=exit_code, out_dir=out_dir, error=error)
 
@@ -264,6 +286,23 @@ def _pacing(req: RunRequest) -> Pacing:
     if req.local:
         return Pacing(poll_initial_sec=0.05, poll_max_sec=1.0)
     return Pacing(poll_initial_sec=0.25, poll_max_sec=5.0)
+
+
+@contextlib.contextmanager
+def _log_scope(out_dir: Path, debug: bool) -> Iterator[LogScope]:
+    """The run's logging; a debug log that cannot be opened is an ``OutputError`` (nothing
+    was created yet)."""
+    scope = LogScope(out_dir, debug=debug)
+    try:
+        scope.__enter__()
+    except OSError as err:
+        raise OutputError(
+            f"cannot write the debug log {scope.log_file} ({reason(err)}); nothing was created"
+        ) from None
+    try:
+        yield scope
+    finally:
+        scope.__exit__(None, None, None)
 
 
 @contextlib.contextmanager

@@ -273,21 +273,33 @@ class Journal:
             return
         line = (json.dumps(record, separators=(",", ":")) + "\n").encode("utf-8")
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        wrote = 0
         try:
             if not self._line_start_checked:  # an earlier process may have died mid-line
                 size = os.fstat(fd).st_size
                 if size and os.pread(fd, 1, size - 1) != b"\n":
                     line = b"\n" + line
                 self._line_start_checked = True
-            if os.write(fd, line) != len(line):  # a short write: the disk is full
+            wrote = os.write(fd, line)
+            if wrote != len(line):  # a short write: the disk is full
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
             if durable:
                 os.fsync(fd)
         except OSError:
-            self._line_start_checked = False  # a torn line: the next one starts a line
+            self._take_back(fd, wrote)
             raise
         finally:
             os.close(fd)
+
+    def _take_back(self, fd: int, wrote: int) -> None:
+        """A line that failed is taken off the log's end: the caller reports it as not written
+        (an intent: its create does not go out), so the log must not say otherwise -- a short
+        write may lack only the newline and read back as a whole intent. If the truncation
+        fails too, the next line starts on a line of its own (the torn one is skipped)."""
+        self._line_start_checked = False
+        if wrote:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, os.fstat(fd).st_size - wrote)
 
     def flush(self) -> None:
         """Bring ``journal.json`` up to date now (the run's end; the log is always current

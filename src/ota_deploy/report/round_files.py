@@ -13,8 +13,15 @@ Why: a long ``--keep-going`` run on a big fleet held every round's records until
 (10,000 things x 34 rounds: ~460 MiB), and a crash lost every round's detail. Now memory holds
 one round's records at a time, and every finished round's file is on disk.
 
-A round whose file cannot be written (disk full, permissions) keeps its records in memory and
-is written with report.json at the end, as before; one warning says so.
+A round whose file cannot be written (disk full, permissions, its name taken) keeps its records
+in memory and is written with report.json at the end; one warning says so, however many rounds
+fail, and the run goes on. Why not stop the run as a journal intent that cannot be written
+does: the journal decides what may be created (a resource it does not know of could leak), and
+when the disk is full the next round's intent already stops the run before anything more is
+made; a per-round file is only a record of what happened, kept whole in memory meanwhile, so
+stopping a rollout half-way for it would cost the user a deployment and save nothing. At the
+end ``report.results.write_outputs`` tries again, and a file still not written ends the run
+with one ``OutputError`` line naming it (exit 3).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from ota_deploy.core.output_error import reason
 from ota_deploy.report.digest import RoundDigest, digest_round
 from ota_deploy.report.model import RoundReport
 from ota_deploy.report.things import THINGS_DIR, things_file_name, write_things
@@ -57,10 +65,10 @@ class RoundFiles:
                 self._warned = True
                 log.warning(
                     "round %d: %s not written (%s); per-thing records stay in memory and are "
-                    "written with report.json",
+                    "written with report.json (said once)",
                     rnd.round,
-                    name,
-                    err,
+                    self.out_dir / name,
+                    reason(err),
                 )
             return
         rnd.things_file = name
