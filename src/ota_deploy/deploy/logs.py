@@ -24,6 +24,22 @@ class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().emit(record)
 
 
+class _DebugFileHandler(logging.FileHandler):
+    """The ``--debug`` log file. A record that cannot be written (a full disk) is one warning
+    on stderr for the whole run, not logging's "--- Logging error ---" traceback per record;
+    the run itself goes on (its journal decides what it may still create)."""
+
+    failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if self.failed:
+            return
+        self.failed = True
+        err = sys.exc_info()[1]
+        why = (err.strerror if isinstance(err, OSError) else None) or str(err)
+        sys.stderr.write(f"warning: the debug log {self.baseFilename} cannot be written ({why})\n")
+
+
 class LogScope:
     def __init__(self, out_dir: Path, *, debug: bool, quiet: bool = False) -> None:
         self.out_dir = out_dir
@@ -41,7 +57,7 @@ class LogScope:
     def __enter__(self) -> LogScope:
         if self.debug:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            handler: logging.Handler = logging.FileHandler(self.log_file, encoding="utf-8")
+            handler: logging.Handler = _DebugFileHandler(self.log_file, encoding="utf-8")
             handler.setLevel(logging.DEBUG)
             self.logger.setLevel(logging.DEBUG)
         else:

@@ -15,6 +15,7 @@ written before the per-round layout, the things inline as before. Every problem 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path, PurePosixPath
 
 from pydantic import ValidationError
@@ -44,7 +45,13 @@ def write_report(report: RunReport, out_dir: Path) -> list[Path]:
             stale.unlink()
     path = out_dir / REPORT_JSON
     body = report.model_dump_json(indent=2, exclude={"rounds": {"__all__": {"things"}}})
-    path.write_text(body + "\n", encoding="utf-8")
+    aside = path.with_name(f".{REPORT_JSON}.tmp")  # an earlier run's report.json stays whole
+    try:  # until this one is complete (a full disk must not cut it short)
+        aside.write_text(body + "\n", encoding="utf-8")
+        os.replace(aside, path)
+    except OSError:
+        aside.unlink(missing_ok=True)
+        raise
     return [path, *written]
 
 

@@ -17,9 +17,9 @@
 A file that cannot be written (disk full, a read-only ``--out``, its name taken by a folder):
 every other output is still written, then one ``core.output_error.OutputError`` (exit 3) names
 each file not written and why, and what was written. Files are written aside and renamed into
-place, so a failed write leaves no half file under its name (``report.json``, written by
-``report.layout``, is removed if its write was cut short: a truncated report is worse than
-none). The caller (``deploy.entry``) has flushed the journal and cleaned up by then.
+place (``report.json`` by ``report.layout``), so a failed write leaves no half file under
+its name, and an earlier run's file in a reused ``--out`` stays whole. The caller
+(``deploy.entry``) has flushed the journal and cleaned up by then.
 """
 
 from __future__ import annotations
@@ -166,15 +166,8 @@ def _write_round_files(report: RunReport, out_dir: Path, attempt: Callable[..., 
 
 def _write_report_json(report: RunReport, out_dir: Path) -> None:
     """report.json by ``report.layout`` (the per-round files are written already: it is given
-    the rounds without their things). A write cut short removes the truncated file."""
+    the rounds without their things; it writes aside and renames)."""
     bare = report.model_copy(
         update={"rounds": [r.model_copy(update={"things": []}) for r in report.rounds]}
     )
-    try:
-        write_report(bare, out_dir)
-    except OSError:
-        path = out_dir / REPORT_JSON
-        if path.is_file():
-            with contextlib.suppress(OSError):
-                path.unlink()
-        raise
+    write_report(bare, out_dir)

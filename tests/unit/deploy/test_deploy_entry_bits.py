@@ -37,3 +37,32 @@ def test_debug_logs_to_a_file_in_the_out_dir(
     assert "shown" in out and "hidden" not in out
     assert not (tmp_path / "b").exists()
     assert logging.getLogger("ota_deploy").handlers == []  # nothing accumulates
+
+
+def test_a_debug_log_that_cannot_be_written_is_one_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A full disk under --debug: one warning on stderr for the run, not logging's
+    "--- Logging error ---" traceback per record."""
+    log = logging.getLogger("ota_deploy.deploy.test")
+    with LogScope(tmp_path, debug=True) as scope:
+        handler = scope.handlers[0]
+        assert isinstance(handler, logging.FileHandler)
+
+        class FullDisk:
+            def write(self, text: str) -> int:
+                raise OSError(28, "No space left on device")
+
+            def flush(self) -> None:
+                pass
+
+        handler.stream = FullDisk()  # type: ignore[assignment]
+        for n in range(5):
+            log.info("record %d", n)
+        handler.stream = None  # type: ignore[assignment]  # nothing to close
+    err = capsys.readouterr().err
+    assert "Logging error" not in err and "Traceback" not in err
+    lines = err.splitlines()
+    assert lines == [
+        f"warning: the debug log {scope.log_file} cannot be written (No space left on device)"
+    ]

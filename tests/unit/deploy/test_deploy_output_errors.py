@@ -240,13 +240,16 @@ def test_an_output_whose_name_is_taken_is_named_and_the_others_are_written(
     assert caught.value.exit_code == 3
 
 
-def test_a_report_json_cut_short_is_not_left_half_written(
+def test_a_report_json_cut_short_leaves_the_earlier_one_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A reused --out: the earlier run's report.json stays as it was, no half file, no
+    temporary file left."""
+    (tmp_path / "report.json").write_text('{"earlier": true}\n')
     real = Path.write_text
 
     def disk_fills(self: Path, data: str, *args: Any, **kwargs: Any) -> int:
-        if self.name == "report.json":
+        if "report.json" in self.name:
             real(self, data[: len(data) // 2], *args, **kwargs)
             raise OSError(errno.ENOSPC, ENOSPC)
         return real(self, data, *args, **kwargs)
@@ -254,7 +257,8 @@ def test_a_report_json_cut_short_is_not_left_half_written(
     monkeypatch.setattr(Path, "write_text", disk_fills)
     with pytest.raises(OutputError, match=f"report.json \\({ENOSPC}\\)"):
         write_outputs(synthetic_run(3, 2), tmp_path, html=False)
-    assert not (tmp_path / "report.json").exists()
+    assert (tmp_path / "report.json").read_text() == '{"earlier": true}\n'
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
     assert (tmp_path / "results.csv").is_file()
 
 
