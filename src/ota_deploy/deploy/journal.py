@@ -114,11 +114,16 @@ class Journal:
             run=new_marker(now),
         )
         journal = cls(out_dir / LOG_NAME, data, clock=clock)
+        fresh = False
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
             fresh = not journal.log_path.exists()
             journal._write(header(data), durable=True)
         except OSError as err:
+            if fresh:  # the log this call began holds nothing: it does not stay behind
+                with contextlib.suppress(OSError):
+                    if journal.log_path.stat().st_size == 0:
+                        journal.log_path.unlink()
             raise OutputError(
                 f"cannot write the run journal {journal.log_path} ({reason(err)}); "
                 "nothing was created"

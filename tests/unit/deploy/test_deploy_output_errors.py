@@ -104,6 +104,18 @@ def test_a_journal_header_that_cannot_be_written_is_one_output_error(
         Journal.start(tmp_path, clock=FakeClock(), mode="aws", region="us-east-1")
     assert str(tmp_path / LOG_NAME) in str(caught.value)
     assert ENOSPC in str(caught.value) and "nothing was created" in str(caught.value)
+    assert not (tmp_path / LOG_NAME).exists()  # the empty log it began does not stay
+
+
+def test_a_header_that_cannot_be_appended_keeps_the_earlier_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Journal.start(tmp_path, clock=FakeClock(), mode="aws", region="us-east-1")
+    before = (tmp_path / LOG_NAME).read_bytes()
+    full_disk(monkeypatch, lambda record: True)
+    with pytest.raises(OutputError):
+        Journal.start(tmp_path, clock=FakeClock(), mode="aws", region="eu-west-1")
+    assert (tmp_path / LOG_NAME).read_bytes() == before  # an earlier run's log: untouched
 
 
 # -- an intent that cannot be written: the create never goes out -------------------------------
