@@ -38,6 +38,7 @@ from ota_deploy.aws.s3_ops import S3Ops
 from ota_deploy.aws.session import AwsClients
 from ota_deploy.core.clock import TimeSource
 from ota_deploy.core.errors import InputError
+from ota_deploy.core.status import ExecutionStatus
 from ota_deploy.deploy.cleanup import RoundIds, clean_journal, remove_leftovers
 from ota_deploy.deploy.inputs import PreparedRun
 from ota_deploy.deploy.journal import Journal
@@ -197,6 +198,9 @@ class Deployment:
 
             def poll_final(self) -> JobSnapshot:
                 return call_aws(self.inner.poll_final, "DescribeJobExecution", sleep=clock.sleep)
+
+            def settled(self) -> dict[ExecutionStatus, int] | None:
+                return self.inner.settled()  # never raises
 
         return _SafePoller
 

@@ -65,6 +65,10 @@ class Poller(Protocol):
     poll that also fetches the statusDetails of failed/rejected/timed-out things, so the
     report says why they failed; with none outstanding it returns the deciding snapshot itself
     without a call. Without ``poll_final`` the deciding snapshot is the round's last.
+
+    And ``settled() -> counts | None``: one cheap call (DescribeJob) that gives the execution
+    counts once nothing is QUEUED or IN_PROGRESS, else None; a long rest after a slow poll is
+    cut short by it (``RoundRunner._rest``).
     """
 
     @property
@@ -267,7 +271,32 @@ class RoundRunner:
                 pause = min(pause * self.cfg.poll_factor, self.cfg.poll_max_sec)
             last = dict(snap.counts)
             rest = max(pause, self.cfg.poll_rest_ratio * (now - asked))
-            self.sleep(max(0.0, min(rest, deadline - now)))
+            self._rest(poller, min(rest, deadline - now), pause, last)
+
+    def _rest(
+        self, poller: Poller, rest: float, pause: float, last: dict[ExecutionStatus, int]
+    ) -> None:
+        """Wait ``rest`` before the next poll. A rest much longer than ``pause`` (the last poll
+        was slow: thousands of executions listed on a busy service) is taken in steps of a
+        quarter of it (at least ``pause``), each followed by the poller's ``settled`` probe
+        (one DescribeJob, far cheaper than the poll that made the rest long): once every
+        execution has ended with counts the last poll did not see, the full poll comes now.
+        So a 10,000-device round is judged soon after its last device, not up to three
+        poll-durations later, and polling still costs a bounded share of the time (at most
+        three probes per rest)."""
+        settled = getattr(poller, "settled", None)
+        if settled is None or rest <= 2 * pause:
+            self.sleep(max(0.0, rest))
+            return
+        step = max(pause, rest / 4)
+        end = self.clock.now() + rest
+        while (left := end - self.clock.now()) > 0:
+            self.sleep(min(step, left))
+            if end - self.clock.now() <= 0:
+                return
+            counts = settled()
+            if counts is not None and counts != last:
+                return
 
     def _observe(self, snap: JobSnapshot, calls: RoundCalls, report: RoundReport) -> JobSnapshot:
         """Every poll: round numbers on the snapshot, a rollout-curve sample, the live view."""

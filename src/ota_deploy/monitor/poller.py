@@ -54,7 +54,7 @@ from ota_deploy.core.observed import (
     ThingStatus,
     seen_job_status,
 )
-from ota_deploy.core.status import ExecutionStatus
+from ota_deploy.core.status import PENDING_EXECUTION, ExecutionStatus
 from ota_deploy.monitor.board import Draft, ThingBoard
 from ota_deploy.monitor.snapshot import JobSnapshot, ThingState
 from ota_deploy.monitor.sweep import Sweep, sources, to_epoch
@@ -170,6 +170,26 @@ class JobPoller:
             return self.poll()
         finally:
             self.details_budget = saved
+
+    def settled(self) -> dict[ExecutionStatus, int] | None:
+        """One DescribeJob between polls: the execution counts when nothing is QUEUED or
+        IN_PROGRESS any more (every execution reached an end, so a full poll would likely
+        decide the round now), else None. Never raises: a throttled or failing probe is None
+        and the next full poll deals with it. The board is not touched."""
+        if self.backing_off:
+            return None
+        try:
+            job = self._call("describe_job", jobId=self.job_id)["job"]
+        except Exception:
+            return None
+        details = job.get("jobProcessDetails") or {}
+        counts = dict.fromkeys(ExecutionStatus, 0)
+        for key, status in PROCESS_DETAIL_KEYS.items():
+            counts[status] = int(details.get(key) or 0)
+        pending = sum(counts[s] for s in PENDING_EXECUTION)
+        if pending or not any(counts.values()):
+            return None
+        return counts
 
     def poll(self) -> JobSnapshot:
         now = self.clock.now()

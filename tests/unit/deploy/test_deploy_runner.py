@@ -3,6 +3,7 @@ cleanup, interrupt. Devices act through the jobs data plane while the runner sle
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from pair_deploy import make_world, plan_for
 from tests.support.aws_pair import AwsPair
 
 from ota_deploy.deploy.runner import RoundCalls
+from ota_deploy.monitor.poller import JobPoller
 
 
 def nonzero(counts: dict[Any, int]) -> dict[Any, int]:
@@ -342,11 +344,34 @@ def test_an_interrupted_round_is_neither_failed_nor_succeeded(tmp_path: Path) ->
     assert results_csv_text(summary) == "total,3\nfail,0\nsucceed,0\n"
 
 
-def test_a_slow_poll_is_followed_by_a_longer_rest(tmp_path: Path) -> None:
-    """Each pause is at least 3x what the last poll took on the run's clock: polling keeps a
-    bounded share of the time at any --time-scale or fleet size (here every poll call takes
-    0.5 s, so a poll of DescribeJob + listings takes 1 s or more)."""
+def _timed_polls(w: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, float, float]]:
+    """Every full poll and ``settled`` probe of ``w``'s poller: (kind, start, end)."""
+    seen: list[tuple[str, float, float]] = []
+
+    def timed(kind: str, real: Any) -> Any:
+        def wrapper(self: JobPoller) -> Any:
+            start = w.clock.now()
+            try:
+                return real(self)
+            finally:
+                seen.append((kind, start, w.clock.now()))
+
+        return wrapper
+
+    monkeypatch.setattr(JobPoller, "poll", timed("poll", JobPoller.poll))
+    monkeypatch.setattr(JobPoller, "settled", timed("probe", JobPoller.settled))
+    return seen
+
+
+def test_a_slow_poll_is_followed_by_a_longer_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After each full poll the next one waits at least 3x what it took on the run's clock:
+    polling keeps a bounded share of the time at any --time-scale or fleet size (here every
+    poll call takes 0.5 s, so a poll of DescribeJob + listings takes 1 s or more). The rest is
+    taken in quarters with a one-call ``settled`` probe after each (at most three a rest)."""
     w = make_world(tmp_path, rounds=1, work_steps=3, clean_up=False)  # no deletion waits
+    seen = _timed_polls(w, monkeypatch)
 
     def slow(**_: Any) -> None:
         w.clock.advance(0.5)
@@ -354,8 +379,40 @@ def test_a_slow_poll_is_followed_by_a_longer_rest(tmp_path: Path) -> None:
     w.poll_client.meta.events.register("before-call.iot", slow)
     result = w.runner.run(plan_for)
     assert result.all_succeeded
-    polls = w.sleeps
-    assert polls and min(polls) >= 3 * 0.5  # never the 0.25 s initial pause
+    assert w.sleeps and min(w.sleeps) >= 3 * 0.5 / 4  # never the 0.25 s initial pause
+    polls = [(start, end) for kind, start, end in seen if kind == "poll"]
+    assert len(polls) >= 2
+    for (start, end), (next_start, _) in itertools.pairwise(polls):
+        between = [k for k, s, _ in seen if k == "probe" and end <= s < next_start]
+        assert len(between) <= 3
+        if next_start - end < 3 * (end - start):  # cut short: only by a settled probe
+            assert between, (start, end, next_start)
+
+
+def test_a_long_rest_ends_when_every_execution_has_ended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poll that took 2 s means a 6 s rest, taken in 1.5 s quarters; the devices end within
+    two steps, and the probe that sees it brings the deciding poll at once, not 6 s on."""
+    w = make_world(tmp_path, rounds=1, work_steps=1, clean_up=False)
+    seen = _timed_polls(w, monkeypatch)
+    slow_once = {"left": 1}
+
+    def slow(**_: Any) -> None:
+        if slow_once["left"]:
+            slow_once["left"] -= 1
+            w.clock.advance(2.0)
+
+    w.poll_client.meta.events.register("before-call.iot.DescribeJob", slow)
+    result = w.runner.run(plan_for)
+    assert result.all_succeeded
+    polls = [(start, end) for kind, start, end in seen if kind == "poll"]
+    probes = [(start, end) for kind, start, end in seen if kind == "probe"]
+    first_end = polls[0][1]
+    assert probes and probes[0][0] - first_end == pytest.approx(1.5)  # a quarter of 6 s
+    assert len(polls) == 2  # the second poll decided the round
+    assert polls[1][0] == probes[-1][1]  # right after the probe that saw every execution end
+    assert polls[1][0] - first_end < 6.0 and len(probes) < 4
 
 
 def test_interrupt_after_the_job_completed_is_still_an_interrupted_round(tmp_path: Path) -> None:

@@ -622,3 +622,32 @@ def test_every_poll_sees_what_the_service_holds(steps: list[list[tuple[str, str]
         assert {n: t.status for n, t in snap.things.items()} == truth
         held = {s: list(truth.values()).count(s) for s in set(truth.values()) - {"NONE"}}
         assert {s: n for s, n in snap.counts.items() if n} == held
+
+
+def test_settled_is_one_describe_job_and_says_when_every_execution_has_ended(
+    pair: AwsPair, iot: Jobs, clock: FakeClock
+) -> None:
+    """The runner's probe between polls: counts only once nothing is QUEUED or IN_PROGRESS;
+    one call each time; the board (what the next poll compares with) untouched."""
+    iot.job(["a", "b"])
+    poller = JobPoller(iot.client, "J-1", clock=clock)
+    first = poller.poll()
+    iot.ops()
+    assert poller.settled() is None  # both QUEUED
+    iot.move("a", "IN_PROGRESS")
+    iot.move("a", "SUCCEEDED")
+    assert poller.settled() is None  # b still QUEUED
+    iot.move("b", "IN_PROGRESS")
+    iot.move("b", "FAILED")
+    counts = poller.settled()
+    assert counts is not None
+    assert {s: n for s, n in counts.items() if n} == {"SUCCEEDED": 1, "FAILED": 1}
+    assert iot.ops() == ["DescribeJob"] * 3
+    assert poller.last is first  # a probe is not a poll
+    snap = poller.poll()
+    assert {n: t.status for n, t in snap.things.items()} == {"a": "SUCCEEDED", "b": "FAILED"}
+
+
+def test_settled_never_raises(pair: AwsPair, iot: Jobs, clock: FakeClock) -> None:
+    poller = JobPoller(iot.client, "no-such-job", clock=clock)
+    assert poller.settled() is None  # ResourceNotFound: the next full poll says so
