@@ -7,7 +7,10 @@ the answers with ``transport.write`` (no per-message drain: asyncio buffers, and
 request/response pacing bounds the buffer). What is written to this connection while its own
 received bytes are being dispatched (a GetStream request's several data blocks,
 acknowledgements) is gathered and written once at the end: one ``send`` instead of one per
-message; it is flushed before any close, so nothing is lost or reordered.
+message; it is flushed before any close, so nothing is lost or reordered. A read that is
+exactly one valid QoS 0 PUBLISH (a download's block request, the usual read) skips the packet
+object and goes straight to ``_on_publish`` (``_whole_publish``); everything else, errors
+included, goes through ``ServerConnection.receive``.
 
 Sharing the loop: once the gateway has used up this loop iteration's slice of work
 (``fair_share.py``), a connected client's bytes are kept until its turn (``backlog.py``), in
@@ -276,6 +279,16 @@ class GatewayConnection(PacketActions, Backlog, asyncio.Protocol):
         self._receive(data)
 
     def _receive(self, data: bytes) -> None:
+        if self.attached and self._faults is None:
+            message = self._whole_publish(data)
+            if message is not None:  # the usual read: one QoS 0 PUBLISH (a block request)
+                self._corked = []
+                try:
+                    if self.transport is not None and not self.transport.is_closing():
+                        self._on_publish(message[0], message[1], 0, False, None, None)
+                finally:
+                    self._uncork()
+                return
         try:
             packets = self.conn.receive(data)
         except UnsupportedProtocol as exc:
@@ -298,6 +311,25 @@ class GatewayConnection(PacketActions, Backlog, asyncio.Protocol):
                 self._budget.release(self._claimed)  # the CONNECT is complete
                 self._claimed = 0
         self._dispatch_all(packets)
+
+    def _whole_publish(self, data: bytes) -> tuple[str, bytes] | None:
+        """``(topic, payload)`` when ``data`` is exactly one QoS 0 PUBLISH that
+        ``conn.receive`` would give as a valid ``Publish`` (``StreamParser.whole_publish``,
+        and the topic checks of ``ServerConnection._validate``), which then counts as heard
+        from the client as ``receive`` does; None, with nothing consumed, for anything else
+        (``receive`` then takes it, errors included). Spares the packet object, the list and
+        the per-packet dispatch on a download's hot path."""
+        conn = self.conn
+        if conn.state is not State.CONNECTED:
+            return None
+        message = conn.parser.whole_publish(data)
+        if message is None:
+            return None
+        topic = message[0]
+        if "+" in topic or "#" in topic or "\x00" in topic:
+            return None
+        conn.last_heard = conn.clock.now()
+        return message
 
     def _dispatch_all(self, packets: list[Packet]) -> None:
         self._corked = []

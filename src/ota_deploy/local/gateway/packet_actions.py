@@ -23,6 +23,7 @@ uses (declared here, defined there); refusals are ``Refusals``'s (``refusals.py`
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from typing import Protocol
@@ -64,6 +65,11 @@ from ota_deploy.mqtt.properties import (
 log = logging.getLogger(__name__)
 
 MAX_CLIENT_ID = 128  # AWS IoT limit on client id length
+
+# client_may_publish is a pure function of the topic, asked per PUBLISH to $aws/things/...: a
+# device uses the same few request topics for a whole download, so the answers are kept
+# (least recently used dropped first).
+_may_publish = functools.lru_cache(maxsize=16_384)(client_may_publish)
 
 
 class ActionHost(Protocol):
@@ -119,30 +125,14 @@ class PacketActions(Refusals):
 
     def _act(self, packet: Packet) -> None:
         if isinstance(packet, Publish):
-            if len(packet.payload) > self._max_payload:
-                # AWS IoT: publishes over 128 KB are rejected and the client disconnected.
-                self.close(0x95)
-                return
-            topic = packet.topic
-            if topic.startswith("$aws/things/") and not client_may_publish(topic):
-                # A service-only reserved topic (aws_rules.py, reserved-topics.html).
-                log.debug("closing %s: PUBLISH to service-only topic %s", self.client_id, topic)
-                self.close(TOPIC_NAME_INVALID)
-                return
-            guard = self.guard
-            if guard is not None and not guard.can_publish(topic, packet.retain):
-                self._deny_publish(packet)
-                return
-            self.host.client_published(
-                self.client_id,
+            self._on_publish(
                 packet.topic,
                 packet.payload,
                 packet.qos,
                 packet.retain,
+                packet.packet_id,
                 packet.properties,
             )
-            if packet.qos == 1 and packet.packet_id is not None:
-                self.write(self.conn.puback_bytes(packet.packet_id))
         elif isinstance(packet, Puback):
             self.broker.acknowledge(self, packet.packet_id)
         elif isinstance(packet, Pingreq):
@@ -162,6 +152,36 @@ class PacketActions(Refusals):
                 self.transport.close()
         else:  # PUBREC/PUBREL/PUBCOMP (we never use QoS 2) and AUTH (no enhanced auth)
             self.close(0x82)
+
+    def _on_publish(
+        self,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        packet_id: int | None,
+        properties: Properties | None,
+    ) -> None:
+        """A PUBLISH from the client (from ``_act``, or straight from the connection's read
+        of one QoS 0 PUBLISH, ``GatewayConnection._receive``)."""
+        if len(payload) > self._max_payload:
+            # AWS IoT: publishes over 128 KB are rejected and the client disconnected.
+            self.close(0x95)
+            return
+        if topic.startswith("$aws/things/") and not _may_publish(topic):
+            # A service-only reserved topic (aws_rules.py, reserved-topics.html).
+            log.debug("closing %s: PUBLISH to service-only topic %s", self.client_id, topic)
+            self.close(TOPIC_NAME_INVALID)
+            return
+        guard = self.guard
+        if guard is not None and not guard.can_publish(topic, retain):
+            self._deny_publish(
+                Publish(topic, payload, qos, retain, False, packet_id, properties or {})
+            )
+            return
+        self.host.client_published(self.client_id, topic, payload, qos, retain, properties)
+        if qos == 1 and packet_id is not None:
+            self.write(self.conn.puback_bytes(packet_id))
 
     def _on_subscribe(self, packet: Subscribe) -> None:
         refused = [f for f, _ in packet.subscriptions if not client_may_subscribe(f)]

@@ -69,6 +69,8 @@ from ota_deploy.runtime.failure_log import FailureLog
 
 log = logging.getLogger(__name__)
 
+_MAX_ROUTES = 65_536  # remembered $aws/ topics; simply forgotten when full (a few per device)
+
 
 class MqttGateway:
     def __init__(
@@ -104,6 +106,10 @@ class MqttGateway:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread_id = 0
         self._links: set[GatewayConnection] = set()
+        # $aws/ topic -> (its handler or None, replies to the requester alone), for the
+        # handlers there were (their count: the list is only ever added to)
+        self._routes: dict[str, tuple[ReservedTopicHandler | None, bool]] = {}
+        self._routes_for = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self.handler_errors = 0
         # repeated failures: one line per condition (shared with the rest of LocalAwsIot)
@@ -247,13 +253,31 @@ class MqttGateway:
         """``$aws/...`` topics go to the first handler that takes them (faults first, when
         one is aimed at the request); the rest are routed."""
         if topic.startswith("$aws/"):
-            for handler in self.handlers:
-                if handler.handles(topic):
-                    if self.faults is None or not self._aimed(handler, client_id, topic, payload):
-                        reply = self._reply_to(client_id, topic)
-                        self._run_handler(handler, client_id, topic, payload, reply)
-                    return
+            route = self._routes.get(topic)
+            if route is None or self._routes_for != len(self.handlers):
+                route = self._route(topic)
+            handler, alone = route
+            if handler is not None:
+                if self.faults is None or not self._aimed(handler, client_id, topic, payload):
+                    broker = self.broker
+
+                    def reply(reply_topic: str, reply_payload: bytes) -> None:
+                        broker.reply(reply_topic, reply_payload, client_id, alone)
+
+                    self._run_handler(handler, client_id, topic, payload, reply)
+                return
         self.broker.publish(topic, payload, qos, retain, properties)
+
+    def _route(self, topic: str) -> tuple[ReservedTopicHandler | None, bool]:
+        """The first handler that takes ``topic`` (None: routed to subscribers) and whether
+        its replies go to the requester alone; kept per topic (``handles`` answers by the
+        topic alone), forgotten when handlers are added."""
+        if self._routes_for != len(self.handlers) or len(self._routes) >= _MAX_ROUTES:
+            self._routes.clear()
+            self._routes_for = len(self.handlers)
+        chosen = next((h for h in self.handlers if h.handles(topic)), None)
+        route = self._routes[topic] = (chosen, requester_only(topic))
+        return route
 
     def _aimed(
         self, handler: ReservedTopicHandler, client_id: str, topic: str, payload: bytes

@@ -52,19 +52,27 @@ class ServedFile:
 
     def message(self, fmt: Format, block_size: int, index: int, token: str | None) -> bytes:
         """The data message of block ``index`` (which must exist) with ``token`` as ``c``."""
+        if token is None:
+            return (b"\xa4" if fmt is Format.CBOR else b"{") + self._tail_of(fmt, block_size, index)
+        item = cbor2.dumps(token) if fmt is Format.CBOR else json.dumps(token).encode("ascii")
+        return self.message_with(fmt, block_size, index, item)
+
+    def message_with(self, fmt: Format, block_size: int, index: int, token_item: bytes) -> bytes:
+        """``message`` for a token given as written: ``token_item`` is ``cbor2.dumps(token)``
+        (CBOR) or ``json.dumps(token)`` (JSON), as the request had it."""
+        tail = self._tail_of(fmt, block_size, index)
+        if fmt is Format.CBOR:
+            return b"".join((_CBOR_TOKEN_HEAD, token_item, tail))
+        return b"".join((_JSON_TOKEN_HEAD, token_item, b",", tail))
+
+    def _tail_of(self, fmt: Format, block_size: int, index: int) -> bytes:
         tails = self._layouts.get((fmt, block_size))
         if tails is None:
             tails = self._layout(fmt, block_size)
         tail = tails[index]
         if tail is None:
             tail = tails[index] = self._tail(fmt, block_size, index)
-        if fmt is Format.CBOR:
-            if token is None:
-                return b"\xa4" + tail
-            return b"".join((_CBOR_TOKEN_HEAD, cbor2.dumps(token), tail))
-        if token is None:
-            return b"{" + tail
-        return b"".join((_JSON_TOKEN_HEAD, json.dumps(token).encode("ascii"), b",", tail))
+        return tail
 
     def _layout(self, fmt: Format, block_size: int) -> list[bytes | None]:
         tails: list[bytes | None] = [None] * block_count(len(self.data), block_size)

@@ -25,11 +25,13 @@ and writes asynchronously. Data messages come from ``streams_blocks.ServedFile``
 per block and block size (only the client token differs between devices).
 
 The hot path (``_one_block``): the request a device sends per block -- one block of a file
-whose bytes are cached, in either format -- is read with ``one_block_request`` (no request
-object), checked against the stream's current revision, and answered with the block's
-pre-encoded message. Whatever it does not take (other shapes, any doubt, any error but the
-stream's own) goes the general way below, the one place requests are fully validated and
-rejected; the unit tests check that both answer every request byte for byte alike.
+whose bytes are cached, in either format -- is read by position (``streams_requests``: the
+token, and the rest as learnt once per distinct request tail), else decoded and read with
+``one_block_request`` (no request object); then checked against the stream's current
+revision, and answered with the block's pre-encoded message. Whatever it does not take (other
+shapes, any doubt, any error but the stream's own) goes the general way below, the one place
+requests are fully validated and rejected; the unit tests check that both answer every
+request byte for byte alike.
 Spec: https://docs.aws.amazon.com/iot/latest/developerguide/mqtt-based-file-delivery-in-devices.html
 """
 
@@ -50,6 +52,7 @@ from ota_deploy.local.reserved import streams_protocol as proto
 from ota_deploy.local.reserved.streams_blocks import ServedFile
 from ota_deploy.local.reserved.streams_codec import Format
 from ota_deploy.local.reserved.streams_protocol import StreamError, StreamsOp
+from ota_deploy.local.reserved.streams_requests import OneBlockReader
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +150,7 @@ class StreamsMqttHandler:
         self._loading: dict[FileKey, asyncio.Future[ServedFile]] = {}
         self._topics: dict[str, proto.StreamsTopic | None] = {}
         self._streams = _StreamCache(service)
+        self._requests = OneBlockReader()
         self.blob_reads = 0  # S3 reads made (the cache's effect is visible in tests/benchmarks)
 
     def handles(self, topic: str) -> bool:
@@ -211,20 +215,26 @@ class StreamsMqttHandler:
         """The hot path (see the module docstring): True when the request was answered here,
         False (nothing sent) for the general path to decode, check and answer."""
         fmt = parsed.fmt
-        try:
-            if fmt is Format.CBOR:  # codec.decode's first step, with its depth cap (what it
-                # checks after that, one_block_request checks too)
-                doc = cbor2.loads(payload, max_depth=codec.MAX_CBOR_DEPTH - 1)
-            else:
-                doc = codec.decode(fmt, payload)
-        except Exception:  # the general path reports it (InvalidCbor, InvalidJson, ...)
-            return False
-        if type(doc) is not dict:
-            return False
-        request = proto.one_block_request(doc)
-        if request is None:
-            return False
-        token, file_id, block_size, index, version = request
+        known = self._requests.read(fmt, payload)  # by position (streams_requests.py)
+        item: bytes | None = None
+        token: str | None
+        if known is not None:
+            token, item, file_id, block_size, index, version = known
+        else:
+            try:
+                if fmt is Format.CBOR:  # codec.decode's first step, with its depth cap (what
+                    # it checks after that, one_block_request checks too)
+                    doc = cbor2.loads(payload, max_depth=codec.MAX_CBOR_DEPTH - 1)
+                else:
+                    doc = codec.decode(fmt, payload)
+            except Exception:  # the general path reports it (InvalidCbor, InvalidJson, ...)
+                return False
+            if type(doc) is not dict:
+                return False
+            request = proto.one_block_request(doc)
+            if request is None:
+                return False
+            token, file_id, block_size, index, version = request
         try:
             stream = self._streams.stream(parsed.stream_id)
         except Exception as exc:  # as the general path: AWS's code, else InternalError
@@ -238,7 +248,10 @@ class StreamsMqttHandler:
             return False  # no such file, not read yet (S3), or no such block
         self._cache.move_to_end(key)  # type: ignore[arg-type]  # (a tuple: a FileKey)
         try:
-            message = served.message(fmt, block_size, index, token)
+            if item is not None:
+                message = served.message_with(fmt, block_size, index, item)
+            else:
+                message = served.message(fmt, block_size, index, token)
         except Exception as exc:  # as the general path: InternalError
             self._reject(parsed, token, exc, reply)
             return True
