@@ -5,7 +5,9 @@ packet either completes a waiting future (CONNACK, SUBACK, UNSUBACK, PUBACK, key
 id) or, for PUBLISH, becomes a :class:`Message` on ``client.messages`` (QoS 1 deliveries are
 acknowledged right away), or is handed to ``client.on_message`` when one is set (called from
 the protocol's data callback: it must not block, and exceptions it raises are the caller's
-bug, logged and dropped). Outgoing packets are encoded by the connection and written straight
+bug, logged and dropped). A QoS 0 message that is not retained goes to
+``client.on_publish(topic, payload)`` instead when that is set too: the usual delivery, with
+no ``Message`` built for it. Outgoing packets are encoded by the connection and written straight
 to the transport; ``publish`` only waits when the transport's write buffer is over its high
 water mark (or for the PUBACK at QoS 1). ``closed`` is set when the link drops; every waiting
 call then raises :class:`ConnectionClosed`. A client object may ``connect()`` again after it
@@ -117,6 +119,7 @@ class MqttClient:
         "keepalive",
         "messages",
         "on_message",
+        "on_publish",
         "password",
         "port",
         "protocol",
@@ -165,6 +168,8 @@ class MqttClient:
         self.messages: asyncio.Queue[Message] = asyncio.Queue()
         # When set, received messages go to this callback instead of ``messages``.
         self.on_message: Callable[[Message], None] | None = None
+        # With on_message: QoS 0 messages that are not retained go here, as (topic, payload).
+        self.on_publish: Callable[[str, bytes], None] | None = None
         self.closed = asyncio.Event()
         self.closed.set()
         self.session_present = False
@@ -360,7 +365,7 @@ class MqttClient:
             return
         message = self._conn.receive_publish(data)  # one QoS 0 PUBLISH: the usual delivery
         if message is not None:
-            self._deliver(Message(message[0], message[1], 0, False))
+            self._deliver(message[0], message[1], 0, False)
             return
         try:
             packets = self._conn.receive(data)
@@ -370,18 +375,23 @@ class MqttClient:
         for packet in packets:
             self._handle(packet)
 
-    def _deliver(self, msg: Message) -> None:
-        if self.on_message is None:
-            self.messages.put_nowait(msg)
+    def _deliver(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+        on_message = self.on_message
+        if on_message is None:
+            self.messages.put_nowait(Message(topic, payload, qos, retain))
             return
         try:
-            self.on_message(msg)
+            on_publish = self.on_publish
+            if on_publish is not None and not qos and not retain:
+                on_publish(topic, payload)
+            else:
+                on_message(Message(topic, payload, qos, retain))
         except Exception:  # never let a consumer's bug kill the connection
-            log.exception("on_message callback failed on %s", msg.topic)
+            log.exception("on_message callback failed on %s", topic)
 
     def _handle(self, packet: Packet) -> None:
         if type(packet) is Publish:
-            self._deliver(Message(packet.topic, packet.payload, packet.qos, packet.retain))
+            self._deliver(packet.topic, packet.payload, packet.qos, packet.retain)
             if packet.qos == 1 and packet.packet_id is not None:
                 self._write(self._conn.puback_bytes(packet.packet_id))
             elif packet.qos == 2 and packet.packet_id is not None:
