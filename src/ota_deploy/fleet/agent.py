@@ -128,9 +128,26 @@ class DeviceAgent:
         out, self._out = self._out, []
         return out
 
+    def handle_block(self, topic: str, payload: bytes) -> tuple[str, bytes] | list[Action]:
+        """``handle_message`` for the device's hot path: a ``(topic, payload)`` tuple when the
+        message's one action is to publish that (a block whose only outcome is the next
+        GetStream request: ``DownloadFlow.next_request``), else the action list."""
+        out: list[Action] = []
+        self._out = out
+        request = self._download.next_request(topic, payload)
+        if type(request) is tuple:
+            return request  # nothing else was emitted: out is empty
+        if request is False:
+            self._on_other_message(topic, payload)
+        self._out = []
+        return out
+
     def _on_message(self, topic: str, payload: bytes) -> None:
         if self._download.on_data(topic, payload):  # a block of the download: its hot path
             return
+        self._on_other_message(topic, payload)
+
+    def _on_other_message(self, topic: str, payload: bytes) -> None:
         info = proto.classify_topic(self.thing, topic)
         if info is None:
             return
@@ -205,6 +222,9 @@ class DeviceAgent:
         self._deadlines[name] = self.clock.now() + delay
         if name not in self._timers:
             self._start_timer(name, delay)
+
+    def armed(self, name: str) -> bool:
+        return name in self._timers
 
     def disarm(self, name: str) -> None:
         self._deadlines.pop(name, None)

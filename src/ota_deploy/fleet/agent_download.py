@@ -156,20 +156,29 @@ class DownloadFlow:
         host.extend(STREAM_TIMER, self._options.request_timeout_sec)
 
     def _request_window(self, job: JobRun) -> None:
-        assembler, wire = job.assembler, job.wire
-        assert assembler is not None and wire is not None
+        assert job.wire is not None
         host = self._host
         if not host.connected:
             return
+        request = self._window_request(job)
+        if request is None:
+            return
+        host.publish(job.wire.get_topic, request)
+        host.extend(STREAM_TIMER, self._request_timeout)
+
+    def _window_request(self, job: JobRun) -> bytes | None:
+        """The next window's GetStream payload, the job's window, token and count moved on
+        (the caller publishes it on the wire's ``get_topic``); None when nothing is missing."""
+        assembler, wire = job.assembler, job.wire
+        assert assembler is not None and wire is not None
         nxt = assembler.next_window(self._window_blocks)
         if nxt is None:
-            return
+            return None
         offset, count, bitmap = nxt
         job.window = (offset, count)
-        job.stream_token = token = host.token()
+        job.stream_token = token = self._host.token()
         job.requests += 1
-        host.publish(wire.get_topic, wire.encode(token, offset, count, bitmap))
-        host.extend(STREAM_TIMER, self._request_timeout)
+        return wire.encode(token, offset, count, bitmap)
 
     def on_data(self, topic: str, payload: bytes) -> bool:
         """The hot path: a block of the current download, in the common shape
@@ -187,6 +196,58 @@ class DownloadFlow:
         assert job.assembler is not None  # set with the wire
         self._add_block(job, job.assembler, *block)
         return True
+
+    def next_request(self, topic: str, payload: bytes) -> tuple[str, bytes] | bool:
+        """``on_data`` fused with its usual outcome, for the device's hot path.
+
+        When the message is the block the current one-block window asks for and it changes
+        nothing but the next request (not the last block, no progress report, no simulated
+        drop or corruption, no pacing, the link up, the request timer armed), the state moves
+        on exactly as ``on_data`` moves it and the request is returned as ``(topic, payload)``
+        instead of being published: it is then the only action. Any other block goes through
+        ``_add_block`` (True: its actions are with the host); False, having done nothing, for
+        anything that is not a block of the download (as ``on_data``)."""
+        host = self._host
+        job = host.job
+        if job is None:
+            return False
+        wire = job.wire
+        if wire is None or topic != wire.data_topic or job.phase is not Phase.DOWNLOADING:
+            return False
+        block = wire.read(payload)
+        if block is None:
+            return False
+        assembler = job.assembler
+        assert assembler is not None  # set with the wire
+        index, data = block
+        received = assembler.received_blocks + 1
+        total = assembler.total_blocks
+        drop_after = job.drop_after
+        if (
+            job.window != (index, 1)
+            or received >= total
+            or received * 100 // total >= job.next_progress
+            or index == job.corrupt_index
+            or (drop_after is not None and received >= drop_after)
+            or self._slow_link_bps
+            or not host.connected
+            or not host.armed(STREAM_TIMER)
+        ):
+            self._add_block(job, assembler, index, data)
+            return True
+        try:
+            if not assembler.add(index, data):
+                self._add_block(job, assembler, index, data)  # a duplicate: nothing to do
+                return True
+        except BlockError:  # nothing was stored: the general path reports it
+            self._add_block(job, assembler, index, data)
+            return True
+        job.retries = 0
+        job.bytes_received = assembler.received_bytes
+        request = self._window_request(job)  # the window is done: never None (not complete)
+        assert request is not None
+        host.extend(STREAM_TIMER, self._request_timeout)  # armed: moves the deadline only
+        return wire.get_topic, request
 
     def on_stream_message(self, info: proto.TopicInfo, payload: bytes) -> None:
         job = self._host.job

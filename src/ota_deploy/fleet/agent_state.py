@@ -137,6 +137,10 @@ class AgentServices(Protocol):
 
     def disarm(self, name: str) -> None: ...
 
+    def armed(self, name: str) -> bool:
+        """Whether timer ``name`` is armed (so ``extend`` moves only its deadline)."""
+        ...
+
     def backoff(self, attempts: int) -> float:
         """Seconds to wait before attempt ``attempts + 1`` of a rejected request."""
         ...

@@ -3,7 +3,11 @@
 See ``fleet.runner`` for the flow: events (timers, HTTP results, connection changes, and
 messages that arrive while the task is busy) go through the device queue to the device task;
 messages that arrive while it is idle with nothing queued are handled at once in the MQTT
-client's data callback (``Device._deliver``), with the actions that need no waiting.
+client's data callback (``Device._deliver``), with the actions that need no waiting. A block
+of the download whose one outcome is the next GetStream request (nearly every block) takes
+a fused path (``Device._deliver_publish``, ``DeviceAgent.handle_block``): the agent moves its
+state as the general path would and hands back that request, written at once, with no action
+list, ``Publish`` or ``Message`` built for it.
 
 A device knows its fleet only through ``DeviceContext``: the settings every device shares and
 the few services the fleet offers (connect slots and pacing, HTTP GET, result recording,
@@ -122,6 +126,7 @@ class Device:
         )
         self.client.messages = self.queue  # queued messages land in the device queue directly
         self.client.on_message = self._deliver
+        self.client.on_publish = self._deliver_publish
         self._busy = False  # the device task is working on an item (it may be awaiting)
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.ready = asyncio.Event()  # first connect + subscribe done (or failed for good)
@@ -210,6 +215,32 @@ class Device:
         except Exception:  # a bug must not silence the device for good: log, go on
             log.exception("%s: agent failed on 'MessageReceived'", self.thing)
             return
+        self._perform_all(actions)
+
+    def _deliver_publish(self, topic: str, payload: bytes) -> None:
+        """``_deliver`` for a QoS 0 message (MqttClient's ``on_publish``), fused with the
+        agent's hot path: a block whose one outcome is the next request
+        (``DeviceAgent.handle_block``) is answered by writing that request at once, without
+        an action list; anything else is performed as ``_deliver`` performs it."""
+        if self._busy or self._closing or self.task is None or not self.queue.empty():
+            self.queue.put_nowait(Message(topic, payload, 0, False))
+            return
+        self.counters.messages_in += 1
+        try:
+            outcome = self.agent.handle_block(topic, payload)
+        except Exception:  # a bug must not silence the device for good: log, go on
+            log.exception("%s: agent failed on 'MessageReceived'", self.thing)
+            return
+        if isinstance(outcome, list):
+            self._perform_all(outcome)
+        elif self.client.publish_nowait(outcome[0], outcome[1]):
+            self.counters.messages_out += 1
+        else:  # the link is down or its buffer full: the device task waits for room
+            self.queue.put_nowait(_Actions([Publish(outcome[0], outcome[1])]))
+
+    def _perform_all(self, actions: list[Action]) -> None:
+        """Perform ``actions`` now, up to the first that must be awaited: that one and those
+        after it go to the device task, in order."""
         for i, action in enumerate(actions):
             try:
                 done = self._perform_now(action)
