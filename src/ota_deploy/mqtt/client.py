@@ -307,7 +307,7 @@ class MqttClient:
             or not proto.can_write.is_set()
         ):
             return False
-        proto.transport.write(self._conn.publish_bytes(topic, payload))
+        proto.transport.write(self._conn.publish_qos0(topic, payload))
         return True
 
     # -- internals ---------------------------------------------------------------------------

@@ -261,6 +261,8 @@ class ClientConnection(_Connection):
         self._next_check: float | None = None
         self._received = False  # bytes received since the last keep-alive check
         self._ping_outstanding = False
+        self._head_topic: str | None = None  # publish_qos0's last topic and its encoded head
+        self._head = b""
 
     def start(self, connect: Connect) -> bytes:
         if self.state is not State.AWAIT_CONNECT:
@@ -301,6 +303,27 @@ class ClientConnection(_Connection):
 
     def release(self, packet_id: int) -> None:
         self.in_use.discard(packet_id)
+
+    def publish_qos0(self, topic: str, payload: bytes) -> bytes:
+        """``publish_bytes(topic, payload)``: a QoS 0 PUBLISH. A client publishing again and
+        again to one topic (a download's request topic) reuses the topic's encoded head
+        from the previous call; MQTT 5's properties and long packets go the general way."""
+        if topic != self._head_topic:
+            if self.parser.version >= 5:
+                return self.publish_bytes(topic, payload)
+            encoded = topic.encode("utf-8")
+            self._head = len(encoded).to_bytes(2, "big") + encoded
+            self._head_topic = topic
+        head = self._head
+        remaining = len(head) + len(payload)
+        if remaining < 128:
+            fixed = bytes((0x30, remaining))
+        elif remaining < 16384:
+            fixed = bytes((0x30, (remaining & 0x7F) | 0x80, remaining >> 7))
+        else:
+            return self.publish_bytes(topic, payload)
+        self._sent = True
+        return b"".join((fixed, head, payload))
 
     def receive_publish(self, data: bytes) -> tuple[str, bytes] | None:
         """``receive``'s hot path for the usual delivery, ``data`` being exactly one QoS 0
