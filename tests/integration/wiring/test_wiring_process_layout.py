@@ -98,8 +98,9 @@ def _wait_for_round(proc: subprocess.Popen[str], lines: list[str]) -> None:
 
 @pytest.mark.timeout(120)
 def test_a_worker_that_dies_is_one_error_and_the_run_still_reports(tmp_path: Path) -> None:
-    write_run_folder(tmp_path, 20, image_bytes=256 * 1024)
-    # slow devices: the round is still running when the worker is killed
+    # slow devices: the round is still running when the worker is killed (a 1 MiB image: at
+    # 256 KiB a faster fleet could finish the round before the kill under load)
+    write_run_folder(tmp_path, 20, image_bytes=1024 * 1024)
     ini = tmp_path / "dev.ini"
     ini.write_text(ini.read_text().replace("fileChunkSize = 8192", "fileChunkSize = 1024"))
     proc = _start_run(tmp_path, "--time-scale", "1")
