@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 from typing import Any
 
@@ -167,7 +168,6 @@ def test_handle_block_answers_and_moves_as_handle_message(
     assert job is not None and job.wire is not None and job.wire.data_topic is not None
     topic = job.wire.data_topic
     total = (size + BLOCK - 1) // BLOCK
-    fast = 0
 
     def block(index: int) -> bytes:
         return image[index * BLOCK : (index + 1) * BLOCK]
@@ -203,7 +203,6 @@ def test_handle_block_answers_and_moves_as_handle_message(
         expected = ga.handle_message(topic, payload)
         answer = fa.handle_block(topic, payload)
         if isinstance(answer, tuple):
-            fast += 1
             answer = [Publish(*answer)]
         assert answer == expected
         assert _state(ga) == _state(fa)
@@ -284,16 +283,18 @@ def test_the_plain_download_takes_the_fused_way_for_every_block_but_the_reports(
     assert job.result is not None and job.result[0] == "SUCCEEDED"
 
 
-async def _sink(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """The broker's place: CONNACK the CONNECT, then keep what the device writes."""
+async def _sink(
+    written: asyncio.Queue[bytes], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """The broker's place: CONNACK the CONNECT, then keep what the device writes until the
+    device closes the link (then put it on ``written``)."""
     await reader.read(1024)
     writer.write(b"\x20\x02\x00\x00")
+    kept = bytearray()
     while data := await reader.read(1 << 16):
-        SUNK[writer.get_extra_info("peername")] += data
+        kept += data
+    written.put_nowait(bytes(kept))
     writer.close()
-
-
-SUNK: dict[Any, bytearray] = {}
 
 
 def test_the_device_writes_what_the_general_path_writes() -> None:
@@ -313,7 +314,8 @@ def test_the_device_writes_what_the_general_path_writes() -> None:
         frames.append((job.wire.data_topic, payload))
 
     async def scenario() -> list[bytes]:
-        server = await asyncio.start_server(_sink, "127.0.0.1", 0)
+        sunk: asyncio.Queue[bytes] = asyncio.Queue()
+        server = await asyncio.start_server(functools.partial(_sink, sunk), "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         ctx = DeviceContext(
             options=options,
@@ -342,8 +344,6 @@ def test_the_device_writes_what_the_general_path_writes() -> None:
             await asyncio.sleep(0)
             proto = device.client._proto
             assert proto is not None
-            peer = proto.transport.get_extra_info("sockname") if proto.transport else None
-            SUNK[peer] = bytearray()
             for topic, payload in frames:
                 if fuse:
                     proto.data_received(encode_publish(topic, payload))
@@ -351,8 +351,7 @@ def test_the_device_writes_what_the_general_path_writes() -> None:
                     device._deliver(Message(topic, payload, 0, False))
             await device.client.disconnect()
             device.task.cancel()
-            await asyncio.sleep(0.05)
-            written.append(bytes(SUNK.pop(peer)))
+            written.append(await asyncio.wait_for(sunk.get(), 10))
         server.close()
         return written
 
