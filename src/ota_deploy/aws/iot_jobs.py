@@ -81,16 +81,34 @@ class JobCalls(IotCalls):
         return job is None or job.get("status") in JOB_OVER
 
     def delete_job(self, job_id: str, *, force: bool = True, limit_retries: int = 6) -> bool:
-        """Start deleting a job (async). False when it did not exist."""
+        """Start deleting a job (async). False when it did not exist.
+
+        A job already DELETION_IN_PROGRESS is being deleted: that is done, not an error, though
+        AWS refuses a second DeleteJob for it ("Attempting to delete or cancel a job whose
+        status is already DELETION_IN_PROGRESS will result in an error", API_DeleteJob.html;
+        InvalidStateTransitionException). It happens when a Ctrl-C cut the wait after the
+        round's own DeleteJob and the run's last cleanup asks again; DescribeJob confirms it."""
         attempt = 0
         while True:
             try:
-                self.call("DeleteJob", passthrough=[NOT_FOUND, LIMIT], jobId=job_id, force=force)
+                self.call(
+                    "DeleteJob",
+                    passthrough=[NOT_FOUND, LIMIT, BAD_STATE],
+                    jobId=job_id,
+                    force=force,
+                )
                 return True
             except ClientError as err:
                 code = error_code(err)
                 if code == NOT_FOUND:
                     return False
+                if code == BAD_STATE:
+                    job = self.describe_job(job_id)
+                    if job is None:
+                        return False
+                    if job.get("status") == JobStatus.DELETION_IN_PROGRESS:
+                        return True
+                    raise to_service_error(err, "DeleteJob") from None
                 if attempt >= limit_retries:
                     raise AwsServiceError(
                         f"AWS DeleteJob failed for {job_id}: {code}: too many jobs are being "

@@ -235,12 +235,18 @@ def test_device_kicked_off_by_the_gateway_reconnects_and_resumes(env: Env) -> No
 
     env.stream()
     things = env.things[:3]
-    options = FleetOptions(slow_link_bps=40_000)  # ~1 s per device: time to interfere
+    options = FleetOptions(slow_link_bps=20_000)  # ~2 s per device: time to interfere
     with FleetThread(
         things, mqtt_host=env.ep.mqtt_host, mqtt_port=env.ep.mqtt_port, options=options
     ) as fleet:
         env.iot.create_job(jobId="ota-kick", targets=env.arns[:3], document=env.document())
-        time.sleep(0.4)
+        deadline = time.monotonic() + 20  # intrude once the device is downloading, even on a
+        while time.monotonic() < deadline:  # busy machine (a kick after it ends proves nothing)
+            execution = env.iot.describe_job_execution(jobId="ota-kick", thingName=things[0])
+            if execution["execution"]["status"] == "IN_PROGRESS":
+                break
+            time.sleep(0.05)
+        time.sleep(0.2)
 
         async def intrude() -> None:
             intruder = MqttClient(things[0], host=env.ep.mqtt_host, port=env.ep.mqtt_port)

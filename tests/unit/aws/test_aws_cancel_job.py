@@ -8,6 +8,7 @@ code and must still fail."""
 from __future__ import annotations
 
 import pytest
+from botocore.exceptions import ClientError
 from tests.support.aws_pair import AwsPair
 
 from ota_deploy.aws.iot_ops import IotOps
@@ -74,4 +75,31 @@ def test_an_invalid_request_for_a_running_job_is_still_an_error() -> None:
         iot.cancel_job("J", comment="bad\x01comment")  # CancelJob's comment: [^\p{C}]+
     assert info.value.code == "InvalidRequestException"
     assert info.value.operation == "CancelJob"
+    assert _status(pair) == "IN_PROGRESS"
+
+
+def test_delete_of_a_job_already_being_deleted_is_done() -> None:
+    """AWS refuses a second DeleteJob while the first runs (API_DeleteJob.html): the job is on
+    its way out all the same, so cleanup counts it as started, and waits for it as usual."""
+    pair = AwsPair()
+    _job(pair)
+    iot = IotOps(pair.client("iot", max_attempts=1), clock=pair.clock)
+    assert iot.delete_job("J", force=True) is True
+    assert _status(pair) == "DELETION_IN_PROGRESS"
+    with pytest.raises(ClientError):  # what the service itself answers
+        pair.client("iot", max_attempts=1).delete_job(jobId="J", force=True)
+    assert iot.delete_job("J", force=True) is True  # refused, then confirmed by a look
+    assert pair.requests[-1] == ("iot", "DescribeJob")
+    pair.svc.tick()
+    iot.wait_job_gone("J", timeout_sec=60)
+    assert iot.delete_job("J", force=True) is False  # gone
+
+
+def test_delete_refused_for_another_reason_is_still_an_error() -> None:
+    pair = AwsPair()
+    _job(pair)
+    iot = IotOps(pair.client("iot", max_attempts=1), clock=pair.clock)
+    with pytest.raises(AwsServiceError) as info:
+        iot.delete_job("J", force=False)  # IN_PROGRESS without force
+    assert info.value.code == "InvalidStateTransitionException"
     assert _status(pair) == "IN_PROGRESS"
