@@ -296,8 +296,8 @@ async def _ota(
         ),
     )
     n = len(things)
-    while len(fleet.counters.results) < n:
-        await asyncio.sleep(0.05)
+    while len(fleet.counters.results) < n:  # looked at every 5 ms: the end is timed as
+        await asyncio.sleep(0.005)  # closely as the raw baseline's (its last message)
         if time.perf_counter() - t1 > 600:
             break
     wall = time.perf_counter() - t1
