@@ -184,18 +184,29 @@ class DownloadFlow:
         """The hot path: a block of the current download, in the common shape
         (``block_messages``), handled as ``on_stream_message`` would handle it. False, having
         done nothing, for any other message: the general path takes it."""
+        found = self._download_block(topic, payload)
+        if found is None:
+            return False
+        self._add_block(*found)
+        return True
+
+    def _download_block(
+        self, topic: str, payload: bytes
+    ) -> tuple[JobRun, BlockAssembler, int, bytes] | None:
+        """The current download's block in ``payload`` -- its job, assembler, index and
+        bytes -- when ``topic`` is the download's data topic and the message has the common
+        shape (``block_messages``); None for anything else."""
         job = self._host.job
         if job is None:
-            return False
+            return None
         wire = job.wire
         if wire is None or topic != wire.data_topic or job.phase is not Phase.DOWNLOADING:
-            return False
+            return None
         block = wire.read(payload)
         if block is None:
-            return False
+            return None
         assert job.assembler is not None  # set with the wire
-        self._add_block(job, job.assembler, *block)
-        return True
+        return job, job.assembler, block[0], block[1]
 
     def next_request(self, topic: str, payload: bytes) -> tuple[str, bytes] | bool:
         """``on_data`` fused with its usual outcome, for the device's hot path.
@@ -207,19 +218,11 @@ class DownloadFlow:
         instead of being published: it is then the only action. Any other block goes through
         ``_add_block`` (True: its actions are with the host); False, having done nothing, for
         anything that is not a block of the download (as ``on_data``)."""
+        found = self._download_block(topic, payload)
+        if found is None:
+            return False
         host = self._host
-        job = host.job
-        if job is None:
-            return False
-        wire = job.wire
-        if wire is None or topic != wire.data_topic or job.phase is not Phase.DOWNLOADING:
-            return False
-        block = wire.read(payload)
-        if block is None:
-            return False
-        assembler = job.assembler
-        assert assembler is not None  # set with the wire
-        index, data = block
+        job, assembler, index, data = found
         received = assembler.received_blocks + 1
         total = assembler.total_blocks
         drop_after = job.drop_after
@@ -247,7 +250,8 @@ class DownloadFlow:
         request = self._window_request(job)  # the window is done: never None (not complete)
         assert request is not None
         host.extend(STREAM_TIMER, self._request_timeout)  # armed: moves the deadline only
-        return wire.get_topic, request
+        assert job.wire is not None  # the block came through it
+        return job.wire.get_topic, request
 
     def on_stream_message(self, info: proto.TopicInfo, payload: bytes) -> None:
         job = self._host.job
