@@ -64,6 +64,10 @@ class Manifest:
     group: str
     policy: str
     group_arn: str | None = None
+    # True: provision created the group; False: it existed before (destroy leaves it); None:
+    # not known (a manifest of an older version, or a log cut before the group's line).
+    group_created: bool | None = None
+    started: float | None = None  # when provision began (its time source): dates the group
     devices: list[DeviceRecord] = field(default_factory=list)
 
     def save(self, out_dir: Path) -> None:
@@ -118,7 +122,12 @@ class ManifestLog:
         out_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(out_dir / LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
         log = cls(out_dir, fd)
-        header = {"fleet": LOG_FORMAT, "region": manifest.region, "prefix": manifest.prefix}
+        header = {
+            "fleet": LOG_FORMAT,
+            "region": manifest.region,
+            "prefix": manifest.prefix,
+            "started": manifest.started,
+        }
         log._write([{**header, "group": manifest.group, "policy": manifest.policy}], durable=True)
         with contextlib.suppress(OSError):  # the new file's name, durable too
             dir_fd = os.open(out_dir, os.O_RDONLY)
@@ -168,6 +177,7 @@ def _replay(path: Path) -> Manifest:
                     prefix=str(record["prefix"]),
                     group=str(record["group"]),
                     policy=str(record["policy"]),
+                    started=record.get("started"),
                 )
                 continue
             _apply(manifest, by_name, record)
@@ -180,6 +190,8 @@ def _apply(manifest: Manifest, by_name: dict[str, DeviceRecord], record: dict[st
     op = record.get("op")
     if op == "group":
         manifest.group_arn = record.get("arn")
+        created = record.get("created")
+        manifest.group_created = created if isinstance(created, bool) else None
         return
     name = record.get("name")
     if not isinstance(name, str):

@@ -148,7 +148,7 @@ class IotCalls:
                 found = lookup()
             except AwsServiceError:
                 return False  # the original failure is the one to report
-            if found is None or not _made_since(found.get("createdAt"), since):
+            if found is None or not made_since(found.get("createdAt"), since):
                 return False
             log.info(
                 "%s: the reply was lost after AWS acted; %s is this run's, adopted",
@@ -202,7 +202,7 @@ class IotCalls:
             pause = min(pause * 2.0, 5.0)  # then no more calls than from 0.2 s growing 1.5x
 
 
-def _made_since(created: Any, since: float | None) -> bool:
+def made_since(created: Any, since: float | None) -> bool:
     """A resource dated ``created`` (botocore's datetime) can be the one our intent at
     ``since`` led to: not older than the intent, give or take the clock skew AWS accepts."""
     if since is None:

@@ -16,8 +16,11 @@ on disk before its CreateThing, its ARN and certificate as soon as they are know
 interrupted provisioning can still be destroyed, at a cost of a line or two per thing.
 
 ``destroy`` reverses it: DetachThingPrincipal, DetachPolicy, UpdateCertificate(INACTIVE),
-DeleteCertificate, DeleteThing per thing, then DeletePolicy and DeleteThingGroup. Resources
-already gone are skipped. AWS applies DetachThingPrincipal eventually
+DeleteCertificate, DeleteThing per thing, then DeletePolicy and DeleteThingGroup -- the group
+only if provision made it (a group the user already had, with their things in it, stays; the
+manifest records which, and a log cut before that line is settled by the group's creation
+date, as ``aws.iot_calls.made_since`` dates a run's own resources). Resources already gone are
+skipped. AWS applies DetachThingPrincipal eventually
 (https://docs.aws.amazon.com/iot/latest/apireference/API_DetachThingPrincipal.html), so
 DeleteCertificate is retried a few times on DeleteConflictException.
 
@@ -31,6 +34,7 @@ Every wait (throttling backoff, the DeleteCertificate retries) is the injected `
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +53,7 @@ from ota_deploy.aws.fleet_manifest import (
     ManifestLog,
     manifest_exists,
 )
+from ota_deploy.aws.iot_calls import made_since
 from ota_deploy.aws.retry import call_aws, error_code
 from ota_deploy.aws.session import AwsClients
 from ota_deploy.core.clock import SystemClock, TimeSource
@@ -66,6 +71,8 @@ __all__ = [
     "provision",
 ]
 
+logger = logging.getLogger(__name__)
+
 GONE = frozenset({"ResourceNotFoundException"})
 
 
@@ -74,6 +81,7 @@ class _Caller:
     (throttling retries waiting on the time source, one clear error)."""
 
     def __init__(self, clock: TimeSource) -> None:
+        self.clock = clock
         self.sleep = clock.sleep
 
     def __call__(self, operation: str, method: Callable[..., Any], **params: Any) -> Any:
@@ -119,11 +127,15 @@ def provision(
     iot = clients.iot
     region = clients.target.region
     policy_name = f"{prefix}-fleet-policy"
-    manifest = Manifest(region=region, prefix=prefix, group=group, policy=policy_name)
+    manifest = Manifest(
+        region=region, prefix=prefix, group=group, policy=policy_name, started=call.clock.now()
+    )
     log = ManifestLog.create(out_dir, manifest)  # names the group and the policy
     try:
-        manifest.group_arn = _create_group(call, iot, group)
-        log.record("group", arn=manifest.group_arn)
+        manifest.group_arn, manifest.group_created = _create_group(
+            call, iot, group, manifest.started
+        )
+        log.record("group", arn=manifest.group_arn, created=manifest.group_created)
         account = str(manifest.group_arn).split(":")[4]
         document = json.dumps(policy_document(region, account))
         call("CreatePolicy", iot.create_policy, policyName=policy_name, policyDocument=document)
@@ -141,20 +153,55 @@ def provision(
     return manifest
 
 
-def _create_group(call: _Caller, iot: Any, group: str) -> str:
-    """The group's ARN: created, or found when it already exists."""
+def _create_group(call: _Caller, iot: Any, group: str, started: float | None) -> tuple[str, bool]:
+    """The group's ARN, and whether this provisioning made it. CreateThingGroup answers
+    success for a group that exists with the same configuration (API_CreateThingGroup.html),
+    so the group is looked up first: one already there is ours only when it dates from this
+    provisioning (an earlier attempt of this very call), else the user's, which ``destroy``
+    must leave."""
+    found = _describe_group(call, iot, group)
+    if found is None:
+        try:
+            arn: str = call("CreateThingGroup", iot.create_thing_group, thingGroupName=group)[
+                "thingGroupArn"
+            ]
+            return arn, True
+        except AwsServiceError as err:
+            if err.code != "ResourceAlreadyExistsException":
+                raise
+            found = _describe_group(call, iot, group)  # made meanwhile: its date decides
+            if found is None:
+                raise
+    created = (found.get("thingGroupMetadata") or {}).get("creationDate")
+    return str(found["thingGroupArn"]), made_since(created, started)
+
+
+def _describe_group(call: _Caller, iot: Any, group: str) -> dict[str, Any] | None:
+    """DescribeThingGroup, None when there is no such group."""
     try:
-        arn: str = call("CreateThingGroup", iot.create_thing_group, thingGroupName=group)[
-            "thingGroupArn"
-        ]
-        return arn
-    except AwsServiceError as err:
-        if err.code != "ResourceAlreadyExistsException":
-            raise
-        found: str = call("DescribeThingGroup", iot.describe_thing_group, thingGroupName=group)[
-            "thingGroupArn"
-        ]
+        found: dict[str, Any] = call_aws(
+            lambda: iot.describe_thing_group(thingGroupName=group),
+            "DescribeThingGroup",
+            sleep=call.sleep,
+            passthrough=GONE,
+        )
         return found
+    except ClientError as err:
+        if error_code(err) in GONE:
+            return None
+        raise
+
+
+def _group_is_ours(call: _Caller, iot: Any, manifest: Manifest) -> bool:
+    """Whether ``destroy`` removes the group: provision made it, or -- not recorded (a log cut
+    short, an older manifest) -- it dates from the provisioning. Gone: nothing to remove."""
+    if manifest.group_created is not None:
+        return manifest.group_created
+    found = _describe_group(call, iot, manifest.group)
+    if found is None:
+        return False
+    created = (found.get("thingGroupMetadata") or {}).get("creationDate")
+    return made_since(created, manifest.started)
 
 
 def _provision_device(
@@ -236,7 +283,10 @@ def destroy(
         if progress is not None:
             progress(dev.name)
     call.ignore_gone("DeletePolicy", iot.delete_policy, policyName=manifest.policy)
-    call.ignore_gone("DeleteThingGroup", iot.delete_thing_group, thingGroupName=manifest.group)
+    if _group_is_ours(call, iot, manifest):
+        call.ignore_gone("DeleteThingGroup", iot.delete_thing_group, thingGroupName=manifest.group)
+    else:
+        logger.info("left thing group %s: it was there before fleet provision", manifest.group)
     for name in (MANIFEST, LOG, THING_LIST):
         (out_dir / name).unlink(missing_ok=True)
     cert_dir = out_dir / CERT_DIR

@@ -107,3 +107,69 @@ def test_the_log_is_a_few_short_lines_per_device(tmp_path: Path) -> None:
     ops = [r.get("op") for r in records[1:]]
     assert ops == ["group"] + ["intent"] * 5 + ["thing", "cert"] * 5
     assert max(len(line) for line in lines) < 400
+
+
+# -- the group: destroy removes it only if provision made it ----------------------------------
+def _members(pair: AwsPair, group: str) -> list[str]:
+    return list(pair.call("iot", "ListThingsInThingGroup", thingGroupName=group)["things"])
+
+
+def _users_group(pair: AwsPair) -> None:
+    """Group ``g`` with the user's own thing in it, made an hour before provisioning."""
+    pair.call("iot", "CreateThingGroup", thingGroupName="g")
+    pair.call("iot", "CreateThing", thingName="users-own")
+    pair.call("iot", "AddThingToThingGroup", thingGroupName="g", thingName="users-own")
+    pair.clock.advance(3600)
+
+
+def test_a_group_the_user_had_is_used_and_left_by_destroy(tmp_path: Path) -> None:
+    pair = AwsPair()
+    _users_group(pair)
+    clients, out = _clients(pair), tmp_path / "fleet"
+    manifest = _provision(clients, pair, out, count=3)
+    assert manifest.group_created is False
+    assert sorted(_members(pair, "g")) == ["sim-0000", "sim-0001", "sim-0002", "users-own"]
+    destroy(clients, out_dir=out, clock=pair.clock)
+    assert _members(pair, "g") == ["users-own"]  # the user's group and thing stay
+    assert _left(pair) == {"things": 1, "certificates": 0, "policies": 0, "groups": 1}
+
+
+def test_a_group_whose_create_reply_was_lost_is_ours_and_destroyed(tmp_path: Path) -> None:
+    pair = AwsPair(lose_reply_after_commit={"CreateThingGroup": 1})
+    clients, out = _clients(pair), tmp_path / "fleet"
+    manifest = _provision(clients, pair, out, count=2)
+    assert pair.lose_reply_after_commit["CreateThingGroup"] == 0  # it fired; botocore retried
+    assert manifest.group_created is True  # ResourceAlreadyExists, but dated from this run
+    destroy(clients, out_dir=out, clock=pair.clock)
+    assert _left(pair) == {"things": 0, "certificates": 0, "policies": 0, "groups": 0}
+
+
+@pytest.mark.parametrize("users", [True, False])
+def test_a_log_cut_before_the_groups_line_is_settled_by_its_date(
+    tmp_path: Path, users: bool
+) -> None:
+    """A crash between CreateThingGroup and its log line: destroy dates the group."""
+    pair = AwsPair()
+    if users:
+        _users_group(pair)
+    clients, out = _clients(pair), tmp_path / "fleet"
+    _provision(clients, pair, out, count=1)
+    manifest = json.loads((out / MANIFEST).read_text())
+    manifest["group_created"] = None  # as a log without the group's line replays
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    destroy(clients, out_dir=out, clock=pair.clock)
+    groups = [g["groupName"] for g in pair.call("iot", "ListThingGroups")["thingGroups"]]
+    assert groups == (["g"] if users else [])
+
+
+def test_a_manifest_of_an_older_version_still_loads(tmp_path: Path) -> None:
+    pair = AwsPair()
+    clients, out = _clients(pair), tmp_path / "fleet"
+    _provision(clients, pair, out, count=1)
+    raw = json.loads((out / MANIFEST).read_text())
+    del raw["group_created"], raw["started"]
+    (out / MANIFEST).write_text(json.dumps(raw))
+    loaded = Manifest.load(out)
+    assert loaded.group_created is None and loaded.started is None
+    destroy(clients, out_dir=out, clock=pair.clock)  # no date to compare: removed as before
+    assert _left(pair) == {"things": 0, "certificates": 0, "policies": 0, "groups": 0}
