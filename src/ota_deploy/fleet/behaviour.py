@@ -63,10 +63,28 @@ def seed_string(seed: int, thing: str, job_id: str, execution_number: int | None
     return base if not execution_number or execution_number <= 1 else f"{base}:{execution_number}"
 
 
+def _no_faults(options: FleetOptions) -> bool:
+    """Every rate is zero: ``_decide`` gives the plain ``Behaviour()`` whatever is drawn (a
+    draw is never below 0), so nothing need be drawn -- the usual fleet, spared seeding a
+    generator per device and ranking the thing list per job."""
+    return not (
+        options.reject_rate
+        or options.fail_rate
+        or options.hang_rate
+        or options.disconnect_rate
+        or options.corrupt_rate
+    )
+
+
+_PLAIN = Behaviour()
+
+
 def choose_behaviour(
     options: FleetOptions, thing: str, job_id: str, execution_number: int | None = None
 ) -> Behaviour:
     """The behaviour of ``thing`` for this execution; pure and deterministic."""
+    if _no_faults(options):
+        return _PLAIN
     rng = random.Random(seed_string(options.seed, thing, job_id, execution_number))
     u, d, d_at, c, c_at = (rng.random() for _ in range(5))
     return _decide(options, u, d, d_at, c, c_at)
@@ -124,6 +142,8 @@ class BehaviourChooser:
         return values
 
     def choose(self, thing: str, job_id: str, execution_number: int | None = None) -> Behaviour:
+        if _no_faults(self.options):
+            return _PLAIN
         values = self._rank_values(job_id, execution_number).get(thing)
         if values is None:  # not in the list: a lone device's independent draw
             return choose_behaviour(self.options, thing, job_id, execution_number)
