@@ -413,7 +413,8 @@ class JobsEngine:
         every operation, reads included: nothing to do, and nothing done, when none did)."""
         if not self.index.has_dirty():
             return
-        for thing in sorted(self.index.take_dirty()):
+        dirty = self.index.take_dirty()  # one thing after a device's request: nothing to sort
+        for thing in dirty if len(dirty) == 1 else sorted(dirty):
             self._announcer.announce(thing, self.index.pending_of(thing))
 
     def _head_document(self, head: Execution) -> dict[str, Any]:

@@ -42,6 +42,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from ota_deploy.core.aws_model import documented, shape
@@ -110,49 +112,99 @@ def _violation(path: str, constraint: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _DetailsRules:
+    """The statusDetails limits (module docstring), read once from the model and the
+    documented limits: every device update checks them, so nothing is looked up per request."""
+
+    pairs_max: int
+    key_min: int
+    key_max: int
+    key_pattern: str | None
+    key_regex: re.Pattern[str]
+    value_min: int
+    value_max: int
+    value_pattern: str | None
+
+
+@cache
+def _details_rules() -> _DetailsRules:
+    key_rule = shape("DetailsKey", JOBS_DATA)
+    value_rule = shape("DetailsValue", JOBS_DATA)
+    return _DetailsRules(
+        pairs_max=documented("status_details_pairs_max"),
+        key_min=int(key_rule.min or 1),
+        key_max=int(key_rule.max or 128),
+        key_pattern=key_rule.pattern,
+        key_regex=re.compile(key_rule.pattern or ".*"),
+        value_min=int(value_rule.min or 1),
+        value_max=documented("status_details_value_chars_max"),
+        value_pattern=value_rule.pattern,
+    )
+
+
+def has_control_character(value: str) -> bool:
+    """Whether ``value`` has a character of Unicode category C (``DetailsValue``'s
+    ``[^\\p{C}]+``). ``str.isprintable`` is False for every such character (and for the
+    separators Z* but space), so a printable value -- nearly every one -- needs no scan."""
+    if value.isprintable():
+        return False
+    return any(unicodedata.category(ch).startswith("C") for ch in value)
+
+
 def check_status_details(details: Any) -> dict[str, str] | None:
     """``statusDetails`` within AWS's limits (module docstring), else InvalidRequestException."""
     if details is None:
         return None
     if not isinstance(details, dict):
         invalid("statusDetails must be a map of string keys to string values.")
-    pairs_max = documented("status_details_pairs_max")
-    if len(details) > pairs_max:
-        invalid(_violation("statusDetails", f"Map must have at most {pairs_max} entries"))
-    key_rule = shape("DetailsKey", JOBS_DATA)
-    value_rule = shape("DetailsValue", JOBS_DATA)
-    value_max = documented("status_details_value_chars_max")
-    key_min, key_max = key_rule.min or 1, key_rule.max or 128
+    rules = _details_rules()
+    if len(details) > rules.pairs_max:
+        invalid(_violation("statusDetails", f"Map must have at most {rules.pairs_max} entries"))
+    key_min, key_max = rules.key_min, rules.key_max
     for key, value in details.items():
         if not isinstance(key, str) or not isinstance(value, str):
             invalid("statusDetails must be a map of string keys to string values.")
-        shown = key if len(key) <= 128 else key[:125] + "..."
-        if not key_min <= len(key) <= key_max or not re.fullmatch(key_rule.pattern or ".*", key):
+        if not key_min <= len(key) <= key_max or not rules.key_regex.fullmatch(key):
             invalid(
                 _violation(
                     "statusDetails.key",
                     f"Member must have length {key_min:.0f}-{key_max:.0f} and satisfy regular "
-                    f"expression pattern: {key_rule.pattern} (key {shown!r})",
+                    f"expression pattern: {rules.key_pattern} (key {_shown(key)!r})",
                 )
             )
-        if len(value) < (value_rule.min or 1):
-            invalid(_violation(f"statusDetails.{shown}", "Member must have length >= 1"))
-        if len(value) > value_max:
+        if len(value) < rules.value_min:
+            invalid(_violation(f"statusDetails.{_shown(key)}", "Member must have length >= 1"))
+        if len(value) > rules.value_max:
             invalid(
                 _violation(
-                    f"statusDetails.{shown}",
-                    f"Member must have length less than or equal to {value_max} "
+                    f"statusDetails.{_shown(key)}",
+                    f"Member must have length less than or equal to {rules.value_max} "
                     f"(got {len(value)} characters)",
                 )
             )
-        if any(unicodedata.category(ch).startswith("C") for ch in value):
+        if has_control_character(value):
             invalid(
                 _violation(
-                    f"statusDetails.{shown}",
-                    f"Member must satisfy regular expression pattern: {value_rule.pattern}",
+                    f"statusDetails.{_shown(key)}",
+                    f"Member must satisfy regular expression pattern: {rules.value_pattern}",
                 )
             )
     return details
+
+
+def _shown(key: str) -> str:
+    return key if len(key) <= 128 else key[:125] + "..."
+
+
+_STATUS_BY_NAME = {s.value: s for s in ExecutionStatus}
+
+
+def _execution_status(text: Any) -> ExecutionStatus | None:
+    """``parse_execution_status``'s answer; a status name (every device's request) is found
+    by a dict lookup instead of the enum's constructor."""
+    found = _STATUS_BY_NAME.get(text) if type(text) is str else None
+    return found if found is not None else parse_execution_status(text)
 
 
 class JobsData:
@@ -220,7 +272,7 @@ class JobsData:
         return {"execution": self.execution(job, e, include)}
 
     def update_job_execution(self, p: dict[str, Any]) -> dict[str, Any]:
-        target = parse_execution_status(p["status"])
+        target = _execution_status(p["status"])
         if target is None:
             *most, last = [s.value for s in ExecutionStatus]
             invalid(

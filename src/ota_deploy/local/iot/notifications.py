@@ -18,7 +18,6 @@ execution), so the engine's flush sends notify / notify-next only when they chan
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -28,14 +27,13 @@ from typing import Any
 from ota_deploy.core.aws_model import documented
 from ota_deploy.core.status import ExecutionStatus, JobStatus
 from ota_deploy.local.contracts import Publisher
+from ota_deploy.local.iot.compact_json import compact_bytes
 from ota_deploy.local.iot.records import Execution, Job
 
 log = logging.getLogger(__name__)
 # A ListNotification (notify) "can display up to 10 pending job executions" without a
 # scheduling configuration (https://docs.aws.amazon.com/iot/latest/developerguide/job-limits.html).
 NOTIFY_LIMIT = documented("pending_executions_max")
-# The bytes of json.dumps(body, separators=(",", ":")), without building an encoder per message.
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
 def summary(e: Execution) -> dict[str, Any]:
@@ -74,7 +72,7 @@ class Notifier:
 
     def _send(self, topic: str, body: dict[str, Any]) -> None:
         try:
-            self._publish(topic, _COMPACT.encode(body).encode())
+            self._publish(topic, compact_bytes(body))
         except Exception:  # a broken subscriber must not break the service
             log.exception("publishing %s failed", topic)
 

@@ -98,8 +98,10 @@ class Execution:
 
     @property
     def deadline(self) -> float | None:
-        times = [t for t in (self.in_progress_deadline, self.step_deadline) if t is not None]
-        return min(times) if times else None
+        whole, step = self.in_progress_deadline, self.step_deadline
+        if whole is None or step is None:
+            return step if whole is None else whole
+        return min(whole, step)
 
 
 @dataclass

@@ -181,9 +181,9 @@ class LocalIotService:
             invalid(f"The local AWS IoT does not implement {service} {operation}.")
         # Transports that skip botocore's validation (the MQTT handler) still get
         # InvalidRequestException for a missing member, not a crash.
-        missing = [m for m in required_members(operation, service) if params.get(m) is None]
-        if missing:
-            invalid(f"Missing required parameter(s) for {operation}: {', '.join(missing)}.")
+        for member in required_members(operation, service):
+            if params.get(member) is None:
+                self._missing(service, operation, params)
         own = own_copy(params)  # records never alias caller data (own_copy)
         if self._store is not None and not operation.startswith(READ_ONLY_PREFIXES):
             return self._saved(lambda: handler(own), operation)
@@ -191,6 +191,11 @@ class LocalIotService:
             return handler(own)
         finally:
             self.engine.flush()
+
+    @staticmethod
+    def _missing(service: str, operation: str, params: dict[str, Any]) -> None:
+        missing = [m for m in required_members(operation, service) if params.get(m) is None]
+        invalid(f"Missing required parameter(s) for {operation}: {', '.join(missing)}.")
 
     def require_thing(self, thing_name: str) -> None:
         """DescribeThing's ResourceNotFoundException when ``thing_name`` is no thing, without

@@ -20,12 +20,16 @@ from typing import Any
 
 from ota_deploy.core.clock import Clock
 from ota_deploy.local.contracts import AwsError, IotService, Reply
+from ota_deploy.local.iot.compact_json import compact_bytes
 from ota_deploy.local.reserved import jobs_protocol as proto
 from ota_deploy.local.reserved.jobs_protocol import JobsOp, MqttJobsError
 
 log = logging.getLogger(__name__)
 
 JOBS_DATA = "iot-jobs-data"
+# Parsed request topics kept (each device asks on the same two or three topics again and
+# again); when full the cache starts over, so it stays bounded under any topic churn.
+TOPIC_CACHE_MAX = 8192
 
 
 class JobsMqttHandler:
@@ -40,13 +44,15 @@ class JobsMqttHandler:
         self._require_thing: Callable[[str], None] = getattr(
             service, "require_thing", self._describe_thing
         )
+        self._topics: dict[str, proto.JobsTopic] = {}  # parse_jobs_topic's answers
 
     def handles(self, topic: str) -> bool:
         return proto.is_jobs_topic(topic)
 
     def handle(self, client_id: str, topic: str, payload: bytes, reply: Reply) -> None:
         accepted, body = self.respond(topic, payload)
-        reply(f"{topic}/{'accepted' if accepted else 'rejected'}", proto.encode(body))
+        # compact_bytes(body) == proto.encode(body), without a new encoder per reply.
+        reply(f"{topic}/{'accepted' if accepted else 'rejected'}", compact_bytes(body))
 
     # The whole request -> response mapping, without the reply callback (unit tests use it).
     def respond(self, topic: str, payload: bytes) -> tuple[bool, dict[str, Any]]:
@@ -55,7 +61,7 @@ class JobsMqttHandler:
         try:
             doc = proto.decode_json_object(payload)
             token = proto.client_token_of(doc)
-            parsed = proto.parse_jobs_topic(topic)
+            parsed = self._parse_topic(topic)
             params = proto.build_params(parsed, doc)
             result = self._call(parsed, params)
             return True, proto.accepted_payload(parsed.op, result, token, now)
@@ -68,6 +74,15 @@ class JobsMqttHandler:
             return False, proto.rejected_payload(
                 "InternalError", "An internal error occurred", token, now
             )
+
+    def _parse_topic(self, topic: str) -> proto.JobsTopic:
+        """``proto.parse_jobs_topic(topic)`` (a pure function of the topic), remembered."""
+        parsed = self._topics.get(topic)
+        if parsed is None:
+            if len(self._topics) >= TOPIC_CACHE_MAX:
+                self._topics.clear()
+            parsed = self._topics[topic] = proto.parse_jobs_topic(topic)
+        return parsed
 
     def _call(self, parsed: proto.JobsTopic, params: dict[str, Any]) -> dict[str, Any]:
         self._check_thing(parsed.thing_name)
