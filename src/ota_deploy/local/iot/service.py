@@ -176,6 +176,19 @@ class LocalIotService:
         return {}
 
     def call(self, service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        return self._call(service, operation, params, copy=True)
+
+    def call_handed_over(
+        self, service: str, operation: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``call`` for a caller that hands ``params`` over: it keeps no reference to them or
+        to any part of them (the Jobs MQTT handler builds them per request from the request
+        it decoded), so nothing can alias a record and they need no copy."""
+        return self._call(service, operation, params, copy=False)
+
+    def _call(
+        self, service: str, operation: str, params: dict[str, Any], *, copy: bool
+    ) -> dict[str, Any]:
         handler = self._table(service).get(operation)
         if handler is None:
             invalid(f"The local AWS IoT does not implement {service} {operation}.")
@@ -184,7 +197,7 @@ class LocalIotService:
         for member in required_members(operation, service):
             if params.get(member) is None:
                 self._missing(service, operation, params)
-        own = own_copy(params)  # records never alias caller data (own_copy)
+        own = own_copy(params) if copy else params  # records never alias caller data
         if self._store is not None and not operation.startswith(READ_ONLY_PREFIXES):
             return self._saved(lambda: handler(own), operation)
         try:

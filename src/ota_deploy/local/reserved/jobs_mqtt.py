@@ -45,6 +45,9 @@ class JobsMqttHandler:
             service, "require_thing", self._describe_thing
         )
         self._topics: dict[str, proto.JobsTopic] = {}  # parse_jobs_topic's answers
+        # ``LocalIotService.call_handed_over``: ``call`` without copying the params, which
+        # this handler builds per request and keeps nothing of; any other service: ``call``.
+        self._hand_over = callable(getattr(service, "call_handed_over", None))
 
     def handles(self, topic: str) -> bool:
         return proto.is_jobs_topic(topic)
@@ -87,6 +90,10 @@ class JobsMqttHandler:
     def _call(self, parsed: proto.JobsTopic, params: dict[str, Any]) -> dict[str, Any]:
         self._check_thing(parsed.thing_name)
         try:
+            if self._hand_over:
+                return self._service.call_handed_over(  # type: ignore[attr-defined,no-any-return]
+                    JOBS_DATA, parsed.operation, params
+                )
             return self._service.call(JOBS_DATA, parsed.operation, params)
         except AwsError as err:
             if (

@@ -5,8 +5,9 @@
 - ``jobs_data.has_control_character`` (``str.isprintable`` first) agrees with the scan for
   Unicode category C it replaces, for every code point and for any text;
 - ``jobs_data._execution_status`` (a dict lookup) agrees with ``parse_execution_status``;
-- ``JobsMqttHandler``'s parsed-topic cache, however small, replies byte for byte what a
-  handler parsing every topic replies, on the real service.
+- ``JobsMqttHandler``'s parsed-topic cache, however small, and its params handed over to the
+  service uncopied (``call_handed_over``) reply byte for byte what a handler parsing every
+  topic and calling ``call`` replies, on the real service.
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ def test_topic_cache_replies_as_parsing_every_topic(
     cached, clock_a = _scene()
     general, clock_b = _scene()
     general._parse_topic = proto.parse_jobs_topic  # type: ignore[method-assign]
+    general._hand_over = False  # params copied by ``call``, as any caller's are
     got: list[tuple[str, bytes]] = []
     want: list[tuple[str, bytes]] = []
     for topic, body in _requests():
@@ -117,6 +119,7 @@ def test_topic_cache_replies_as_parsing_every_topic(
         general.handle("c", topic, payload, lambda t, p: want.append((t, p)))
         clock_a.advance(1.0)
         clock_b.advance(1.0)
+    assert cached._hand_over
     assert got == want
     assert len(cached._topics) <= cache_max
     assert any(t.endswith("/accepted") for t, _ in got) and any(
