@@ -26,7 +26,7 @@ import contextlib
 import copy
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 from ota_deploy.core.aws_model import required_members
 from ota_deploy.core.clock import Clock
@@ -206,7 +206,7 @@ class LocalIotService:
             self.engine.flush()
 
     @staticmethod
-    def _missing(service: str, operation: str, params: dict[str, Any]) -> None:
+    def _missing(service: str, operation: str, params: dict[str, Any]) -> NoReturn:
         missing = [m for m in required_members(operation, service) if params.get(m) is None]
         invalid(f"Missing required parameter(s) for {operation}: {', '.join(missing)}.")
 
