@@ -218,11 +218,20 @@ class DownloadFlow:
         instead of being published: it is then the only action. Any other block goes through
         ``_add_block`` (True: its actions are with the host); False, having done nothing, for
         anything that is not a block of the download (as ``on_data``)."""
-        found = self._download_block(topic, payload)
-        if found is None:
-            return False
+        # ``_download_block`` written out: this runs once per block of every download
         host = self._host
-        job, assembler, index, data = found
+        job = host.job
+        if job is None:
+            return False
+        wire = job.wire
+        if wire is None or topic != wire.data_topic or job.phase is not Phase.DOWNLOADING:
+            return False
+        block = wire.read(payload)
+        if block is None:
+            return False
+        assembler = job.assembler
+        assert assembler is not None  # set with the wire
+        index, data = block
         received = assembler.received_blocks + 1
         total = assembler.total_blocks
         drop_after = job.drop_after
@@ -250,8 +259,7 @@ class DownloadFlow:
         request = self._window_request(job)  # the window is done: never None (not complete)
         assert request is not None
         host.extend(STREAM_TIMER, self._request_timeout)  # armed: moves the deadline only
-        assert job.wire is not None  # the block came through it
-        return job.wire.get_topic, request
+        return wire.get_topic, request
 
     def on_stream_message(self, info: proto.TopicInfo, payload: bytes) -> None:
         job = self._host.job

@@ -35,6 +35,7 @@ from ota_deploy.fleet.protocol import Protocol, classify_topic, encode_get_strea
 __all__ = ["DataMessages", "GetStreamRequests", "StreamWire"]
 
 _ONE_BLOCK_BITMAP = b"\x01"
+_TEXT_HEADS = [bytes((0x60 + n,)) for n in range(24)]  # CBOR text string heads, length 0-23
 
 
 def _is_plain_uint(value: object) -> bool:
@@ -55,21 +56,14 @@ def _cbor_uint(value: int) -> bytes:
     return b"\x1b" + value.to_bytes(8, "big")
 
 
-def _plain_token(token: object) -> bytes | None:
-    """The token's bytes if both codecs write it as is: 1-23 ASCII letters and digits (a JSON
-    string with nothing to escape, a CBOR text string whose length fits its head byte)."""
-    if type(token) is str and 0 < len(token) < 24 and token.isascii() and token.isalnum():
-        return token.encode("ascii")
-    return None
-
-
 class GetStreamRequests:
     """The GetStream requests of one download, each ``encode_get_stream``'s bytes exactly.
 
     Fixed for the download: the stream version, the file id, the block size, the format. Per
     request: the client token and the window (offset, count, bitmap). A one-block window with
-    a plain token (see ``_plain_token``) is put together from pre-encoded parts; any other
-    request is left to ``encode_get_stream``.
+    a plain token -- 1-23 ASCII letters and digits, which both codecs write as they are (a JSON
+    string with nothing to escape, a CBOR text string whose length fits its head byte) -- is put
+    together from pre-encoded parts; any other request is left to ``encode_get_stream``.
     """
 
     __slots__ = ("_fixed", "_head", "_mid", "_one_tail", "_protocol")
@@ -98,16 +92,33 @@ class GetStreamRequests:
             self._one_tail = b',"n":1' + version + b',"b":"0x01"}'
 
     def encode(self, token: str, offset: int, count: int, bitmap: bytes | None) -> bytes:
-        """The request for ``count`` blocks from ``offset`` (``bitmap``: which of them)."""
-        if count == 1 and bitmap == _ONE_BLOCK_BITMAP and self._mid and _is_plain_uint(offset):
-            plain = _plain_token(token)
-            if plain is not None:
-                if self._protocol == "cbor":
-                    text = bytes((0x60 + len(plain),)) + plain
-                    return b"".join(
-                        (self._head, text, self._mid, _cbor_uint(offset), self._one_tail)
-                    )
-                return b"".join((self._head, plain, self._mid, b"%d" % offset, self._one_tail))
+        """The request for ``count`` blocks from ``offset`` (``bitmap``: which of them).
+
+        Called once per block: the plain-token check and ``_cbor_uint`` are written out here
+        for the usual request (a device's own short numeric token, an offset below 65,536)."""
+        if (
+            count == 1
+            and bitmap == _ONE_BLOCK_BITMAP
+            and self._mid
+            and _is_plain_uint(offset)
+            and type(token) is str
+            and 0 < len(token) < 24
+            and token.isascii()
+            and token.isalnum()
+        ):
+            plain = token.encode("ascii")
+            if self._protocol == "cbor":
+                if offset < 24:
+                    at = bytes((offset,))
+                elif offset < 0x100:
+                    at = bytes((0x18, offset))
+                elif offset < 0x10000:
+                    at = bytes((0x19, offset >> 8, offset & 0xFF))
+                else:
+                    at = _cbor_uint(offset)
+                text = _TEXT_HEADS[len(plain)]
+                return b"".join((self._head, text, plain, self._mid, at, self._one_tail))
+            return b"".join((self._head, plain, self._mid, b"%d" % offset, self._one_tail))
         stream_version, file_id, block_size = self._fixed
         return encode_get_stream(
             client_token=token,

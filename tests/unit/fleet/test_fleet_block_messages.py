@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 import cbor2
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -178,3 +179,24 @@ def test_requests_are_the_general_encoders_bytes(
         protocol=protocol,
     )
     assert requests.encode(token, offset, count, bitmap) == expected
+
+
+@pytest.mark.parametrize("protocol", ["cbor", "json"])
+@pytest.mark.parametrize("offset", [0, 23, 24, 255, 256, 65535, 65536, 2**32 - 1, 2**32])
+@pytest.mark.parametrize("token", ["1", "12345678901234567890123", "a1B2"])
+def test_one_block_requests_at_every_cbor_length_boundary(
+    protocol: proto.Protocol, offset: int, token: str
+) -> None:
+    """Where a CBOR unsigned int changes length (the encoder writes those heads itself)."""
+    requests = GetStreamRequests(stream_version=3, file_id=1, block_size=4096, protocol=protocol)
+    expected = proto.encode_get_stream(
+        client_token=token,
+        stream_version=3,
+        file_id=1,
+        block_size=4096,
+        offset=offset,
+        count=1,
+        bitmap=b"\x01",
+        protocol=protocol,
+    )
+    assert requests.encode(token, offset, 1, b"\x01") == expected
