@@ -365,7 +365,14 @@ class MqttClient:
             return
         message = self._conn.receive_publish(data)  # one QoS 0 PUBLISH: the usual delivery
         if message is not None:
-            self._deliver(message[0], message[1], 0, False)
+            on_publish = self.on_publish
+            if on_publish is None or self.on_message is None:
+                self._deliver(message[0], message[1], 0, False)
+                return
+            try:  # _deliver's choice for a QoS 0 message that is not retained, written out
+                on_publish(message[0], message[1])
+            except Exception:  # never let a consumer's bug kill the connection
+                log.exception("on_message callback failed on %s", message[0])
             return
         try:
             packets = self._conn.receive(data)

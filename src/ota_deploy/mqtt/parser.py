@@ -51,7 +51,10 @@ class StreamParser:
             return None
         length = data[1]
         i = 2
-        if length & 0x80:  # multi-byte remaining length (at most 4 bytes)
+        if length & 0x80 and not data[2] & 0x80:  # two bytes: a block's usual PUBLISH
+            length = (length & 0x7F) | (data[2] << 7)
+            i = 3
+        elif length & 0x80:  # multi-byte remaining length (at most 4 bytes)
             length &= 0x7F
             shift = 7
             while True:
