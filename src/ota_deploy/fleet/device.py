@@ -7,7 +7,8 @@ client's data callback (``Device._deliver``), with the actions that need no wait
 of the download whose one outcome is the next GetStream request (nearly every block) takes
 a fused path (``Device._deliver_publish``, ``DeviceAgent.handle_block``): the agent moves its
 state as the general path would and hands back that request, written at once, with no action
-list, ``Publish`` or ``Message`` built for it.
+list, ``Publish`` or ``Message`` built for it. The agent's timers (``StartTimer`` /
+``CancelTimer``) share one loop handle per device (``fleet.device_timers``).
 
 A device knows its fleet only through ``DeviceContext``: the settings every device shares and
 the few services the fleet offers (connect slots and pacing, HTTP GET, result recording,
@@ -31,6 +32,7 @@ from ota_deploy.core.clock import Clock
 from ota_deploy.fleet.agent import DeviceAgent
 from ota_deploy.fleet.behaviour import BehaviourChooser
 from ota_deploy.fleet.connect_guard import ConnectGuard
+from ota_deploy.fleet.device_timers import DeviceTimers
 from ota_deploy.fleet.events import (
     Action,
     CancelTimer,
@@ -44,7 +46,6 @@ from ota_deploy.fleet.events import (
     Publish,
     StartTimer,
     Subscribe,
-    TimerFired,
 )
 from ota_deploy.fleet.options import FleetOptions
 from ota_deploy.fleet.stats import FleetStats
@@ -128,7 +129,7 @@ class Device:
         self.client.on_message = self._deliver
         self.client.on_publish = self._deliver_publish
         self._busy = False  # the device task is working on an item (it may be awaiting)
-        self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.timers = DeviceTimers(self.queue.put_nowait)
         self.ready = asyncio.Event()  # first connect + subscribe done (or failed for good)
         self.up = False
         self.failures = 0
@@ -185,9 +186,7 @@ class Device:
 
     async def close(self) -> None:
         self._closing = True
-        for handle in self.timers.values():
-            handle.cancel()
-        self.timers.clear()
+        self.timers.close()
         for task in (self._reconnect, self._watch):
             if task is not None:
                 task.cancel()
@@ -298,17 +297,10 @@ class Device:
             self.counters.messages_out += 1
         elif kind is StartTimer:
             assert isinstance(action, StartTimer)
-            old = self.timers.pop(action.name, None)
-            if old is not None:
-                old.cancel()
-            self.timers[action.name] = asyncio.get_running_loop().call_later(
-                action.delay, self.queue.put_nowait, TimerFired(action.name, action.token)
-            )
+            self.timers.start(action.name, action.delay, action.token)
         elif kind is CancelTimer:
             assert isinstance(action, CancelTimer)
-            handle = self.timers.pop(action.name, None)
-            if handle is not None:
-                handle.cancel()
+            self.timers.cancel(action.name)
         elif kind is HttpGet:
             assert isinstance(action, HttpGet)
             self.ctx.spawn(self._http_get(action.url))
