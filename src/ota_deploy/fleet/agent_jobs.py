@@ -97,9 +97,9 @@ class JobsFlow:
 
     # ------------------------------------------------------------------ requests
 
-    def _send(self, topic: str, payload: bytes, token: str) -> None:
+    def _send(self, topic: str, body: dict[str, Any], token: str) -> None:
         """Publish a Jobs request and arm its own timeout."""
-        self._host.publish(topic, payload)
+        self._host.publish(topic, proto.encode_json(body))
         self._host.arm(request_timer(token), self._options.request_timeout_sec)
 
     def _start_next(self) -> None:
@@ -112,9 +112,7 @@ class JobsFlow:
         self._start_next_token = token = host.token()
         self._start_next_attempts += 1
         self._notified_while_starting = False
-        self._send(
-            proto.jobs_topic(host.thing, "start-next"), proto.start_next_request(token), token
-        )
+        self._send(proto.jobs_topic(host.thing, "start-next"), {"clientToken": token}, token)
 
     def _resync(self) -> None:
         """Ask the service for the current job's execution state (after a reconnect etc.)."""
@@ -129,7 +127,7 @@ class JobsFlow:
         job.resync_attempts += 1
         self._send(
             proto.jobs_topic(host.thing, job.job_id, "get"),
-            proto.encode_json({"clientToken": token, "includeJobDocument": False}),
+            {"clientToken": token, "includeJobDocument": False},
             token,
         )
 

@@ -25,7 +25,6 @@ import binascii
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from json.encoder import encode_basestring_ascii
 from typing import Any, Literal
 
 import cbor2
@@ -110,21 +109,6 @@ def encode_json(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 
 
-# The Jobs requests a device sends per job (start-next, its status updates) are written from a
-# template: the general encoder's own string escaper (``encode_basestring_ascii``, what
-# ``json.dumps`` uses with ``ensure_ascii``) for each string, the members in the general path's
-# order. Any member of another type takes ``encode_json``; the bytes are the same
-# (tests/unit/fleet/test_fleet_jobs_requests.py). In process, ~4 us -> ~1 us a request.
-_str = encode_basestring_ascii
-
-
-def start_next_request(client_token: str) -> bytes:
-    """StartNextPendingJobExecution over MQTT: ``encode_json({"clientToken": client_token})``."""
-    if type(client_token) is not str:
-        return encode_json({"clientToken": client_token})
-    return f'{{"clientToken":{_str(client_token)}}}'.encode()
-
-
 def decode_json(payload: bytes) -> dict[str, Any] | None:
     """A JSON object, or None when the payload is not one."""
     try:
@@ -141,20 +125,6 @@ def update_request(
     client_token: str,
 ) -> bytes:
     """UpdateJobExecution over MQTT; asks for the new execution state to learn the version."""
-    if (
-        isinstance(status, str)
-        and type(client_token) is str
-        and (expected_version is None or type(expected_version) is int)
-        and all(type(k) is str and type(v) is str for k, v in status_details.items())
-    ):
-        token = _str(client_token)
-        text = f'{{"status":{_str(status)},"includeJobExecutionState":true,"clientToken":{token}'
-        if status_details:
-            members = ",".join([f"{_str(k)}:{_str(v)}" for k, v in status_details.items()])
-            text = f'{text},"statusDetails":{{{members}}}'
-        if expected_version is not None:
-            text = f'{text},"expectedVersion":{expected_version}'
-        return f"{text}}}".encode()
     body: dict[str, Any] = {
         "status": status,
         "includeJobExecutionState": True,
