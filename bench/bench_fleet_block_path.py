@@ -34,26 +34,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.support
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from tests.support.device_pair import DevicePair
+from tests.support.loopback_device import loopback_context, loopback_sink
 
-from ota_deploy.core.clock import SystemClock
-from ota_deploy.fleet.connect_guard import ConnectGuard
-from ota_deploy.fleet.device import Device, DeviceContext
-from ota_deploy.fleet.events import HttpCompleted, JobResult, MessageReceived
+from ota_deploy.fleet.device import Device
+from ota_deploy.fleet.events import JobResult, MessageReceived
 from ota_deploy.fleet.options import FleetOptions
-from ota_deploy.fleet.stats import FleetStats
 from ota_deploy.local.reserved import streams_codec, streams_protocol
 from ota_deploy.mqtt.codec import encode_publish
 
 FILE_ID = 1
-
-
-async def _sink(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """CONNACK the CONNECT, then read and drop everything (the gateway's place)."""
-    await reader.read(1024)
-    writer.write(b"\x20\x02\x00\x00")
-    while await reader.read(1 << 16):
-        pass
-    writer.close()
 
 
 def _waiting_agent(
@@ -85,10 +74,6 @@ def _frames(thing: str, image: bytes, block_size: int) -> list[bytes]:
     return out
 
 
-async def _http_get(url: str) -> HttpCompleted:
-    return HttpCompleted(url, 404, b"")
-
-
 def prepare(devices: int, image_kib: int, block_size: int) -> list[tuple[DevicePair, list[bytes]]]:
     """Per device: its agent waiting for block 0, and the PUBLISH bytes of every block.
     (Outside the event loop: the pair runs the stream handler's S3 read with asyncio.run.)"""
@@ -110,27 +95,9 @@ def prepare(devices: int, image_kib: int, block_size: int) -> list[tuple[DeviceP
 async def run_once(prepared: list[tuple[DevicePair, list[bytes]]], profile: bool) -> float:
     """CPU microseconds per block over the prepared downloads."""
     options = prepared[0][0].agent.options
-    server = await asyncio.start_server(_sink, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    server, port = await loopback_sink()
     results: list[JobResult] = []
-    ctx = DeviceContext(
-        options=options,
-        clock=SystemClock(),
-        public_key=None,
-        chooser=None,
-        mqtt_host="127.0.0.1",
-        mqtt_port=port,
-        keepalive=60,
-        server_hostname=None,
-        ssl_for=lambda thing: None,
-        connect_slots=asyncio.Semaphore(100),
-        pace_connect=lambda: asyncio.sleep(0),
-        counters=FleetStats(),
-        guard=ConnectGuard("127.0.0.1"),
-        http_get=_http_get,
-        record=results.append,
-        spawn=lambda coro: None,
-    )
+    ctx = loopback_context(options, port, record=results.append)
     cpu = 0.0
     blocks = 0
     profiler = cProfile.Profile() if profile else None

@@ -16,21 +16,19 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import hashlib
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.support.device_pair import DevicePair
+from tests.support.loopback_device import loopback_context, loopback_sink
 
 from ota_deploy.fleet.agent import DeviceAgent
 from ota_deploy.fleet.agent_state import STREAM_TIMER
-from ota_deploy.fleet.connect_guard import ConnectGuard
-from ota_deploy.fleet.device import Device, DeviceContext
-from ota_deploy.fleet.events import Action, HttpCompleted, MessageReceived, Publish, TimerFired
+from ota_deploy.fleet.device import Device
+from ota_deploy.fleet.events import Action, MessageReceived, Publish, TimerFired
 from ota_deploy.fleet.options import FleetOptions
-from ota_deploy.fleet.stats import FleetStats
 from ota_deploy.local.reserved import streams_codec, streams_protocol
 from ota_deploy.mqtt.client import Message
 from ota_deploy.mqtt.codec import encode_publish
@@ -283,20 +281,6 @@ def test_the_plain_download_takes_the_fused_way_for_every_block_but_the_reports(
     assert job.result is not None and job.result[0] == "SUCCEEDED"
 
 
-async def _sink(
-    written: asyncio.Queue[bytes], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-) -> None:
-    """The broker's place: CONNACK the CONNECT, then keep what the device writes until the
-    device closes the link (then put it on ``written``)."""
-    await reader.read(1024)
-    writer.write(b"\x20\x02\x00\x00")
-    kept = bytearray()
-    while data := await reader.read(1 << 16):
-        kept += data
-    written.put_nowait(bytes(kept))
-    writer.close()
-
-
 def test_the_device_writes_what_the_general_path_writes() -> None:
     """Two real devices (real MqttClient on loopback): one given each block through
     ``Device._deliver`` (the general path: action list, ``_perform_now``, ``publish_nowait``),
@@ -315,26 +299,8 @@ def test_the_device_writes_what_the_general_path_writes() -> None:
 
     async def scenario() -> list[bytes]:
         sunk: asyncio.Queue[bytes] = asyncio.Queue()
-        server = await asyncio.start_server(functools.partial(_sink, sunk), "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        ctx = DeviceContext(
-            options=options,
-            clock=general.clock,
-            public_key=None,
-            chooser=None,
-            mqtt_host="127.0.0.1",
-            mqtt_port=port,
-            keepalive=60,
-            server_hostname=None,
-            ssl_for=lambda thing: None,
-            connect_slots=asyncio.Semaphore(2),
-            pace_connect=lambda: asyncio.sleep(0),
-            counters=FleetStats(),
-            guard=ConnectGuard("127.0.0.1"),
-            http_get=lambda url: asyncio.sleep(0, HttpCompleted(url, 404, b"")),
-            record=lambda result: None,
-            spawn=lambda coro: coro.close(),
-        )
+        server, port = await loopback_sink(sunk)
+        ctx = loopback_context(options, port, clock=general.clock, connect_slots=2)
         written = []
         for pair, fuse in ((general, False), (fused, True)):
             device = Device(ctx, pair.thing)
